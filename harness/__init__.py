@@ -1,0 +1,1 @@
+"""balloon-harness: apply, build, boot and benchmark Linux virtio-balloon patch series."""

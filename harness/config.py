@@ -1,0 +1,197 @@
+"""Load and validate a job configuration.
+
+A job file is Avocado yaml-to-mux YAML: plain sections (``base``, ``kernel``, ``guest``, ``workload``) shared by
+every test, and ``!mux`` nodes (``variants``, optionally ``rounds``) that Avocado expands into one test per
+combination.  ``load`` reads the file itself (used by the CLI and the job-start plugin) so every error names the
+file, line, key and the closest valid key; ``from_params`` rebuilds the same ``Job`` inside a test from the
+Avocado parameters it was given.  Both go through one validator.
+"""
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError
+
+MUX_SECTIONS = {"variants": "variant", "rounds": "round"}
+SCHEMA = {
+    "base": {"debian": str, "git": str, "ref": str, "tarball": str},
+    "kernel": {"profile": str, "fragments": list, "cmdline": str},
+    "guest": {"memory_mib": int, "cpus": int, "accel": str, "image": str, "qemu": str, "boot_timeout_s": float},
+    "workload": {"target_mib": int, "cycles": int, "warmup": int, "poll_interval_s": float, "op_timeout_s": float},
+    "variants": {"variant": str, "series": str},
+    "rounds": {"round": int},
+}
+ACCELS = ("auto", "kvm", "tcg")
+PROFILES = ("minimal",)
+MIN_GUEST_MIB = 128
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One kernel under test: the base plus, unless it is the base itself, a series directory."""
+
+    name: str
+    series: Path | None = None
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    profile: str = "minimal"
+    fragments: tuple = (Path("configs/kernel/balloon.config"),)
+    cmdline: str = ""
+
+
+@dataclass(frozen=True)
+class GuestSpec:
+    memory_mib: int = 2048
+    cpus: int = 1
+    accel: str = "auto"
+    image: str = "minimal"
+    qemu: str = "qemu-system-x86_64"
+    boot_timeout_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    target_mib: int = 512
+    cycles: int = 5
+    warmup: int = 1
+    poll_interval_s: float = 0.002
+    op_timeout_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """A validated job: where the base comes from, how to build and boot, what to measure, which variants."""
+
+    base: dict
+    kernel: KernelSpec = field(default_factory=KernelSpec)
+    guest: GuestSpec = field(default_factory=GuestSpec)
+    workload: WorkloadSpec = field(default_factory=WorkloadSpec)
+    variants: tuple = (Variant("base"),)
+    rounds: int = 1
+    source: str = "<params>"
+
+    def variant(self, name):
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise ConfigError(f"{self.source}: no variant named {name!r}", hint=_closest(name, [v.name for v in self.variants]))
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps ``!mux`` mappings as plain mappings."""
+
+
+_Loader.add_constructor("!mux", _Loader.construct_mapping)
+
+
+def load(path):
+    """Read and validate a job file; every error names ``path:line``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=_Loader)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if node is None or not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{path}: a job file is a YAML mapping of sections", hint=f"sections: {', '.join(SCHEMA)}")
+    lines = {}
+    data = _plain(node, (), lines)
+    return _validate(data, lambda keys: f"{path}:{lines.get(keys, 1)}", str(path))
+
+
+def from_params(items):
+    """Rebuild the job from Avocado ``params.iteritems()`` triples ``(path, key, value)``."""
+    data = {}
+    for path, key, value in items:
+        parts = [p for p in path.split("/") if p][1:]  # drop the leading 'run'
+        if not parts:
+            data[key] = value
+        elif parts[0] in MUX_SECTIONS:
+            data.setdefault(parts[0], {}).setdefault(parts[-1], {})[key] = value
+        else:
+            data.setdefault(parts[0], {})[key] = value
+    return _validate(data, lambda keys: "avocado parameters", "<params>")
+
+
+def _plain(node, keys, lines):
+    """Turn a composed node into plain Python data, recording the line of every mapping key."""
+    if isinstance(node, yaml.MappingNode):
+        out = {}
+        for k, v in node.value:
+            name = str(k.value)
+            lines[keys + (name,)] = k.start_mark.line + 1
+            out[name] = _plain(v, keys + (name,), lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(v, keys, lines) for v in node.value]
+    return _Loader("").construct_object(node, deep=True)
+
+
+def _closest(name, choices):
+    match = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    return f"did you mean {match[0]!r}?" if match else f"valid keys: {', '.join(choices)}"
+
+
+def _check_keys(mapping, schema, keys, where):
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{where(keys)}: {'.'.join(keys)} must be a mapping")
+    for key, value in mapping.items():
+        if key not in schema:
+            raise ConfigError(f"{where(keys + (key,))}: unknown key {'.'.join(keys + (key,))!r}",
+                              hint=_closest(key, list(schema)))
+        want = schema[key]
+        if isinstance(want, dict):
+            continue
+        ok = isinstance(value, want) and not isinstance(value, bool) or (want is float and isinstance(value, int))
+        if not ok:
+            raise ConfigError(f"{where(keys + (key,))}: {'.'.join(keys + (key,))} must be {want.__name__}, "
+                              f"not {type(value).__name__} {value!r}")
+
+
+def _validate(data, where, source):
+    _check_keys(data, {k: dict for k in SCHEMA}, (), where)
+    for section, schema in SCHEMA.items():
+        if section in MUX_SECTIONS:
+            for leaf, values in (data.get(section) or {}).items():
+                _check_keys(values or {}, schema, (section, leaf), where)
+        elif section in data:
+            _check_keys(data[section], schema, (section,), where)
+    base = data.get("base") or {"debian": "linux-source-6.1"}
+    kinds = [k for k in ("debian", "git", "tarball") if k in base]
+    if len(kinds) != 1:
+        raise ConfigError(f"{where(('base',))}: base needs exactly one of debian, git, tarball (got {kinds or 'none'})")
+    if "git" in base and "ref" not in base:
+        raise ConfigError(f"{where(('base', 'git'))}: a git base needs a ref", hint="e.g. base: {git: ~/linux, ref: v6.1}")
+    kernel = data.get("kernel", {})
+    if kernel.get("profile", "minimal") not in PROFILES:
+        raise ConfigError(f"{where(('kernel', 'profile'))}: unknown profile {kernel['profile']!r}",
+                          hint=f"one of {', '.join(PROFILES)}")
+    kernel = KernelSpec(**{**kernel, **({"fragments": tuple(Path(f) for f in kernel["fragments"])}
+                                        if "fragments" in kernel else {})})
+    guest = GuestSpec(**{k: float(v) if k.endswith("_s") else v for k, v in data.get("guest", {}).items()})
+    if guest.accel not in ACCELS:
+        raise ConfigError(f"{where(('guest', 'accel'))}: accel {guest.accel!r} is not one of {', '.join(ACCELS)}")
+    if guest.memory_mib < MIN_GUEST_MIB:
+        raise ConfigError(f"{where(('guest', 'memory_mib'))}: {guest.memory_mib} MiB is below the {MIN_GUEST_MIB} MiB floor")
+    workload = WorkloadSpec(**{k: float(v) if k.endswith("_s") else v for k, v in data.get("workload", {}).items()})
+    floor = MIN_GUEST_MIB // 2
+    if not floor <= workload.target_mib < guest.memory_mib:
+        raise ConfigError(f"{where(('workload', 'target_mib'))}: balloon target {workload.target_mib} MiB must be at "
+                          f"least {floor} MiB and below the guest's {guest.memory_mib} MiB",
+                          hint="the target is the memory left to the guest, not the amount ballooned")
+    variants = tuple(Variant(v.get("variant", leaf), Path(v["series"]) if v.get("series") else None)
+                     for leaf, v in ((leaf, v or {}) for leaf, v in (data.get("variants") or {"base": {}}).items()))
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where(('variants',))}: variant names repeat: {names}")
+    rounds = max(1, len(data.get("rounds") or {}))
+    return Job(base, kernel, guest, workload, variants, rounds, source)

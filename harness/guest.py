@@ -1,0 +1,295 @@
+"""One QEMU guest as a context manager: command line, console log, readiness, accelerator fallback, QMP, SSH.
+
+The command line is a list built by small functions (``command_line`` prints it for ``--show-command``).  QEMU
+runs with ``-nodefaults``, the serial console in a log file, QMP on a unix socket in a private 0700 directory,
+a virtio balloon, and user networking with ``restrict=on`` whose only forward is 127.0.0.1:PORT to the guest's
+sshd.  The guest is ready when the image's readiness line is on the console and SSH logs in with the pinned host
+key.  With ``accel: auto`` a KVM guest that prints nothing within a bound (nested/PVM KVM hangs silently) is
+ended and the boot retried under TCG; the verdict is remembered for the host's boot.  QEMU is owned by a
+``Process`` and ended by pid on every exit path.
+"""
+
+import enum
+import json
+import os
+import re
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from qemu.qmp import ExecuteError, QMPError as _QMPLibError
+from qemu.qmp.legacy import QEMUMonitorProtocol
+
+from . import command
+from .command import Process
+from .errors import BootError, GuestError, HarnessError, PrerequisiteError, QMPError, SSHError
+from .host import LocalHost, SSHHost
+
+KVM_SILENCE_S = 10.0
+CONSOLE_TROUBLE = re.compile(r"Kernel panic|BUG:|WARNING:|Oops|general protection fault|Out of memory")
+
+
+class State(enum.Enum):
+    CREATED = "created"
+    BOOTING = "booting"
+    READY = "ready"
+    STOPPED = "stopped"
+
+
+def command_line(qemu, kernel, image, spec, accel, run_dir, log_dir, port, cmdline=""):
+    """The QEMU argument list for one guest."""
+    return [qemu, "-name", "balloon-harness", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            *_machine(accel), "-m", f"{spec.memory_mib}M", "-smp", str(spec.cpus),
+            "-kernel", kernel.bzimage, "-initrd", image.initrd,
+            "-append", " ".join(["console=ttyS0", "panic=-1", cmdline]).strip(),
+            "-chardev", f"file,id=console,path={log_dir}/console.log", "-serial", "chardev:console",
+            "-qmp", f"unix:{run_dir}/qmp.sock,server=on,wait=off",
+            "-device", "virtio-balloon-pci,id=balloon0",
+            *_network(port)]
+
+
+def _machine(accel):
+    return ["-machine", f"pc,accel={accel}"]
+
+
+def _network(port):
+    return ["-netdev", f"user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22",
+            "-device", "virtio-net-pci,netdev=net0"]
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def qemu_version(qemu):
+    try:
+        out = command.run([qemu, "--version"]).stdout
+    except FileNotFoundError as exc:
+        raise PrerequisiteError(f"QEMU binary {qemu} not found", hint="apt-get install qemu-system-x86") from exc
+    return out.splitlines()[0].replace("QEMU emulator version ", "")
+
+
+class Guest:
+    """A booted guest: ``qmp(cmd, **args)``, ``ssh`` (an SSHHost), ``pid`` and ``host`` for QEMU's /proc."""
+
+    def __init__(self, kernel, image, spec, log_dir, cache_dir, cmdline="", progress=print):
+        self.kernel, self.image, self.spec = kernel, image, spec
+        self.log_dir = Path(log_dir)
+        self.cache_dir = Path(cache_dir)
+        self.cmdline = cmdline
+        self.progress = progress
+        self.host = LocalHost()
+        self.state = State.CREATED
+        self.accel = None
+        self.boot_s = None
+        self.ssh = None
+        self._proc = None
+        self._qmp = None
+        self._run_dir = None
+
+    # lifecycle -----------------------------------------------------------------------------------------------
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def pid(self):
+        self._require(State.READY)
+        return self._proc.pid
+
+    def start(self):
+        self._require(State.CREATED)
+        self.state = State.BOOTING
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._run_dir = Path(tempfile.mkdtemp(prefix="bh-"))  # short: unix socket paths are limited to 108 bytes
+        accel = self._choose_accel()
+        if accel == "kvm" and self.spec.accel == "auto":
+            trouble = self._try_kvm()
+            if trouble:
+                self.progress(f"KVM unusable here ({trouble}); retrying under TCG")
+                self._remember_accel("tcg")
+                self._end_qemu()
+                accel = "tcg"
+        elif accel == "kvm":
+            self._boot("kvm")
+        if accel == "tcg":
+            self._boot("tcg")
+        elif self.spec.accel == "auto":
+            self._remember_accel("kvm")
+        self.accel = accel
+        self._await_ready()
+        self.state = State.READY
+        self.progress(f"guest up under {accel.upper()}: SSH ready {self.boot_s:.2f} s after QEMU started")
+
+    def stop(self):
+        if self.state is State.STOPPED:
+            return
+        if self.ssh:
+            self.ssh.close()
+        self._end_qemu()
+        if self._run_dir:
+            for item in self._run_dir.iterdir():
+                item.unlink()
+            self._run_dir.rmdir()
+        self.state = State.STOPPED
+
+    def _require(self, state):
+        if self.state is not state:
+            raise HarnessError(f"guest is {self.state.value}; the operation needs it {state.value}")
+
+    # booting -------------------------------------------------------------------------------------------------
+    def _choose_accel(self):
+        if self.spec.accel != "auto":
+            return self.spec.accel
+        if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+            return "tcg"
+        return self._remembered_accel() or "kvm"
+
+    def _accel_memo(self):
+        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return self.cache_dir / f"accel-{boot_id}.json"
+
+    def _remembered_accel(self):
+        try:
+            return json.loads(self._accel_memo().read_text()).get(self.spec.qemu)
+        except (OSError, ValueError):
+            return None
+
+    def _remember_accel(self, accel):
+        memo = self._accel_memo()
+        known = {}
+        if memo.exists():
+            known = json.loads(memo.read_text())
+        memo.write_text(json.dumps({**known, self.spec.qemu: accel}))
+
+    def _try_kvm(self):
+        """Boot under KVM; return why KVM is unusable (QEMU failed, or the console stayed silent), or None."""
+        try:
+            self._boot("kvm")
+        except BootError as exc:
+            return exc.cause
+        deadline = time.monotonic() + KVM_SILENCE_S
+        while self.console_log.stat().st_size == 0:
+            if self._proc.poll() is not None:
+                return f"QEMU exited with status {self._proc.poll()}"
+            if time.monotonic() > deadline:
+                return f"the guest printed nothing in {KVM_SILENCE_S:.0f} s, as under nested or paravirtual KVM"
+            time.sleep(0.1)
+        return None
+
+    def _boot(self, accel):
+        """Start QEMU and connect to its QMP socket."""
+        self.port = free_port()
+        argv = command_line(self.spec.qemu, self.kernel, self.image, self.spec, accel, self._run_dir,
+                            self.log_dir, self.port, self.cmdline)
+        (self.log_dir / "qemu-command.txt").write_text(" ".join(str(a) for a in argv) + "\n")
+        self.console_log.write_bytes(b"")
+        qemu_log = open(self.log_dir / "qemu.log", "ab")
+        self._started = time.perf_counter()
+        try:
+            self._proc = Process(argv, stdout=qemu_log, stderr=qemu_log).start()
+        except FileNotFoundError as exc:
+            raise PrerequisiteError(f"QEMU binary {self.spec.qemu} not found",
+                                    hint="apt-get install qemu-system-x86") from exc
+        finally:
+            qemu_log.close()
+        self._connect_qmp()
+
+    def _connect_qmp(self):
+        sock = self._run_dir / "qmp.sock"
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            self._check_alive("before its QMP socket appeared")
+            if time.monotonic() > deadline:
+                raise BootError("QEMU did not create its QMP socket within 10 s", log=str(self.log_dir / "qemu.log"))
+            time.sleep(0.02)
+        self._qmp = QEMUMonitorProtocol(str(sock))
+        try:
+            self._qmp.connect()
+        except (_QMPLibError, OSError) as exc:
+            self._check_alive("during QMP negotiation")
+            raise QMPError(f"QMP connection to {sock} failed: {exc}", log=str(self.log_dir / "qemu.log")) from exc
+
+    def _await_ready(self):
+        deadline = self._started + self.spec.boot_timeout_s
+        while self.image.ready not in self.console_text():
+            self._check_alive("during boot")
+            self.check_console("during boot")
+            if time.perf_counter() > deadline:
+                raise BootError(f"guest not ready within {self.spec.boot_timeout_s:.0f} s under {self.accel or 'TCG'}; "
+                                f"console ends: {self._console_tail()}", log=str(self.console_log))
+            time.sleep(0.05)
+        known_hosts = self._run_dir / "known_hosts"
+        known_hosts.write_text(f"[127.0.0.1]:{self.port} {self.image.host_key}\n")
+        self.ssh = SSHHost("127.0.0.1", self.port, self.image.user, self.image.client_key, known_hosts,
+                           name=f"guest {self.kernel.variant}")
+        remaining = max(1.0, deadline - time.perf_counter())
+        self.ssh.wait_ready(remaining, is_alive=lambda: self._proc.poll() is None)
+        self.boot_s = time.perf_counter() - self._started
+
+    def _check_alive(self, when):
+        rc = self._proc.poll()
+        if rc is not None:
+            qemu_log = (self.log_dir / "qemu.log").read_text(errors="replace").strip().splitlines()[-3:]
+            raise BootError(f"QEMU exited with status {rc} {when}: {' | '.join(qemu_log) or self._console_tail()}",
+                            hint=f"command line in {self.log_dir / 'qemu-command.txt'}",
+                            log=str(self.log_dir / "qemu.log"))
+
+    def _end_qemu(self):
+        if self._qmp is not None:
+            try:
+                self._qmp.close()
+            except (_QMPLibError, OSError):
+                pass
+            self._qmp = None
+        if self._proc is not None:
+            self._proc.stop()
+            self._proc = None
+
+    # console and QMP -----------------------------------------------------------------------------------------
+    @property
+    def console_log(self):
+        return self.log_dir / "console.log"
+
+    def console_text(self):
+        return self.console_log.read_text(errors="replace")
+
+    def _console_tail(self, n=3):
+        lines = [l for l in self.console_text().splitlines() if l.strip()]
+        return " | ".join(lines[-n:]) or "(nothing)"
+
+    def check_console(self, when):
+        """Raise GuestError if the kernel under test reported trouble on its console."""
+        found = [l.strip() for l in self.console_text().splitlines() if CONSOLE_TROUBLE.search(l)]
+        if found:
+            raise GuestError(f"kernel reported trouble {when}: {' | '.join(found[:3])}", log=str(self.console_log))
+
+    def qmp(self, name, **args):
+        """Run one QMP command and return its ``return`` value."""
+        if self._qmp is None:
+            raise QMPError(f"no QMP connection (guest is {self.state.value})")
+        try:
+            return self._qmp.cmd(name, **args)
+        except ExecuteError as exc:
+            raise QMPError(f"QMP {name} {args} failed: {exc}") from exc
+        except (_QMPLibError, OSError, EOFError) as exc:
+            alive = self._proc is not None and self._proc.poll() is None
+            raise QMPError(f"QMP {name} failed: {exc or type(exc).__name__}; QEMU "
+                           f"{'still running' if alive else 'is gone'}", log=str(self.log_dir / "qemu.log")) from exc
+
+    def ssh_run(self, argv):
+        """Run a command in the guest over SSH."""
+        if self.ssh is None:
+            raise SSHError("guest has no SSH connection")
+        return self.ssh.run(argv)

@@ -1,0 +1,194 @@
+"""Build the kernel of each variant, cached, from trees that differ only by the series.
+
+The configuration is ``tinyconfig`` plus the job's fragments merged by the tree's own
+``scripts/kconfig/merge_config.sh`` and ``olddefconfig``.  The base is built once in its own tree; each series
+version is built in a timestamp-preserving copy of that built tree with its series applied and the base's
+``.config`` carried over, so only what the series touches recompiles.  Artefacts (bzImage, .config, build log,
+metadata.json) are cached under a key over base identity, series content, fragments and compiler.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import cache, command, tree
+from .apply import apply_series
+from .errors import BuildError, ConfigError
+from .series import read_series
+
+BUILD_ENV = {"KBUILD_BUILD_TIMESTAMP": "2017-03-03", "KBUILD_BUILD_USER": "balloon-harness",
+             "KBUILD_BUILD_HOST": "harness"}
+BUILT_MARK = ".balloon-harness-built"
+
+
+@dataclass(frozen=True)
+class KernelBuild:
+    """A built kernel and what identifies it."""
+
+    variant: str
+    key: str
+    base: str
+    series: tuple          # labels of the applied patches
+    release: str
+    bzimage: Path
+    config: Path
+    build_log: Path
+    config_sha256: str
+    bzimage_sha256: str
+    compiler: str
+    duration_s: float
+    cached: bool = False
+
+    def identity(self):
+        """The record results.json keeps for this kernel."""
+        return {"release": self.release, "config_sha256": self.config_sha256,
+                "bzimage_sha256": self.bzimage_sha256, "base": self.base, "series": list(self.series),
+                "compiler": self.compiler, "build_s": round(self.duration_s, 1)}
+
+
+def compiler_version():
+    return command.run(["gcc", "--version"]).stdout.splitlines()[0]
+
+
+def build(job, variant, cache_dir, progress=print):
+    """Return the cached build of ``variant`` (a ``config.Variant``), building what is missing."""
+    base = tree.resolve(job.base)
+    fragments = [_read_fragment(f) for f in job.kernel.fragments]
+    compiler = compiler_version()
+    base_key = cache.digest(base.identity, job.kernel.profile, *fragments, compiler)
+    series = read_series(variant.series) if variant.series else None
+    key = cache.digest(base_key, *(p.diff for p in series.patches)) if series else base_key
+    out = cache_dir / "kernels" / key
+    cached = (out / "metadata.json").exists()
+
+    def make(tmp):
+        start = time.perf_counter()
+        base_tree = _base_tree(base, job.kernel.fragments, cache_dir / "trees" / base_key, progress)
+        if series is None:
+            _collect(base_tree, base_tree / "build.log", tmp, base, None, compiler, time.perf_counter() - start)
+            return
+        build_tree = tree.copy(base_tree, cache_dir / "trees" / key)
+        log = cache_dir / "logs" / f"{key}.build.log"
+        log.parent.mkdir(exist_ok=True)
+        log.write_text("")
+        try:
+            progress(f"{variant.name}: applying {len(series.patches)} patch(es) from {variant.series}")
+            apply_series(build_tree, series, log)
+            _make(build_tree, ["olddefconfig"], log, f"{variant.name}: configure")
+            _make(build_tree, ["bzImage"], log, f"{variant.name}: build", progress)
+            _collect(build_tree, log, tmp, base, series, compiler, time.perf_counter() - start)
+        finally:
+            shutil.rmtree(build_tree, ignore_errors=True)
+
+    cache.entry(out, make)
+    return _record(out, json.loads((out / "metadata.json").read_text()), variant.name, cached)
+
+
+def check_parity(builds):
+    """Refuse to compare kernels whose configurations differ (the comparison would measure the config)."""
+    first = builds[0]
+    for other in builds[1:]:
+        if other.config_sha256 != first.config_sha256:
+            diff = command.run(["diff", "-u", first.config, other.config], check=False).stdout
+            changed = [l for l in diff.splitlines() if l[:1] in "+-" and "CONFIG_" in l][:6]
+            raise BuildError(f"kernel configs of {first.variant} and {other.variant} differ: {'; '.join(changed)}",
+                             hint="the series changes Kconfig; compare only kernels built with one configuration",
+                             log=str(other.config))
+
+
+def _read_fragment(path):
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"kernel config fragment {path}: {exc.strerror}") from exc
+
+
+def _base_tree(base, fragments, path, progress):
+    """The built base tree at ``path`` (built in place: kbuild records absolute paths, so it is never moved)."""
+    with cache.locked(path):
+        if (path / BUILT_MARK).exists():
+            return path
+        progress(f"base: unpacking {base.identity}")
+        tree.copy(tree.pristine(base, path.parents[1]), path)
+        log = path / "build.log"
+        log.write_text("")
+        _make(path, ["tinyconfig"], log, "base: configure")
+        merge = path / "scripts" / "kconfig" / "merge_config.sh"
+        command.run([merge, "-m", ".config", *[Path(f).resolve() for f in fragments]], cwd=path, log=log)
+        _make(path, ["olddefconfig"], log, "base: configure")
+        _check_fragments(path / ".config", fragments)
+        _make(path, ["bzImage"], log, "base: build", progress)
+        (path / BUILT_MARK).write_text(base.identity + "\n")
+    return path
+
+
+def _check_fragments(config, fragments):
+    """Every option a fragment asks for must survive olddefconfig (else a dependency is missing)."""
+    final = set(Path(config).read_text().splitlines())
+    for frag in fragments:
+        for n, line in enumerate(Path(frag).read_text().splitlines(), 1):
+            if line.startswith("CONFIG_") and line not in final:
+                raise BuildError(f"{frag}:{n}: {line} was dropped by olddefconfig (an unmet dependency)",
+                                 hint="add the option it depends on to the fragment", log=str(config))
+
+
+def _make(path, targets, log, what, progress=None):
+    """Run make in ``path``; with ``progress``, report compiled files and elapsed time while it runs."""
+    argv = ["make", f"-j{os.cpu_count()}", *targets]
+    start = time.perf_counter()
+    with open(log, "a") as out:
+        out.write(f"$ {' '.join(argv)}\n")
+        out.flush()
+        proc = subprocess.Popen(argv, cwd=path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                errors="replace", env={**os.environ, **BUILD_ENV}, start_new_session=True)
+        compiled, last = 0, start
+        try:
+            for line in proc.stdout:
+                out.write(line)
+                compiled += line.startswith("  CC ")
+                if progress and time.perf_counter() - last > 15:
+                    last = time.perf_counter()
+                    progress(f"{what}: {compiled} files compiled, {last - start:.0f} s")
+            rc = proc.wait()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+    if progress:
+        progress(f"{what}: {compiled} files compiled in {time.perf_counter() - start:.1f} s (rc={rc})")
+    if rc != 0:
+        errors = [l.strip() for l in Path(log).read_text(errors="replace").splitlines()
+                  if re.search(r"\berror\b|Error \d", l)][:6]
+        raise BuildError(f"{what} failed: {' | '.join(errors) or f'make exited {rc}'}",
+                         hint="see the compiler errors in the build log", log=str(log))
+
+
+def _collect(build_tree, log, dest, base, series, compiler, duration_s):
+    """Copy the artefacts of a finished build into ``dest`` with their metadata.json."""
+    shutil.copy2(build_tree / "arch" / "x86" / "boot" / "bzImage", dest / "bzImage")
+    shutil.copy2(build_tree / ".config", dest / "config")
+    shutil.copy2(log, dest / "build.log")
+    release = command.run(["make", "-s", "kernelrelease"], cwd=build_tree).stdout.strip()
+    meta = {"base": base.identity, "series": [p.label for p in series.patches] if series else [],
+            "release": release, "compiler": compiler, "duration_s": duration_s,
+            "config_sha256": _config_sha256(dest / "config"), "bzimage_sha256": cache.file_sha256(dest / "bzImage")}
+    (dest / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def _config_sha256(path):
+    """Hash of the options only (the header names the compiler and date, which parity does not care about)."""
+    lines = [l for l in Path(path).read_text().splitlines() if l.startswith(("CONFIG_", "# CONFIG_"))]
+    return cache.digest("\n".join(lines))
+
+
+def _record(out, meta, variant, cached=False):
+    return KernelBuild(variant=variant, key=out.name, base=meta["base"], series=tuple(meta["series"]),
+                       release=meta["release"], bzimage=out / "bzImage", config=out / "config",
+                       build_log=out / "build.log", config_sha256=meta["config_sha256"],
+                       bzimage_sha256=meta["bzimage_sha256"], compiler=meta["compiler"],
+                       duration_s=meta["duration_s"], cached=cached)

@@ -1,0 +1,87 @@
+"""Kernel source trees: the base, and a private copy of it for each variant.
+
+A base is Debian's ``linux-source-X`` package, a commit of a local git tree, or a tarball; it is identified by
+package version, commit id or file hash, unpacked once into the cache, and never modified.  The user's own git
+tree is only read (``git archive``).  ``copy`` makes a variant's working copy with ``cp -a`` so that timestamps
+survive and a copy of a built tree rebuilds only what its series changes.
+"""
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import cache, command
+from .errors import CommandError, ConfigError, PrerequisiteError
+
+
+@dataclass(frozen=True)
+class Base:
+    """Where a base kernel comes from, and a stable identity for it."""
+
+    kind: str        # 'debian' | 'git' | 'tarball'
+    location: str    # package name, repository path, or tarball path
+    ref: str | None
+    identity: str    # e.g. 'linux-source-6.1=6.1.192-2', 'git:<sha>', 'tarball:<sha256>'
+
+
+def resolve(spec):
+    """Identify the base named by a job's ``base`` section."""
+    if "debian" in spec:
+        pkg = spec["debian"]
+        res = command.run(["dpkg-query", "-W", "-f", "${Version} ${db:Status-Status}", pkg], check=False)
+        version, _, status = res.stdout.partition(" ")
+        tarball = Path(f"/usr/src/{pkg}.tar.xz")
+        if res.rc != 0 or status != "installed" or not tarball.exists():
+            raise PrerequisiteError(f"base kernel source package {pkg} is not installed",
+                                    hint=f"apt-get install {pkg}")
+        return Base("debian", pkg, None, f"{pkg}={version}")
+    if "git" in spec:
+        repo = Path(spec["git"]).expanduser()
+        try:
+            sha = command.run(["git", "-C", repo, "rev-parse", "--verify", f"{spec['ref']}^{{commit}}"]).stdout.strip()
+        except CommandError as exc:
+            raise ConfigError(f"base git tree {repo}: ref {spec['ref']!r} is not a commit there",
+                              hint="give a tag, branch or commit id that exists in that tree") from exc
+        return Base("git", str(repo.resolve()), spec["ref"], f"git:{sha}")
+    tarball = Path(spec["tarball"]).expanduser()
+    if not tarball.is_file():
+        raise ConfigError(f"base tarball {tarball} does not exist")
+    return Base("tarball", str(tarball.resolve()), None, f"tarball:{cache.file_sha256(tarball)[:16]}")
+
+
+def pristine(base, cache_dir):
+    """The unpacked, never-modified source of ``base`` (unpacked on first use)."""
+    def unpack(tmp):
+        if base.kind == "git":
+            sha = base.identity.split(":", 1)[1]
+            archive = subprocess.Popen(["git", "-C", base.location, "archive", "--format=tar", sha],
+                                       stdout=subprocess.PIPE)
+            try:
+                untar = subprocess.run(["tar", "-x", "-C", str(tmp)], stdin=archive.stdout, check=False)
+            finally:
+                archive.stdout.close()
+            if archive.wait() != 0 or untar.returncode != 0:
+                raise ConfigError(f"git archive of {base.location} at {base.ref} failed")
+        else:
+            tarball = f"/usr/src/{base.location}.tar.xz" if base.kind == "debian" else base.location
+            command.run(["tar", "-x", "-f", tarball, "-C", tmp])
+        (tmp / "linux").mkdir()
+        top = [p for p in tmp.iterdir() if p.name != "linux"]
+        inner = top[0] if len(top) == 1 and (top[0] / "Makefile").exists() else tmp
+        for item in list(inner.iterdir()):
+            if item.name != "linux":
+                item.rename(tmp / "linux" / item.name)
+        if inner is not tmp:
+            inner.rmdir()
+        if not (tmp / "linux" / "Makefile").exists():
+            raise ConfigError(f"base {base.identity} does not look like a kernel tree (no top-level Makefile)")
+    return cache.entry(cache_dir / "bases" / cache.digest(base.identity), unpack) / "linux"
+
+
+def copy(src, dest):
+    """Copy a tree preserving timestamps (so make sees only what changes afterwards)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
+    command.run(["cp", "-a", src, dest])
+    return Path(dest)
