@@ -224,8 +224,8 @@ class Guest:
     def _await_ready(self):
         deadline = self._started + self.spec.boot_timeout_s
         while self.image.ready not in self.console_text():
-            self._check_alive("during boot")
             self.check_console("during boot")
+            self._check_alive("during boot")
             if time.perf_counter() > deadline:
                 raise BootError(f"guest not ready within {self.spec.boot_timeout_s:.0f} s under {self.accel or 'TCG'}; "
                                 f"console ends: {self._console_tail()}", log=str(self.console_log))

@@ -2,11 +2,12 @@
 
 The configuration is ``tinyconfig`` plus the job's fragments merged by the tree's own
 ``scripts/kconfig/merge_config.sh`` and ``olddefconfig``.  The base is built once in its own tree; each series
-version is built in a timestamp-preserving copy of that built tree with its series applied and the base's
-``.config`` carried over, so only what the series touches recompiles.  Artefacts (bzImage, .config, build log,
+version is built in a timestamp-preserving copy of that built tree, at the same path, with its series applied
+and the base's ``.config`` carried over, so only what the series touches recompiles.  Artefacts (bzImage, .config, build log,
 metadata.json) are cached under a key over base identity, series content, fragments and compiler.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -72,18 +73,15 @@ def build(job, variant, cache_dir, progress=print):
         if series is None:
             _collect(base_tree, base_tree / "build.log", tmp, base, None, compiler, time.perf_counter() - start)
             return
-        build_tree = tree.copy(base_tree, cache_dir / "trees" / key)
         log = cache_dir / "logs" / f"{key}.build.log"
         log.parent.mkdir(exist_ok=True)
         log.write_text("")
-        try:
+        with _borrowed(base_tree) as build_tree:
             progress(f"{variant.name}: applying {len(series.patches)} patch(es) from {variant.series}")
             apply_series(build_tree, series, log)
             _make(build_tree, ["olddefconfig"], log, f"{variant.name}: configure")
             _make(build_tree, ["bzImage"], log, f"{variant.name}: build", progress)
             _collect(build_tree, log, tmp, base, series, compiler, time.perf_counter() - start)
-        finally:
-            shutil.rmtree(build_tree, ignore_errors=True)
 
     cache.entry(out, make)
     return _record(out, json.loads((out / "metadata.json").read_text()), variant.name, cached)
@@ -108,9 +106,36 @@ def _read_fragment(path):
         raise ConfigError(f"kernel config fragment {path}: {exc.strerror}") from exc
 
 
+@contextlib.contextmanager
+def _borrowed(path):
+    """Lend the built base tree's path to a variant: the base is set aside and a copy of it takes its place.
+
+    kbuild records absolute paths (objtool's build), so a copy elsewhere would rebuild everything; at the same
+    path only what the series touches recompiles.  The base is put back on every exit path.
+    """
+    with cache.locked(path):
+        saved = _restore(path)
+        path.rename(saved)
+        try:
+            tree.copy(saved, path)
+            yield path
+        finally:
+            _restore(path)
+
+
+def _restore(path):
+    """Put a set-aside base tree back (after a variant build, or one that crashed); return its aside name."""
+    saved = path.with_name(path.name + ".base")
+    if saved.exists():
+        shutil.rmtree(path, ignore_errors=True)
+        saved.rename(path)
+    return saved
+
+
 def _base_tree(base, fragments, path, progress):
     """The built base tree at ``path`` (built in place: kbuild records absolute paths, so it is never moved)."""
     with cache.locked(path):
+        _restore(path)
         if (path / BUILT_MARK).exists():
             return path
         progress(f"base: unpacking {base.identity}")

@@ -1,0 +1,38 @@
+# balloon-harness: `make bench` runs the default job, `make check` the tests. Both install what they need
+# (Debian packages as root, a venv with the package) on first use.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+RESULTS := results
+APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin linux-source-6.1 build-essential flex bison bc \
+	libelf-dev libssl-dev cpio xz-utils patch python3-venv python3-dev git openssh-server openssh-client iproute2
+AVOCADO_RUN := $(BIN)/avocado run --max-parallel-tasks 1 --job-results-dir $(RESULTS)
+
+.PHONY: bench check deps unit clean
+bench: deps
+	$(BIN)/balloon-harness build configs/default.yaml
+	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
+
+check: deps
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/integration
+	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/check.yaml
+
+unit: deps
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
+deps: $(VENV)/.installed
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | grep -qx installed || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(RESULTS) *.egg-info

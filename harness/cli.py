@@ -1,0 +1,41 @@
+"""``balloon-harness``: a thin dispatcher over the subcommands in ``harness.commands``.
+
+Each subcommand module registers its parser with ``add_parser`` and sets ``func``; ``main`` catches the root of
+the error hierarchy once and prints the cause, the hint and the log path.
+"""
+
+import argparse
+import importlib
+import sys
+
+from .errors import HarnessError
+
+COMMANDS = ("series", "build", "compare")
+
+
+def parser():
+    top = argparse.ArgumentParser(prog="balloon-harness", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"harness.commands.{name}").add_parser(sub)
+    return top
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HarnessError as exc:
+        print(f"balloon-harness: error: {exc.cause}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        if exc.log:
+            print(f"  log: {exc.log}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("balloon-harness: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

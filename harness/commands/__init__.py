@@ -1,0 +1,1 @@
+"""The `balloon-harness` subcommands, one module each, registered by `harness.cli`."""

@@ -1,0 +1,34 @@
+"""``balloon-harness build JOB.yaml``: apply, build and image everything a job needs, with progress.
+
+The Avocado tests build what is missing on their own; running this first shows the long steps on the console
+and fails early, naming the variant, when a series does not apply or a kernel does not build.
+"""
+
+import time
+
+from .. import cache, config, image, kernel
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser("build", help="build the kernels and guest image of a job (cached)")
+    p.add_argument("job", help="job YAML, e.g. configs/default.yaml")
+    p.add_argument("--variant", action="append", help="only these variants (repeatable)")
+    p.add_argument("--cache-dir", help="cache directory (default $BALLOON_HARNESS_CACHE or ~/.cache/balloon-harness)")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    job = config.load(args.job)
+    cache_dir = cache.root(args.cache_dir)
+    wanted = [job.variant(n) for n in args.variant] if args.variant else list(job.variants)
+    builds = []
+    for variant in wanted:
+        start = time.perf_counter()
+        build = kernel.build(job, variant, cache_dir, progress=lambda m: print(f"  {m}", flush=True))
+        how = "cached" if build.cached else f"built in {time.perf_counter() - start:.1f} s"
+        print(f"{variant.name}: {build.release} {build.bzimage} ({how})", flush=True)
+        builds.append(build)
+    kernel.check_parity(builds)
+    img = image.build(job.guest.image, cache_dir, progress=lambda m: print(f"  {m}", flush=True))
+    print(f"image {img.name}: {img.initrd}")
+    return 0

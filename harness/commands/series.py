@@ -1,0 +1,125 @@
+"""`balloon-harness series`: check a series (integrity, and how it applies to a base) or range-diff two versions."""
+
+import os
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from tabulate import tabulate
+
+from .. import command
+from ..apply import Outcome, apply_series, check_series, copy_touched
+from ..errors import ApplyError, CommandError
+from ..series import read_series
+
+FAILED = ("conflict", "already-applied")
+ERROR_NOUNS = {"hunk-mismatch": "malformed hunk", "wrapped-line": "wrapped line", "undecoded-qp": "undecoded QP line",
+               "duplicate-member": "duplicate member", "no-diff": "patch without a diff"}
+GIT_ID = ["-c", "user.name=balloon-harness", "-c", "user.email=balloon-harness@localhost", "-c", "commit.gpgsign=false"]
+
+
+def add_parser(subparsers):
+    """Register `series check` and `series diff`; each sets ``func`` to the function that runs it."""
+    parser = subparsers.add_parser("series", help="check a patch series, or diff two versions of it")
+    actions = parser.add_subparsers(dest="series_action", metavar="ACTION", required=True)
+    check_p = actions.add_parser("check", help="integrity findings and, with --base, how each patch applies")
+    check_p.add_argument("path", type=Path, help="a directory of .patch files, an .mbox/.mbx, or a .patch/.diff")
+    check_p.add_argument("--base", type=Path, metavar="DIR", help="a source tree to dry-run the series on")
+    check_p.set_defaults(func=check)
+    diff_p = actions.add_parser("diff", help="git range-diff of two versions applied to the same base")
+    diff_p.add_argument("old", type=Path, help="the older version of the series")
+    diff_p.add_argument("new", type=Path, help="the newer version of the series")
+    diff_p.add_argument("--base", type=Path, metavar="DIR", required=True, help="the source tree both apply to")
+    diff_p.set_defaults(func=diff)
+    return parser
+
+
+def check(args) -> int:
+    """Print a table of the patches, every finding, and a verdict; 1 when the series is unusable or fails to apply."""
+    series = read_series(args.path)
+    outcomes = check_series(args.base, series) if args.base else \
+        tuple(Outcome(p.label, "not-checked", "no --base given") for p in series.patches)
+    rows = [(_number(p), p.subject, ", ".join(p.files), o.status, _codes(p.findings))
+            for p, o in zip(series.patches, outcomes)]
+    print(tabulate(rows, headers=("patch", "subject", "files", "status", "finding")))
+    for f in series.findings:
+        print(f"{f.severity}: {f.code} at {f.where}: {f.message}")
+    for o in outcomes:
+        if o.status not in ("clean", "not-checked"):
+            print(f"{o.status}: {o.patch}: {o.detail}")
+    print(verdict(series, outcomes, checked=bool(args.base)))
+    return 1 if not series.usable or any(o.status in FAILED for o in outcomes) else 0
+
+
+def verdict(series, outcomes, checked: bool) -> str:
+    """One line: 'verdict: WORD — vN, i of n present (missing ...); N malformed hunks; ...; what applied'."""
+    errors = Counter(f.code for f in series.findings if f.severity == "error")
+    warnings = sum(f.severity == "warning" for f in series.findings)
+    failed = [o for o in outcomes if o.status in FAILED]
+    word = "unusable" if errors else "does not apply" if failed else "applies" if checked else "usable"
+    versions = sorted({p.version or 1 for p in series.patches}) or [series.version or 1]
+    head = "+".join(f"v{v}" for v in versions) + ", "
+    if series.expected:
+        missing = series.missing()
+        head += f"{series.expected - len(missing)} of {series.expected} present"
+        head += f" (missing {', '.join(map(str, missing))})" if missing else ""
+    else:
+        head += _plural(len(series.patches), "patch", "es")
+    parts = [head] + [_plural(n, ERROR_NOUNS[code]) for code, n in errors.items() if code in ERROR_NOUNS]
+    parts += [_plural(warnings, "warning")] if warnings else []
+    if errors:
+        parts.append("nothing applied")
+    elif not checked:
+        parts.append("not checked against a base (pass --base DIR)")
+    else:
+        parts.append(", ".join(f"{n} {status}" for status, n in Counter(o.status for o in outcomes).items()))
+    return f"verdict: {word} — " + "; ".join(parts)
+
+
+def diff(args) -> int:
+    """Apply OLD and NEW to the same base in a scratch git repo and print `git range-diff` of the two."""
+    old, new = read_series(args.old), read_series(args.new)
+    work = Path(tempfile.mkdtemp(prefix="balloon-harness-series-diff-"))
+    repo, log = work / "repo", work / "series-diff.log"
+    keep = False
+    try:
+        copy_touched(args.base, repo, old, new)
+        _git(repo, log, "init", "-q")
+        _git(repo, log, "add", "-A")
+        _git(repo, log, "commit", "-q", "--allow-empty", "-m", "base")
+        _git(repo, log, "tag", "base")
+        for name, series in (("old", old), ("new", new)):
+            _git(repo, log, "checkout", "-q", "-b", name, "base")
+            apply_series(repo, series, log, on_applied=lambda p, o: _commit(repo, log, p.subject))
+        print(_git(repo, log, "range-diff", "base..old", "base..new").stdout, end="")
+    except (ApplyError, CommandError):
+        keep = True  # the error names the log inside it
+        raise
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _commit(repo: Path, log: Path, subject: str) -> None:
+    _git(repo, log, "add", "-A")
+    _git(repo, log, "commit", "-q", "-m", subject)
+
+
+def _git(repo: Path, log: Path, *args: str):
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(repo.parent)}
+    return command.run(["git", *GIT_ID, *args], cwd=repo, log=log, env=env)
+
+
+def _number(patch) -> str:
+    return f"{patch.index}/{patch.total}" if patch.index is not None else patch.path.name
+
+
+def _codes(findings) -> str:
+    counts = Counter(f.code for f in findings)
+    return ", ".join(f"{code} ×{n}" if n > 1 else code for code, n in counts.items())
+
+
+def _plural(n: int, noun: str, suffix: str = "s") -> str:
+    return f"{n} {noun}{suffix if n != 1 else ''}"

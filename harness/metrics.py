@@ -1,0 +1,97 @@
+"""CPU and memory accounting, and the declaration of every metric a sample carries.
+
+Host side: QEMU's ``/proc/PID/stat`` and ``/proc/PID/task/*/stat`` read through a ``Host`` (local or SSH), in
+clock ticks divided by that host's ``CLK_TCK``.  Guest side: ``/proc/stat`` and ``/proc/meminfo`` read over SSH
+in one command.  Every text is parsed into a small record that raises on a missing field.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+
+from .errors import HarnessError
+
+GUEST_USER_HZ = 100  # /proc/stat is always in USER_HZ
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str
+    lower_is_better: bool
+    label: str
+
+
+METRICS = (
+    Metric("wall_s", "s", True, "time to target"),
+    Metric("t50_s", "s", True, "time to 50 %"),
+    Metric("t90_s", "s", True, "time to 90 %"),
+    Metric("qemu_cpu_s", "s", True, "QEMU CPU"),
+    Metric("guest_cpu_s", "s", True, "guest CPU"),
+)
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    pid: int
+    comm: str
+    ticks: int      # utime + stime
+
+
+def parse_stat(text):
+    """Parse one ``/proc/PID/stat`` line (the command name may hold spaces and parentheses)."""
+    try:
+        head, _, rest = text.strip().rpartition(")")
+        pid, _, comm = head.partition(" (")
+        fields = rest.split()
+        return ProcStat(int(pid), comm, int(fields[11]) + int(fields[12]))
+    except (ValueError, IndexError) as exc:
+        raise HarnessError(f"unreadable /proc stat line: {text[:80]!r}") from exc
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """A process's CPU time so far: in total, and per thread name."""
+
+    total_s: float
+    threads_s: dict
+
+    def since(self, earlier):
+        names = set(self.threads_s) | set(earlier.threads_s)
+        return CpuSnapshot(self.total_s - earlier.total_s,
+                           {n: round(self.threads_s.get(n, 0) - earlier.threads_s.get(n, 0), 4) for n in names})
+
+
+def process_cpu(host, pid, clk_tck):
+    """CPU of process ``pid`` on ``host``, with its threads grouped by name."""
+    total = parse_stat(host.read_text(f"/proc/{int(pid)}/stat")).ticks
+    threads = Counter()
+    lines = host.run(["sh", "-c", f"cat /proc/{int(pid)}/task/*/stat"]).stdout
+    for line in lines.splitlines():
+        stat = parse_stat(line)
+        threads[stat.comm] += stat.ticks
+    return CpuSnapshot(total / clk_tck, {n: t / clk_tck for n, t in threads.items()})
+
+
+@dataclass(frozen=True)
+class GuestSnapshot:
+    busy_s: float
+    memtotal_kb: int
+
+
+def guest_snapshot(ssh):
+    """The guest's busy CPU time (all CPUs) and MemTotal, read in one SSH command."""
+    text = ssh.run(["cat", "/proc/stat", "/proc/meminfo"]).stdout
+    return parse_guest(text)
+
+
+def parse_guest(text):
+    cpu = memtotal = None
+    for line in text.splitlines():
+        if line.startswith("cpu "):
+            v = [int(x) for x in line.split()[1:]]
+            cpu = sum(v[:8]) - v[3] - v[4]   # all but idle and iowait
+        elif line.startswith("MemTotal:"):
+            memtotal = int(line.split()[1])
+    if cpu is None or memtotal is None:
+        raise HarnessError("guest /proc/stat or /proc/meminfo lacks the 'cpu' or 'MemTotal' line")
+    return GuestSnapshot(cpu / GUEST_USER_HZ, memtotal)

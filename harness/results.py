@@ -1,0 +1,88 @@
+"""Sample records, the results.json contract, and atomic writes.
+
+Each benchmark test writes ``balloon.json`` (its variant, kernel identity, guest facts, samples and ``actual``
+traces) into its own Avocado output directory; at the end of the job the per-test files are gathered into
+``<job dir>/balloon/results.json`` (schema 1).  Every write goes to a temporary file that is fsync'ed and renamed,
+so a reader sees the old file or the new one, never half of one.
+"""
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import HarnessError
+
+SCHEMA = 1
+TEST_FILE = "balloon.json"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One timed balloon operation."""
+
+    variant: str
+    boot: int
+    cycle: int
+    op: str                  # 'inflate' | 'deflate'
+    warmup: bool
+    from_bytes: int
+    to_bytes: int
+    wall_s: float
+    t50_s: float
+    t90_s: float
+    qemu_cpu_s: float
+    qemu_threads_cpu_s: dict
+    guest_cpu_s: float
+    guest_memtotal_before_kb: int
+    guest_memtotal_after_kb: int
+
+
+def write_json(path, data):
+    """Write ``data`` as JSON atomically; a full disk raises HarnessError and leaves the old file intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        os.unlink(tmp)
+        raise HarnessError(f"cannot write {path}: {exc.strerror}", hint="free space in the results directory") from exc
+
+
+def test_record(variant, round_, kernel, guest_facts, samples, traces):
+    """The content of one test's ``balloon.json``."""
+    return {"schema": SCHEMA, "variant": variant, "round": round_, "kernel": kernel, "guest": guest_facts,
+            "samples": [asdict(s) for s in samples], "traces": traces}
+
+
+def gather(job_dir):
+    """Build the results.json document from the per-test records of an Avocado job directory."""
+    job_dir = Path(job_dir)
+    records = [json.loads(p.read_text()) for p in sorted(job_dir.glob(f"test-results/*/data/{TEST_FILE}"))]
+    variants, samples, traces, facts = {}, [], [], {}
+    for rec in records:
+        variants.setdefault(rec["variant"], {"name": rec["variant"], "series": rec["kernel"].get("series", []),
+                                             "kernel": rec["kernel"]})
+        samples += rec["samples"]
+        traces += rec["traces"]
+        facts = {k: v for k, v in rec["guest"].items() if k not in ("boot_s", "port")} or facts
+    return {"schema": SCHEMA, "job": {"dir": str(job_dir), **facts}, "variants": list(variants.values()),
+            "samples": samples, "traces": traces}
+
+
+def load(job_dir):
+    """results.json of a finished job (gathered from the tests if the job-end plugin did not write it)."""
+    path = Path(job_dir) / "balloon" / "results.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    data = gather(job_dir)
+    if not data["samples"]:
+        raise HarnessError(f"{job_dir}: no balloon results (neither balloon/results.json nor test records)")
+    return data

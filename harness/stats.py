@@ -1,0 +1,144 @@
+"""Statistics for comparing variants: robust summaries, confidence intervals of ratios, rank tests, verdicts.
+
+Samples of a variant are grouped by boot.  The ratio of a variant's median to the baseline's median gets a 95 %
+confidence interval from a seeded two-level bootstrap (boots with replacement, then cycles within each drawn
+boot), so boot-to-boot variance counts; the Mann-Whitney U test (normal approximation with tie correction) gives
+a p-value.  A change is called only when the interval excludes 1 and p < 0.05; otherwise the verdict is "no
+significant change" and ``detectable`` says how large a change the job could have seen.  Warm-up samples are
+summarised but never compared.
+"""
+
+import math
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+
+from .metrics import METRICS
+
+BOOTSTRAP = 2000
+ALPHA = 0.05
+
+
+def median(xs):
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def quantile(xs, q):
+    s = sorted(xs)
+    pos = (len(s) - 1) * q
+    lo = math.floor(pos)
+    return s[lo] + (s[min(lo + 1, len(s) - 1)] - s[lo]) * (pos - lo)
+
+
+@dataclass(frozen=True)
+class Summary:
+    op: str
+    metric: str
+    variant: str
+    warmup: bool
+    n: int
+    median: float
+    iqr: float
+    cv: float          # standard deviation / mean
+
+
+@dataclass(frozen=True)
+class Comparison:
+    op: str
+    metric: str
+    variant: str
+    baseline: str
+    n: int
+    ratio: float
+    ci95: tuple
+    p: float
+    verdict: str
+    detectable: float  # half-width of the CI as a fraction: smaller changes would not have been seen
+
+
+def summarize(samples):
+    """Summaries per (op, metric, variant, warm-up or not)."""
+    groups = defaultdict(list)
+    for s in samples:
+        for m in METRICS:
+            if s.get(m.name) is not None:
+                groups[(s["op"], m.name, s["variant"], s["warmup"])].append(s[m.name])
+    out = []
+    for (op, metric, variant, warm), xs in groups.items():
+        mean = sum(xs) / len(xs)
+        sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+        out.append(Summary(op, metric, variant, warm, len(xs), median(xs),
+                           quantile(xs, 0.75) - quantile(xs, 0.25), sd / mean if mean else 0.0))
+    return out
+
+
+def mann_whitney_p(a, b):
+    """Two-sided p-value of the Mann-Whitney U test (normal approximation, tie-corrected)."""
+    n1, n2 = len(a), len(b)
+    ranked = sorted([(x, 0) for x in a] + [(x, 1) for x in b])
+    ranks, ties, i = [0.0] * len(ranked), 0.0, 0
+    while i < len(ranked):
+        j = i
+        while j + 1 < len(ranked) and ranked[j + 1][0] == ranked[i][0]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[k] = (i + j) / 2 + 1
+        t = j - i + 1
+        ties += t ** 3 - t
+        i = j + 1
+    r1 = sum(r for r, (_, g) in zip(ranks, ranked) if g == 0)
+    u = r1 - n1 * (n1 + 1) / 2
+    n = n1 + n2
+    var = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1)))
+    if var <= 0:
+        return 1.0
+    z = (abs(u - n1 * n2 / 2) - 0.5) / math.sqrt(var)
+    return min(1.0, math.erfc(max(z, 0) / math.sqrt(2)))
+
+
+def _resample(by_boot, rng):
+    boots = list(by_boot.values())
+    drawn = [rng.choice(boots) for _ in boots] if len(boots) > 1 else boots
+    return [rng.choice(b) for b in drawn for _ in b]
+
+
+def ratio_ci(base_by_boot, var_by_boot, seed=0):
+    """95 % bootstrap interval of median(variant) / median(base)."""
+    rng = random.Random(seed)
+    ratios = sorted(median(_resample(var_by_boot, rng)) / median(_resample(base_by_boot, rng))
+                    for _ in range(BOOTSTRAP))
+    return quantile(ratios, ALPHA / 2), quantile(ratios, 1 - ALPHA / 2)
+
+
+def verdict(metric, ci, p):
+    if p >= ALPHA or ci[0] <= 1.0 <= ci[1]:
+        return "no significant change"
+    better = ci[1] < 1.0 if metric.lower_is_better else ci[0] > 1.0
+    if metric.name.startswith(("qemu_cpu", "guest_cpu")):
+        return "less CPU" if better else "more CPU"
+    return "faster" if better else "slower"
+
+
+def compare(samples, baseline, seed=0):
+    """Compare every non-baseline variant with ``baseline`` on every metric and op (warm-up excluded)."""
+    data = defaultdict(lambda: defaultdict(list))
+    for s in samples:
+        if not s["warmup"]:
+            for m in METRICS:
+                if s.get(m.name) is not None:
+                    data[(s["op"], m.name, s["variant"])][s["boot"]].append(s[m.name])
+    out = []
+    for (op, name, variant), by_boot in sorted(data.items()):
+        base = data.get((op, name, baseline))
+        if variant == baseline or not base:
+            continue
+        metric = next(m for m in METRICS if m.name == name)
+        a = [x for xs in base.values() for x in xs]
+        b = [x for xs in by_boot.values() for x in xs]
+        ci = ratio_ci(base, by_boot, seed)
+        p = mann_whitney_p(a, b)
+        out.append(Comparison(op, name, variant, baseline, len(b), median(b) / median(a), ci, p,
+                              verdict(metric, ci, p), (ci[1] - ci[0]) / 2))
+    return out

@@ -1,0 +1,50 @@
+"""The benchmark scenario: warm-up and measured inflate/deflate cycles on one booted guest.
+
+Each cycle inflates the balloon until the guest is left ``target_mib`` and deflates it back to all its RAM.
+Around every operation the guest's CPU and MemTotal are read over SSH and QEMU's CPU through its host, outside
+the timed window; the guest must see the change (MemTotal moves by what the balloon took) and its console must
+stay free of panics and warnings.  Cycles after boot are numbered from 1; the first ``warmup`` are kept but marked.
+"""
+
+from .balloon import drive
+from .errors import GuestError
+from .metrics import guest_snapshot, process_cpu
+from .results import Sample
+
+MEMTOTAL_TOLERANCE = 0.01  # fraction of the ballooned amount MemTotal may miss by
+
+
+def run(guest, workload, variant, boot, progress=print):
+    """Run the scenario on ``guest``; return (samples, traces)."""
+    clk_tck = guest.host.clk_tck()
+    full = guest.spec.memory_mib << 20
+    samples, traces = [], []
+    for cycle in range(1, workload.warmup + workload.cycles + 1):
+        for op, target in (("inflate", workload.target_mib << 20), ("deflate", full)):
+            sample, trace = _measure(guest, workload, variant, boot, cycle, op, target, clk_tck)
+            samples.append(sample)
+            traces.append({"variant": variant, "boot": boot, "cycle": cycle, "op": op,
+                           "points": [[round(t, 5), a] for t, a in trace.points]})
+        guest.check_console(f"in cycle {cycle}")
+        progress(f"{variant} boot {boot} cycle {cycle}: inflate {samples[-2].wall_s:.3f} s, "
+                 f"deflate {samples[-1].wall_s:.3f} s{' (warm-up)' if cycle <= workload.warmup else ''}")
+    return samples, traces
+
+
+def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck):
+    before = guest_snapshot(guest.ssh)
+    cpu0 = process_cpu(guest.host, guest.pid, clk_tck)
+    trace = drive(guest, target, workload.poll_interval_s, workload.op_timeout_s)
+    cpu = process_cpu(guest.host, guest.pid, clk_tck).since(cpu0)
+    after = guest_snapshot(guest.ssh)
+    moved_kb = (trace.from_bytes - trace.to_bytes) >> 10
+    seen_kb = before.memtotal_kb - after.memtotal_kb
+    if abs(seen_kb - moved_kb) > MEMTOTAL_TOLERANCE * abs(moved_kb):
+        raise GuestError(f"{op} in cycle {cycle}: the balloon moved {moved_kb} kB but the guest's MemTotal moved "
+                         f"{seen_kb} kB ({before.memtotal_kb} -> {after.memtotal_kb} kB)")
+    return Sample(variant=variant, boot=boot, cycle=cycle, op=op, warmup=cycle <= workload.warmup,
+                  from_bytes=trace.from_bytes, to_bytes=trace.to_bytes, wall_s=round(trace.wall_s, 6),
+                  t50_s=round(trace.time_to(0.5), 6), t90_s=round(trace.time_to(0.9), 6),
+                  qemu_cpu_s=round(cpu.total_s, 4), qemu_threads_cpu_s=cpu.threads_s,
+                  guest_cpu_s=round(after.busy_s - before.busy_s, 4),
+                  guest_memtotal_before_kb=before.memtotal_kb, guest_memtotal_after_kb=after.memtotal_kb), trace

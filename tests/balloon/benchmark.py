@@ -1,0 +1,23 @@
+"""Inflate/deflate benchmark: one boot of one variant per test; the job YAML's mux makes the matrix."""
+
+from pathlib import Path
+
+from harness import results, workload
+from harness.avocado_test import BalloonTest
+
+
+class Benchmark(BalloonTest):
+    """Boot the variant's kernel and time warm-up plus measured inflate/deflate cycles.
+
+    :avocado: enable
+    """
+
+    def test(self):
+        with self.outcome():
+            build = self.kernels()
+            with self.guest(build, self.image()) as g:
+                samples, traces = workload.run(g, self.job.workload, self.variant.name, self.round,
+                                               progress=self.log.info)
+                facts = self.guest_facts(g)
+            record = results.test_record(self.variant.name, self.round, build.identity(), facts, samples, traces)
+            results.write_json(Path(self.outputdir) / results.TEST_FILE, record)
