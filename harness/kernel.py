@@ -78,6 +78,7 @@ def build(job, variant, cache_dir, progress=print):
         log.write_text("")
         with _borrowed(base_tree) as build_tree:
             progress(f"{variant.name}: applying {len(series.patches)} patch(es) from {variant.series}")
+            tree.unshare(build_tree, {f for p in series.patches for f in p.files})
             apply_series(build_tree, series, log)
             _make(build_tree, ["olddefconfig"], log, f"{variant.name}: configure")
             _make(build_tree, ["bzImage"], log, f"{variant.name}: build", progress)
@@ -117,7 +118,7 @@ def _borrowed(path):
         saved = _restore(path)
         path.rename(saved)
         try:
-            tree.copy(saved, path)
+            tree.link_copy(saved, path)
             yield path
         finally:
             _restore(path)
@@ -139,7 +140,7 @@ def _base_tree(base, fragments, path, progress):
         if (path / BUILT_MARK).exists():
             return path
         progress(f"base: unpacking {base.identity}")
-        tree.copy(tree.pristine(base, path.parents[1]), path)
+        tree.link_source(tree.pristine(base, path.parents[1]), path)
         log = path / "build.log"
         log.write_text("")
         _make(path, ["tinyconfig"], log, "base: configure")

@@ -2,10 +2,12 @@
 
 A base is Debian's ``linux-source-X`` package, a commit of a local git tree, or a tarball; it is identified by
 package version, commit id or file hash, unpacked once into the cache, and never modified.  The user's own git
-tree is only read (``git archive``).  ``copy`` makes a variant's working copy with ``cp -a`` so that timestamps
-survive and a copy of a built tree rebuilds only what its series changes.
+tree is only read (``git archive``).  Build trees are hard-linked to the pristine source; ``link_copy`` copies a
+built tree sharing those links and copying only the build output, so timestamps survive and a copy rebuilds
+only what its series changes; ``unshare`` gives files their own inodes before a patch touches them.
 """
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -79,9 +81,38 @@ def pristine(base, cache_dir):
     return cache.entry(cache_dir / "bases" / cache.digest(base.identity), unpack) / "linux"
 
 
-def copy(src, dest):
-    """Copy a tree preserving timestamps (so make sees only what changes afterwards)."""
+def link_copy(src, dest):
+    """Copy a tree in seconds: files shared with the pristine source (hard links) stay shared, the rest (build
+    output) is copied with its timestamps, so make in the copy sees exactly what it saw in ``src``."""
+    dest = Path(dest)
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for entry in os.scandir(src):
+        target = dest / entry.name
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), target)
+        elif entry.is_dir():
+            link_copy(entry.path, target)
+        elif entry.stat(follow_symlinks=False).st_nlink > 1:
+            os.link(entry.path, target)
+        else:
+            shutil.copy2(entry.path, target)
+    return dest
+
+
+def link_source(src, dest):
+    """A new tree whose files are hard links to ``src`` (a pristine source): instant, and no extra space."""
     shutil.rmtree(dest, ignore_errors=True)
     Path(dest).parent.mkdir(parents=True, exist_ok=True)
-    command.run(["cp", "-a", src, dest])
+    command.run(["cp", "-al", src, dest])
     return Path(dest)
+
+
+def unshare(tree, files):
+    """Give ``files`` of ``tree`` their own inodes before they are patched, so shared sources stay pristine."""
+    for rel in files:
+        path = Path(tree) / rel
+        if path.is_file() and path.stat().st_nlink > 1:
+            tmp = path.with_name(path.name + ".unshare")
+            shutil.copy2(path, tmp)
+            tmp.replace(path)
