@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RESULTS := results
 APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin linux-source-6.1 build-essential flex bison bc \
-	libelf-dev libssl-dev cpio xz-utils patch python3-venv python3-dev git openssh-server openssh-client iproute2
+	libelf-dev libssl-dev cpio xz-utils patch python3-venv python3-dev git openssh-server openssh-client iproute2 chromium
 AVOCADO_RUN := $(BIN)/avocado run --max-parallel-tasks 1 --job-results-dir $(RESULTS)
 
 .PHONY: bench check deps unit clean

@@ -1,8 +1,8 @@
-"""Avocado plugin: at the end of a job, gather the balloon results, compare the variants and print the table.
+"""Avocado plugin: at the end of a job, gather the balloon results, compare the variants and report.
 
 Registered in setup.cfg as the ``balloon`` result plugin.  It writes ``<job dir>/balloon/results.json`` (the
-samples of every test plus the comparisons) and ``<job dir>/balloon/table.txt``, and prints the table on the
-console.  Jobs without balloon tests are left alone.
+samples of every test that finished, the comparisons, and the tests that left no samples with their status),
+``table.txt`` and ``report.html`` beside it, and prints the table.  Jobs without balloon tests are left alone.
 """
 
 from dataclasses import asdict
@@ -15,29 +15,41 @@ from . import report, results
 from .errors import HarnessError
 
 
-def finish(job_dir):
-    """Write results.json and table.txt for a finished job directory; return the printed text."""
+def missing(tests):
+    """The tests of the job that left no samples (failed, cancelled, interrupted), with why."""
+    return [{"test": str(t.get("name")), "status": t.get("status"), "reason": str(t.get("fail_reason") or "")}
+            for t in tests if not (Path(t.get("logdir", "")) / "data" / results.TEST_FILE).exists()]
+
+
+def finish(job_dir, tests=()):
+    """Write results.json, table.txt and report.html for a finished job directory; return the printed text."""
     data = results.gather(job_dir)
     if not data["samples"]:
         return None
+    data["missing"] = missing(tests)
     comps = report.comparisons(data)
     data["comparisons"] = [asdict(c) for c in comps]
     out = f"{report.facts(data)}\n\n{report.table(data, comps)}\n"
+    if data["missing"]:
+        out += "\nno samples from: " + "; ".join(f"{m['test']} ({m['status']})" for m in data["missing"]) + "\n"
     results.write_json(job_dir / "balloon" / "results.json", data)
     (job_dir / "balloon" / "table.txt").write_text(out)
+    (job_dir / "balloon" / "report.html").write_text(report.html(data, comps))
     return out
 
 
 class BalloonResult(Result):
     name = "balloon"
-    description = "balloon-harness comparison table and results.json"
+    description = "balloon-harness results.json, comparison table and HTML report"
 
     def render(self, result, job):
+        job_dir = Path(job.logdir)
         try:
-            text = finish(Path(job.logdir))
+            text = finish(job_dir, result.tests)
         except HarnessError as exc:
             LOG_UI.error("balloon-harness: %s", exc)
             return
         if text:
             LOG_UI.info("\n%s", text)
-            LOG_UI.info("BALLOON    : %s", Path(job.logdir) / "balloon" / "results.json")
+            LOG_UI.info("BALLOON    : %s", job_dir / "balloon" / "results.json")
+            LOG_UI.info("REPORT     : %s", job_dir / "balloon" / "report.html")

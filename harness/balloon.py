@@ -3,7 +3,8 @@
 QEMU throttles ``BALLOON_CHANGE`` to one event a second, so an operation is timed by polling ``query-balloon``
 every ``poll_s`` from the moment the ``balloon`` command is sent until ``actual`` equals the target exactly.
 The trace of ``actual`` over time is kept (every change seen), so 50 %/90 % times and plots come from it, and a
-balloon that stops short is reported with the trace so far.
+balloon that stops short is reported with the trace so far.  The balloon device's QOM properties (guest
+statistics and their polling interval) are read and set on its path, ``/machine/peripheral/balloon0``.
 """
 
 import time
@@ -57,3 +58,21 @@ def drive(guest, target_bytes, poll_s=0.002, timeout_s=120.0):
             raise GuestError(f"balloon did not reach {target_bytes >> 20} MiB within {timeout_s:.0f} s; "
                              f"actual trace (last changes): {seen}")
         time.sleep(poll_s)
+
+
+BALLOON_QOM = "/machine/peripheral/balloon0"  # the guest's ``-device virtio-balloon-pci,id=balloon0``
+
+
+def qom_get(guest, prop, path=BALLOON_QOM):
+    """Read property ``prop`` of the balloon device (e.g. ``guest-stats``) over QMP ``qom-get``."""
+    return guest.qmp("qom-get", path=path, property=prop)
+
+
+def qom_set(guest, prop, value, path=BALLOON_QOM):
+    """Set property ``prop`` of the balloon device (e.g. ``guest-stats-polling-interval``, in seconds)."""
+    guest.qmp("qom-set", path=path, property=prop, value=value)
+
+
+def present(guest, device_id="balloon0"):
+    """Whether QEMU has a device ``device_id`` (``qom-list /machine/peripheral``: hot-unplug removes it)."""
+    return any(p.get("name") == device_id for p in guest.qmp("qom-list", path="/machine/peripheral"))

@@ -2,9 +2,12 @@
 
 ``run`` executes an argument list (never a shell string) and returns a ``CommandResult``; ``check=True`` turns a
 non-zero exit into a ``CommandError`` carrying that result.  ``Process`` starts a long-lived child (QEMU, sshd,
-make) in its own process group and guarantees it is ended by pid on every exit path of its ``with`` block.
+make) in its own process group and guarantees it is ended by pid on every exit path of its ``with`` block; the
+child also gets SIGKILL from the kernel if the harness process itself dies (``PR_SET_PDEATHSIG``), so not even
+a killed test runner leaves one behind.
 """
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -12,6 +15,15 @@ import time
 from dataclasses import dataclass
 
 from .errors import CommandError
+
+
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_parent():
+    """``preexec_fn``: have the kernel SIGKILL this child when the process that started it dies."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass(frozen=True)
@@ -54,7 +66,7 @@ class Process:
 
     def start(self):
         self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, start_new_session=True,
-                                      **self._popen_args)
+                                      preexec_fn=die_with_parent, **self._popen_args)
         return self
 
     def poll(self):

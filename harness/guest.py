@@ -23,10 +23,12 @@ from qemu.qmp.legacy import QEMUMonitorProtocol
 
 from . import command
 from .command import Process
-from .errors import BootError, GuestError, HarnessError, PrerequisiteError, QMPError, SSHError
+from .errors import BootError, GuestError, HarnessError, HostError, PrerequisiteError, QMPError, SSHError
 from .host import LocalHost, SSHHost
 
 KVM_SILENCE_S = 10.0
+MACHINES = ("pc", "q35")
+HOTPLUG_PORT = "rp0"  # on q35, the pcie-root-port the balloon sits in (device_add ... bus=rp0 plugs it back)
 CONSOLE_TROUBLE = re.compile(r"Kernel panic|BUG:|WARNING:|Oops|general protection fault|Out of memory")
 
 
@@ -37,20 +39,33 @@ class State(enum.Enum):
     STOPPED = "stopped"
 
 
-def command_line(qemu, kernel, image, spec, accel, run_dir, log_dir, port, cmdline=""):
+def command_line(qemu, kernel, image, spec, accel, run_dir, log_dir, port, cmdline="", machine="pc",
+                 balloon_props=()):
     """The QEMU argument list for one guest."""
     return [qemu, "-name", "balloon-harness", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-            *_machine(accel), "-m", f"{spec.memory_mib}M", "-smp", str(spec.cpus),
+            *_machine(accel, machine), "-m", f"{spec.memory_mib}M", "-smp", str(spec.cpus),
             "-kernel", kernel.bzimage, "-initrd", image.initrd,
             "-append", " ".join(["console=ttyS0", "panic=-1", cmdline]).strip(),
             "-chardev", f"file,id=console,path={log_dir}/console.log", "-serial", "chardev:console",
             "-qmp", f"unix:{run_dir}/qmp.sock,server=on,wait=off",
-            "-device", "virtio-balloon-pci,id=balloon0",
+            *_balloon(machine, balloon_props),
             *_network(port)]
 
 
-def _machine(accel):
+def _machine(accel, machine="pc"):
+    """``pc``; or ``q35`` with native PCIe hotplug (QEMU's ACPI hotplug off: the guest needs no ACPI)."""
+    if machine not in MACHINES:
+        raise HarnessError(f"unknown machine {machine!r}", hint=f"one of {', '.join(MACHINES)}")
+    if machine == "q35":
+        return ["-machine", f"q35,accel={accel}", "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off"]
     return ["-machine", f"pc,accel={accel}"]
+
+
+def _balloon(machine, props=()):
+    """The balloon, ``id=balloon0`` plus ``props`` (key, value) pairs; on q35 in its own hot-pluggable root port."""
+    port = ["-device", f"pcie-root-port,id={HOTPLUG_PORT},chassis=1"] if machine == "q35" else []
+    bus = [f"bus={HOTPLUG_PORT}"] if machine == "q35" else []
+    return [*port, "-device", ",".join(["virtio-balloon-pci", "id=balloon0", *bus, *(f"{k}={v}" for k, v in props)])]
 
 
 def _network(port):
@@ -76,8 +91,11 @@ def qemu_version(qemu):
 class Guest:
     """A booted guest: ``qmp(cmd, **args)``, ``ssh`` (an SSHHost), ``pid`` and ``host`` for QEMU's /proc."""
 
-    def __init__(self, kernel, image, spec, log_dir, cache_dir, cmdline="", progress=print):
+    def __init__(self, kernel, image, spec, log_dir, cache_dir, cmdline="", progress=print, machine="pc",
+                 balloon_props=()):
         self.kernel, self.image, self.spec = kernel, image, spec
+        self.machine = machine
+        self.balloon_props = tuple(dict(balloon_props).items())  # e.g. {"deflate-on-oom": "on"}
         self.log_dir = Path(log_dir)
         self.cache_dir = Path(cache_dir)
         self.cmdline = cmdline
@@ -127,7 +145,6 @@ class Guest:
             self._boot("tcg")
         elif self.spec.accel == "auto":
             self._remember_accel("kvm")
-        self.accel = accel
         self._await_ready()
         self.state = State.READY
         self.progress(f"guest up under {accel.upper()}: SSH ready {self.boot_s:.2f} s after QEMU started")
@@ -191,8 +208,9 @@ class Guest:
     def _boot(self, accel):
         """Start QEMU and connect to its QMP socket."""
         self.port = free_port()
+        self.accel = accel
         argv = command_line(self.spec.qemu, self.kernel, self.image, self.spec, accel, self._run_dir,
-                            self.log_dir, self.port, self.cmdline)
+                            self.log_dir, self.port, self.cmdline, self.machine, self.balloon_props)
         (self.log_dir / "qemu-command.txt").write_text(" ".join(str(a) for a in argv) + "\n")
         self.console_log.write_bytes(b"")
         qemu_log = open(self.log_dir / "qemu.log", "ab")
@@ -226,8 +244,13 @@ class Guest:
         while self.image.ready not in self.console_text():
             self.check_console("during boot")
             self._check_alive("during boot")
+            if time.perf_counter() > deadline and not self.console_text():
+                raise HostError(f"guest printed nothing in {self.spec.boot_timeout_s:.0f} s under "
+                                f"{self.accel.upper()}: the accelerator does not run guests on this host",
+                                hint="use accel: tcg or auto (nested or paravirtual KVM hangs silently)",
+                                log=str(self.console_log))
             if time.perf_counter() > deadline:
-                raise BootError(f"guest not ready within {self.spec.boot_timeout_s:.0f} s under {self.accel or 'TCG'}; "
+                raise BootError(f"guest not ready within {self.spec.boot_timeout_s:.0f} s under {self.accel.upper()}; "
                                 f"console ends: {self._console_tail()}", log=str(self.console_log))
             time.sleep(0.05)
         known_hosts = self._run_dir / "known_hosts"

@@ -171,7 +171,8 @@ def _make(path, targets, log, what, progress=None):
         out.write(f"$ {' '.join(argv)}\n")
         out.flush()
         proc = subprocess.Popen(argv, cwd=path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", env={**os.environ, **BUILD_ENV}, start_new_session=True)
+                                errors="replace", env={**os.environ, **BUILD_ENV}, start_new_session=True,
+                                preexec_fn=command.die_with_parent)
         compiled, last = 0, start
         try:
             for line in proc.stdout:

@@ -1,11 +1,17 @@
-"""Turn results into what a reviewer reads: the comparison table (tabulate) for the console."""
+"""Turn results into what a reviewer reads: the comparison table (tabulate) and the HTML report (jinja2 + SVG)."""
 
+from collections import defaultdict
+from pathlib import Path
+
+import jinja2
 from tabulate import tabulate
 
+from . import plots
 from .metrics import METRICS
 from .stats import compare, summarize
 
 LABELS = {m.name: m.label for m in METRICS}
+TONES = {"faster": "better", "less CPU": "better", "slower": "worse", "more CPU": "worse"}
 
 
 def baseline_of(results):
@@ -15,6 +21,11 @@ def baseline_of(results):
 
 def comparisons(results, seed=0):
     return compare(results["samples"], baseline_of(results), seed)
+
+
+def change_text(c):
+    """The change versus the baseline with its 95 % interval, in percent."""
+    return f"{(c.ratio - 1) * 100:+.1f} % [{(c.ci95[0] - 1) * 100:+.1f}, {(c.ci95[1] - 1) * 100:+.1f}]"
 
 
 def table(results, comps=None):
@@ -27,7 +38,7 @@ def table(results, comps=None):
                     key=lambda s: (s.op != "inflate", [m.name for m in METRICS].index(s.metric), s.warmup,
                                    order.get(s.variant, 99))):
         c = by_key.get((s.op, s.metric, s.variant)) if not s.warmup else None
-        change = f"{(c.ratio - 1) * 100:+.1f} % [{(c.ci95[0] - 1) * 100:+.1f}, {(c.ci95[1] - 1) * 100:+.1f}]" if c else ""
+        change = change_text(c) if c else ""
         rows.append([s.op, LABELS[s.metric] + (" (warm-up)" if s.warmup else ""), s.variant, s.n,
                      f"{s.median:.4f}", f"{s.iqr:.4f}", f"{s.cv * 100:.1f} %", change,
                      f"{c.p:.3g}" if c else "", c.verdict if c else ""])
@@ -45,3 +56,62 @@ def facts(results):
         lines.append(f"{v['name']}: {k.get('release')} config {k.get('config_sha256')} "
                      f"bzImage {k.get('bzimage_sha256', '')[:16]} series {', '.join(v['series']) or '(none)'}")
     return "\n".join(lines)
+
+
+def verdict_rows(results, comps):
+    """One row per comparison for the HTML verdict table, formatted as in ``table()``, in its order."""
+    medians = {(s.op, s.metric, s.variant): s.median for s in summarize(results["samples"]) if not s.warmup}
+    order = {v["name"]: i for i, v in enumerate(results["variants"])}
+    names = [m.name for m in METRICS]
+    return [{"op": c.op, "metric": LABELS[c.metric], "variant": c.variant, "n": c.n,
+             "median": f"{medians[(c.op, c.metric, c.variant)]:.4f}",
+             "base": f"{medians[(c.op, c.metric, c.baseline)]:.4f}", "change": change_text(c),
+             "ratio": f"×{c.ratio:.3f} [{c.ci95[0]:.3f}, {c.ci95[1]:.3f}]", "p": f"{c.p:.3g}",
+             "verdict": c.verdict, "tone": TONES.get(c.verdict, "same"), "detectable": f"±{c.detectable * 100:.1f} %"}
+            for c in sorted(comps, key=lambda c: (c.op != "inflate", names.index(c.metric), order.get(c.variant, 99)))]
+
+
+def distributions(results, palette):
+    """A strip plot per (op, metric) that has samples, as ``[(op, [svg, ...])]``, inflate first."""
+    values = defaultdict(list)
+    for s in results["samples"]:
+        for m in METRICS:
+            if s.get(m.name) is not None:
+                values[(s["op"], m.name, s["variant"], s["warmup"])].append(s[m.name])
+    out = []
+    for op in sorted({s["op"] for s in results["samples"]}, key=lambda op: op != "inflate"):
+        svgs = []
+        for m in METRICS:
+            groups = [(v["name"], values[(op, m.name, v["name"], False)], values[(op, m.name, v["name"], True)])
+                      for v in results["variants"]]
+            groups = [g for g in groups if g[1] or g[2]]
+            if groups:
+                svgs.append(plots.strip(f"{op}: {m.label}", f"{m.label} ({m.unit})", groups, palette))
+        out.append((op, svgs))
+    return out
+
+
+def trace_plot(results, palette):
+    """The balloon's ``actual`` (MiB) over time in the first measured inflate of each variant; None without traces."""
+    warm = {(s["variant"], s["boot"], s["cycle"], s["op"]) for s in results["samples"] if s["warmup"]}
+    first = {}
+    for t in sorted(results.get("traces", []), key=lambda t: (t["boot"], t["cycle"])):
+        if t["op"] == "inflate" and t["points"] and (t["variant"], t["boot"], t["cycle"], t["op"]) not in warm:
+            first.setdefault(t["variant"], t)
+    series = [(v["name"], f"{v['name']} (boot {t['boot']}, cycle {t['cycle']})",
+               [(s, b / 2 ** 20) for s, b in t["points"]])
+              for v in results["variants"] if (t := first.get(v["name"]))]
+    return plots.lines("balloon actual during one measured inflate", "time (s)", "actual (MiB)", series,
+                       palette) if series else None
+
+
+def html(results, comps):
+    """The self-contained HTML report of a job: verdicts, plots, kernel identities, job facts, range-diffs."""
+    palette = plots.colors([v["name"] for v in results["variants"]])
+    env = jinja2.Environment(loader=jinja2.PackageLoader("harness"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("report.html.j2").render(
+        title=Path(results["job"].get("dir", "")).name, job=results["job"], baseline=baseline_of(results),
+        variants=results["variants"], palette=palette, rows=verdict_rows(results, comps),
+        distributions=distributions(results, palette), trace=trace_plot(results, palette),
+        range_diff=results.get("range_diff") or {})
