@@ -13,11 +13,14 @@ import shutil
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from . import command
 from .errors import ApplyError, PrerequisiteError, SeriesError
 from .series import Patch, Series
+
+GIT_ID = ["-c", "user.name=balloon-harness", "-c", "user.email=balloon-harness@localhost", "-c", "commit.gpgsign=false"]
 
 MAX_FUZZ = 2  # GNU patch's default; classifying and applying use the same limit so a 'fuzz' verdict always applies
 FILE_RE = re.compile(r"^(?:Checking patch (.+)\.\.\.|(?:checking|patching) file '?(.+?)'?)$")
@@ -75,6 +78,29 @@ def apply_series(tree: Path, series: Series, log: Path, on_applied=None) -> tupl
             if on_applied:
                 on_applied(patch, outcome)
     return tuple(outcomes)
+
+
+def range_diff(tree: Path, old: Series, new: Series) -> str:
+    """`git range-diff` of ``old`` and ``new`` applied to the same base, in a scratch repo of the touched files."""
+    work = Path(tempfile.mkdtemp(prefix="balloon-harness-range-diff-"))
+    repo, log = work / "repo", work / "range-diff.log"
+    copy_touched(tree, repo, old, new)
+    git = partial(_git, repo, log)
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "--allow-empty", "-m", "base")
+    git("tag", "base")
+    for name, series in (("old", old), ("new", new)):
+        git("checkout", "-q", "-b", name, "base")
+        apply_series(repo, series, log, on_applied=lambda p, o: (git("add", "-A"), git("commit", "-q", "-m", p.subject)))
+    text = git("range-diff", "base..old", "base..new").stdout
+    shutil.rmtree(work)  # kept on failure: the error names the log inside it
+    return text
+
+
+def _git(repo: Path, log: Path, *args: str):
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(repo.parent)}
+    return command.run(["git", *GIT_ID, *args], cwd=repo, log=log, env=env)
 
 
 def copy_touched(tree: Path, dest: Path, *series: Series) -> None:

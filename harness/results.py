@@ -56,25 +56,27 @@ def write_json(path, data):
         raise HarnessError(f"cannot write {path}: {exc.strerror}", hint="free space in the results directory") from exc
 
 
-def test_record(variant, round_, kernel, guest_facts, samples, traces):
-    """The content of one test's ``balloon.json``."""
+def test_record(variant, round_, kernel, guest_facts, samples, traces, range_diff=None):
+    """The content of one test's ``balloon.json`` (``range_diff``: from the job's previous series version)."""
     return {"schema": SCHEMA, "variant": variant, "round": round_, "kernel": kernel, "guest": guest_facts,
-            "samples": [asdict(s) for s in samples], "traces": traces}
+            "samples": [asdict(s) for s in samples], "traces": traces, "range_diff": range_diff}
 
 
 def gather(job_dir):
     """Build the results.json document from the per-test records of an Avocado job directory."""
     job_dir = Path(job_dir)
     records = [json.loads(p.read_text()) for p in sorted(job_dir.glob(f"test-results/*/data/{TEST_FILE}"))]
-    variants, samples, traces, facts = {}, [], [], {}
+    variants, samples, traces, facts, range_diffs = {}, [], [], {}, {}
     for rec in records:
         variants.setdefault(rec["variant"], {"name": rec["variant"], "series": rec["kernel"].get("series", []),
                                              "kernel": rec["kernel"]})
         samples += rec["samples"]
         traces += rec["traces"]
+        if rec.get("range_diff"):
+            range_diffs[rec["variant"]] = rec["range_diff"]
         facts = {k: v for k, v in rec["guest"].items() if k not in ("boot_s", "port")} or facts
     return {"schema": SCHEMA, "job": {"dir": str(job_dir), **facts}, "variants": list(variants.values()),
-            "samples": samples, "traces": traces}
+            "samples": samples, "traces": traces, "range_diff": range_diffs}
 
 
 def load(job_dir):

@@ -1,22 +1,16 @@
 """`balloon-harness series`: check a series (integrity, and how it applies to a base) or range-diff two versions."""
 
-import os
-import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 from tabulate import tabulate
 
-from .. import command
-from ..apply import Outcome, apply_series, check_series, copy_touched
-from ..errors import ApplyError, CommandError
+from ..apply import Outcome, check_series, range_diff
 from ..series import read_series
 
 FAILED = ("conflict", "already-applied")
 ERROR_NOUNS = {"hunk-mismatch": "malformed hunk", "wrapped-line": "wrapped line", "undecoded-qp": "undecoded QP line",
                "duplicate-member": "duplicate member", "no-diff": "patch without a diff"}
-GIT_ID = ["-c", "user.name=balloon-harness", "-c", "user.email=balloon-harness@localhost", "-c", "commit.gpgsign=false"]
 
 
 def add_parser(subparsers):
@@ -78,38 +72,9 @@ def verdict(series, outcomes, checked: bool) -> str:
 
 
 def diff(args) -> int:
-    """Apply OLD and NEW to the same base in a scratch git repo and print `git range-diff` of the two."""
-    old, new = read_series(args.old), read_series(args.new)
-    work = Path(tempfile.mkdtemp(prefix="balloon-harness-series-diff-"))
-    repo, log = work / "repo", work / "series-diff.log"
-    keep = False
-    try:
-        copy_touched(args.base, repo, old, new)
-        _git(repo, log, "init", "-q")
-        _git(repo, log, "add", "-A")
-        _git(repo, log, "commit", "-q", "--allow-empty", "-m", "base")
-        _git(repo, log, "tag", "base")
-        for name, series in (("old", old), ("new", new)):
-            _git(repo, log, "checkout", "-q", "-b", name, "base")
-            apply_series(repo, series, log, on_applied=lambda p, o: _commit(repo, log, p.subject))
-        print(_git(repo, log, "range-diff", "base..old", "base..new").stdout, end="")
-    except (ApplyError, CommandError):
-        keep = True  # the error names the log inside it
-        raise
-    finally:
-        if not keep:
-            shutil.rmtree(work, ignore_errors=True)
+    """Print `git range-diff` of OLD and NEW applied to the same base."""
+    print(range_diff(args.base, read_series(args.old), read_series(args.new)), end="")
     return 0
-
-
-def _commit(repo: Path, log: Path, subject: str) -> None:
-    _git(repo, log, "add", "-A")
-    _git(repo, log, "commit", "-q", "-m", subject)
-
-
-def _git(repo: Path, log: Path, *args: str):
-    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(repo.parent)}
-    return command.run(["git", *GIT_ID, *args], cwd=repo, log=log, env=env)
 
 
 def _number(patch) -> str:

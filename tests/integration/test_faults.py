@@ -11,7 +11,7 @@ import unittest
 from pathlib import Path
 
 from . import avocado_job
-from .common import ROOT, base_build
+from .common import base_build
 
 
 def qemu_pids(marker):
