@@ -8,7 +8,7 @@ APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin linux-source-6.1 bui
 	libelf-dev libssl-dev cpio xz-utils patch python3-venv python3-dev git openssh-server openssh-client iproute2 chromium
 AVOCADO_RUN := $(BIN)/avocado run --max-parallel-tasks 1 --job-results-dir $(RESULTS)
 
-.PHONY: bench check deps unit clean
+.PHONY: bench check deps unit soak verdicts clean
 bench: deps
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
@@ -19,6 +19,12 @@ check: deps
 
 unit: deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
+soak: deps     # benchmark: 1000 inflate/deflate cycles on one guest
+	$(BIN)/python benchmarks/soak.py --cycles 1000
+
+verdicts: deps # benchmark: 10 A/A + v2 jobs, verdicts counted
+	$(BIN)/python benchmarks/verdicts.py --jobs 10
 
 deps: $(VENV)/.installed
 	@missing=$$(for p in $(APT_PACKAGES); do \

@@ -1,7 +1,7 @@
 """CPU and memory accounting, and the declaration of every metric a sample carries.
 
 Host side: QEMU's ``/proc/PID/stat`` and ``/proc/PID/task/*/stat`` read through a ``Host`` (local or SSH), in
-clock ticks divided by that host's ``CLK_TCK``.  Guest side: ``/proc/stat`` and ``/proc/meminfo`` read over SSH
+clock ticks divided by that host's ``CLK_TCK``, and its resident memory from ``/proc/PID/status``.  Guest side: ``/proc/stat`` and ``/proc/meminfo`` read over SSH
 in one command.  Every text is parsed into a small record that raises on a missing field.
 """
 
@@ -70,6 +70,15 @@ def process_cpu(host, pid, clk_tck):
         stat = parse_stat(line)
         threads[stat.comm] += stat.ticks
     return CpuSnapshot(total / clk_tck, {n: t / clk_tck for n, t in threads.items()})
+
+
+def process_rss_kb(host, pid):
+    """Resident memory of process ``pid`` on ``host`` (``VmRSS`` of /proc/PID/status)."""
+    text = host.read_text(f"/proc/{int(pid)}/status")
+    for line in text.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise HarnessError(f"/proc/{int(pid)}/status on {host.name} has no VmRSS line")
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,12 @@ Each cycle inflates the balloon until the guest is left ``target_mib`` and defla
 Around every operation the guest's CPU and MemTotal are read over SSH and QEMU's CPU through its host, outside
 the timed window; the guest must see the change (MemTotal moves by what the balloon took) and its console must
 stay free of panics and warnings.  Cycles after boot are numbered from 1; the first ``warmup`` are kept but marked.
+``soak`` repeats plain cycles to show that MemTotal comes back and QEMU's memory stays flat.
 """
 
 from .balloon import drive
 from .errors import GuestError
-from .metrics import guest_snapshot, process_cpu
+from .metrics import guest_snapshot, process_cpu, process_rss_kb
 from .results import Sample
 
 MEMTOTAL_TOLERANCE = 0.01  # fraction of the ballooned amount MemTotal may miss by
@@ -29,6 +30,22 @@ def run(guest, workload, variant, boot, progress=print):
         progress(f"{variant} boot {boot} cycle {cycle}: inflate {samples[-2].wall_s:.3f} s, "
                  f"deflate {samples[-1].wall_s:.3f} s{' (warm-up)' if cycle <= workload.warmup else ''}")
     return samples, traces
+
+
+def soak(guest, workload, cycles, progress=print):
+    """Inflate and deflate ``cycles`` times; after each cycle record the guest's MemTotal and QEMU's RSS."""
+    full = guest.spec.memory_mib << 20
+    rows = []
+    for cycle in range(1, cycles + 1):
+        for target in (workload.target_mib << 20, full):
+            drive(guest, target, workload.poll_interval_s, workload.op_timeout_s)
+        rows.append({"cycle": cycle, "memtotal_kb": guest_snapshot(guest.ssh).memtotal_kb,
+                     "qemu_rss_kb": process_rss_kb(guest.host, guest.pid)})
+        if cycle % 50 == 0:
+            guest.check_console(f"in soak cycle {cycle}")
+            progress(f"soak cycle {cycle}: MemTotal {rows[-1]['memtotal_kb']} kB, QEMU RSS {rows[-1]['qemu_rss_kb']} kB")
+    guest.check_console(f"after {cycles} soak cycles")
+    return rows
 
 
 def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck):
