@@ -1,6 +1,8 @@
-"""Avocado plugin: at the end of a job, gather the balloon results, compare the variants and report.
+"""Avocado plugins: check the job file before any test runs; at the end, gather, compare and report.
 
-Registered in setup.cfg as the ``balloon`` result plugin.  It writes ``<job dir>/balloon/results.json`` (the
+``BalloonJobCheck`` (job pre/post plugin) validates every ``-m`` file that is a balloon job with
+``config.load``, so a mistyped key stops the job at once with the file, line and closest valid key.
+``BalloonResult`` (result plugin) writes ``<job dir>/balloon/results.json`` (the
 samples of every test that finished, the comparisons, and the tests that left no samples with their status),
 ``table.txt`` and ``report.html`` beside it, and prints the table.  Jobs without balloon tests are left alone.
 """
@@ -8,11 +10,12 @@ samples of every test that finished, the comparisons, and the tests that left no
 from dataclasses import asdict
 from pathlib import Path
 
+from avocado.core.exceptions import JobError
 from avocado.core.output import LOG_UI
-from avocado.core.plugin_interfaces import Result
+from avocado.core.plugin_interfaces import JobPre, Result
 
-from . import report, results
-from .errors import HarnessError
+from . import config, report, results
+from .errors import ConfigError, HarnessError
 
 
 def missing(tests):
@@ -53,3 +56,16 @@ class BalloonResult(Result):
             LOG_UI.info("\n%s", text)
             LOG_UI.info("BALLOON    : %s", job_dir / "balloon" / "results.json")
             LOG_UI.info("REPORT     : %s", job_dir / "balloon" / "report.html")
+
+
+class BalloonJobCheck(JobPre):
+    name = "balloon"
+    description = "validate balloon-harness job files before any test runs"
+
+    def pre(self, job):
+        for path in job.config.get("yaml_to_mux.files") or []:
+            if config.is_job_file(path):
+                try:
+                    config.load(path)
+                except ConfigError as exc:
+                    raise JobError(str(exc)) from exc

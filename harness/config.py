@@ -108,6 +108,15 @@ def load(path):
     return _validate(data, lambda keys: f"{path}:{lines.get(keys, 1)}", str(path))
 
 
+def is_job_file(path):
+    """Whether a YAML file looks like a balloon job (has a job section, even misspelt), not some other mux file."""
+    try:
+        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Loader)
+    except (OSError, yaml.YAMLError):
+        return True  # unreadable: let load() say why
+    return isinstance(data, dict) and any(difflib.get_close_matches(k, SCHEMA, n=1, cutoff=0.7) for k in data)
+
+
 def from_params(items):
     """Rebuild the job from Avocado ``params.iteritems()`` triples ``(path, key, value)``."""
     data = {}

@@ -30,6 +30,14 @@ class FaultTest(unittest.TestCase):
         for word in words:
             self.assertIn(word, test["fail_reason"])
 
+    def test_mistyped_key_stops_the_job_naming_file_line_and_closest_key(self):
+        proc, out = avocado_job.start(avocado_job.job_yaml().replace("accel:", "acel:"))
+        console, _ = proc.communicate(timeout=120)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn(f"{out}/job.yaml:3: unknown key 'guest.acel'", console)
+        self.assertIn("did you mean 'accel'?", console)
+        self.assertNotIn("STARTED", console)
+
     def test_missing_qemu_binary_cancels_with_install_hint(self):
         _, tests, _ = avocado_job.run(avocado_job.job_yaml(qemu="/nonexistent/qemu-system-x86_64"))
         self.assertOutcome(tests, "CANCEL", "/nonexistent/qemu-system-x86_64 not found", "apt-get install qemu-system-x86")

@@ -65,6 +65,11 @@ class ConfigTest(unittest.TestCase):
             config.load(write("base: {git: /src/linux}\n"))
         self.assertIn("needs a ref", str(cm.exception))
 
+    def test_job_files_are_told_from_other_mux_files(self):
+        self.assertTrue(config.is_job_file(ROOT / "configs" / "check.yaml"))
+        self.assertTrue(config.is_job_file(write("workloads: {cycles: 3}\n")))
+        self.assertFalse(config.is_job_file(write("timeout: 30\ndistro: !mux\n  fedora: {name: f}\n")))
+
     def test_from_params_rebuilds_the_same_job(self):
         items = [
             ("/run/base", "debian", "linux-source-6.1"),
