@@ -132,19 +132,15 @@ class Guest:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._run_dir = Path(tempfile.mkdtemp(prefix="bh-"))  # short: unix socket paths are limited to 108 bytes
         accel = self._choose_accel()
-        if accel == "kvm" and self.spec.accel == "auto":
+        if self.spec.accel == "auto" and accel == "kvm":
             trouble = self._try_kvm()
+            self._remember_accel("tcg" if trouble else "kvm")
             if trouble:
                 self.progress(f"KVM unusable here ({trouble}); retrying under TCG")
-                self._remember_accel("tcg")
                 self._end_qemu()
                 accel = "tcg"
-        elif accel == "kvm":
-            self._boot("kvm")
-        if accel == "tcg":
-            self._boot("tcg")
-        elif self.spec.accel == "auto":
-            self._remember_accel("kvm")
+        if self._proc is None:
+            self._boot(accel)
         self._await_ready()
         self.state = State.READY
         self.progress(f"guest up under {accel.upper()}: SSH ready {self.boot_s:.2f} s after QEMU started")

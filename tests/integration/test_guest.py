@@ -52,6 +52,22 @@ class GuestTest(unittest.TestCase):
         self.assertIs(g.state, State.STOPPED)
         self.assertFalse(alive(pid))
 
+    @unittest.skipUnless(os.access("/dev/kvm", os.W_OK), "needs /dev/kvm")
+    def test_auto_accel_probes_kvm_once_and_falls_back_to_tcg_when_it_is_silent(self):
+        memo_dir = Path(tempfile.mkdtemp())
+        said = []
+        g = Guest(self.kernel, self.image, self.job.guest, Path(tempfile.mkdtemp()), memo_dir, progress=said.append)
+        with g:
+            self.assertEqual(g.qmp("query-kvm")["enabled"], g.accel == "kvm")
+        memo = next(memo_dir.glob("accel-*.json")).read_text()
+        if g.accel == "tcg":
+            self.assertTrue(any("KVM unusable here" in m and "retrying under TCG" in m for m in said), said)
+        self.assertIn(f'"{g.accel}"', memo)
+        with Guest(self.kernel, self.image, self.job.guest, Path(tempfile.mkdtemp()), memo_dir,
+                   progress=said.append) as again:
+            self.assertEqual(again.accel, g.accel)
+        self.assertEqual(sum("KVM unusable" in m for m in said), 1 if g.accel == "tcg" else 0)
+
     def test_guest_ssh_quotes_arguments(self):
         with self.guest() as g:
             out = g.ssh_run(["echo", "$(touch /tmp/x)"]).stdout
