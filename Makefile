@@ -8,7 +8,7 @@ APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin linux-source-6.1 bui
 	libelf-dev libssl-dev cpio xz-utils patch python3-venv python3-dev git openssh-server openssh-client iproute2 chromium
 AVOCADO_RUN := $(BIN)/avocado run --max-parallel-tasks 1 --job-results-dir $(RESULTS)
 
-.PHONY: bench check deps unit soak verdicts clean
+.PHONY: bench check deps unit nightly soak verdicts clean
 bench: deps
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
@@ -19,6 +19,9 @@ check: deps
 
 unit: deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
+nightly: deps  # the nightly job: history, regression verdicts, summary (docs/nightly.md)
+	$(BIN)/balloon-harness nightly configs/nightly.yaml --results-dir $(RESULTS)/nightly $(NIGHTLY_ARGS)
 
 soak: deps     # benchmark: 1000 inflate/deflate cycles on one guest
 	$(BIN)/python benchmarks/soak.py --cycles 1000

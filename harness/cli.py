@@ -10,7 +10,7 @@ import sys
 
 from .errors import HarnessError
 
-COMMANDS = ("series", "build", "compare", "report")
+COMMANDS = ("series", "build", "compare", "report", "nightly")
 
 
 def parser():
