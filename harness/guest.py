@@ -228,12 +228,19 @@ class Guest:
             if time.monotonic() > deadline:
                 raise BootError("QEMU did not create its QMP socket within 10 s", log=str(self.log_dir / "qemu.log"))
             time.sleep(0.02)
-        self._qmp = QEMUMonitorProtocol(str(sock))
-        try:
-            self._qmp.connect()
-        except (_QMPLibError, OSError) as exc:
-            self._check_alive("during QMP negotiation")
-            raise QMPError(f"QMP connection to {sock} failed: {exc}", log=str(self.log_dir / "qemu.log")) from exc
+        while True:  # the socket file appears at bind(); connections are refused until QEMU listens
+            self._qmp = QEMUMonitorProtocol(str(sock))
+            try:
+                self._qmp.connect()
+                return
+            except (_QMPLibError, OSError) as exc:
+                self._qmp.close()
+                self._qmp = None
+                self._check_alive("during QMP negotiation")
+                if time.monotonic() > deadline:
+                    raise QMPError(f"QMP connection to {sock} failed: {exc}",
+                                   log=str(self.log_dir / "qemu.log")) from exc
+            time.sleep(0.02)
 
     def _await_ready(self):
         deadline = self._started + self.spec.boot_timeout_s
