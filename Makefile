@@ -16,6 +16,7 @@ bench: deps
 check: deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/integration
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/check.yaml
+	$(AVOCADO_RUN) tests/balloon/functional.py -m configs/check.yaml --mux-filter-out /run/variants/v2
 
 unit: deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit

@@ -29,7 +29,8 @@ from .host import LocalHost, SSHHost
 KVM_SILENCE_S = 10.0
 MACHINES = ("pc", "q35")
 HOTPLUG_PORT = "rp0"  # on q35, the pcie-root-port the balloon sits in (device_add ... bus=rp0 plugs it back)
-CONSOLE_TROUBLE = re.compile(r"Kernel panic|BUG:|WARNING:|Oops|general protection fault|Out of memory")
+CONSOLE_TROUBLE = re.compile(r"WARNING:|BUG:|Oops|general protection fault|Kernel panic|Call Trace:|Out of memory|"
+                             r"invoked oom-killer|soft lockup|hung_task|blocked for more than")
 
 
 class State(enum.Enum):

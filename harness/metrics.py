@@ -72,13 +72,17 @@ def process_cpu(host, pid, clk_tck):
     return CpuSnapshot(total / clk_tck, {n: t / clk_tck for n, t in threads.items()})
 
 
-def process_rss_kb(host, pid):
-    """Resident memory of process ``pid`` on ``host`` (``VmRSS`` of /proc/PID/status)."""
-    text = host.read_text(f"/proc/{int(pid)}/status")
-    for line in text.splitlines():
+def parse_vmrss(status_text):
+    """VmRSS in kB from a ``/proc/PID/status`` text."""
+    for line in status_text.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
-    raise HarnessError(f"/proc/{int(pid)}/status on {host.name} has no VmRSS line")
+    raise HarnessError("/proc/PID/status has no VmRSS line (is the process a zombie?)")
+
+
+def process_rss_kb(host, pid):
+    """Resident memory of process ``pid`` on ``host`` in kB."""
+    return parse_vmrss(host.read_text(f"/proc/{int(pid)}/status"))
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,14 @@ class FaultTest(unittest.TestCase):
         _, tests, _ = avocado_job.run(avocado_job.job_yaml("stuck", "patches/faults/stuck-at-64mib"))
         self.assertOutcome(tests, "FAIL", "did not reach 512 MiB", "960MiB")
 
+    def test_hidden_bug_actual_without_freeing_pages_is_caught(self):
+        text = (avocado_job.ROOT / "configs" / "functional-buggy.yaml").read_text()
+        _, tests, _ = avocado_job.run(text, "tests/balloon/functional.py:Functional.test_ratios")
+        by_variant = {("buggy" if "buggy" in t["id"] else "base"): t for t in tests}
+        self.assertEqual(by_variant["base"]["status"], "PASS", by_variant["base"]["fail_reason"])
+        self.assertEqual(by_variant["buggy"]["status"], "FAIL")
+        self.assertIn("MemTotal is down", by_variant["buggy"]["fail_reason"])
+
     def test_variant_name_never_reaches_a_shell(self):
         marker = Path("/tmp/bh-variant-injection")
         marker.unlink(missing_ok=True)
