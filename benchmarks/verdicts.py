@@ -2,53 +2,75 @@
 
     .venv/bin/python benchmarks/verdicts.py [--jobs 10] [--config configs/verdicts.yaml] [--results DIR]
 
-Each run is a full Avocado job (interleaved boots); the tally is printed per (op, metric, variant) with the
-ratio and CI of every job, so the figures can be quoted.
+Each run is a full Avocado job (interleaved boots).  Afterwards every job in the results directory is read:
+the ratio, CI and verdict per job for time to target and QEMU CPU, the tally of verdicts, and the noise of the
+baseline (coefficient of variation within a boot and between boot medians), so the figures can be quoted.
 """
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_job(config, results):
-    before = set(results.glob("job-*"))
     subprocess.run([Path(sys.executable).with_name("avocado"), "run", "--max-parallel-tasks", "1",
                     "--job-results-dir", results, "tests/balloon/benchmark.py", "-m", config],
                    cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
-    (job,) = set(results.glob("job-*")) - before
-    return json.loads((job / "balloon" / "results.json").read_text())
+
+
+def cv(xs):
+    return statistics.stdev(xs) / statistics.mean(xs) if len(xs) > 1 else 0.0
+
+
+def noise(samples, variant, op="inflate", metric="wall_s"):
+    """(median within-boot CV, CV of boot medians) of one variant's measured samples."""
+    by_boot = defaultdict(list)
+    for s in samples:
+        if s["variant"] == variant and s["op"] == op and not s["warmup"]:
+            by_boot[s["boot"]].append(s[metric])
+    within = statistics.median(cv(xs) for xs in by_boot.values())
+    return within, cv([statistics.median(xs) for xs in by_boot.values()])
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--jobs", type=int, default=10)
+    p.add_argument("--jobs", type=int, default=10, help="new jobs to run first (0: only read the results dir)")
     p.add_argument("--config", default="configs/verdicts.yaml")
     p.add_argument("--results", type=Path, default=ROOT / "results" / "verdicts")
     args = p.parse_args()
     args.results.mkdir(parents=True, exist_ok=True)
-    tally, rows = Counter(), []
     for n in range(1, args.jobs + 1):
         start = time.perf_counter()
-        doc = run_job(args.config, args.results)
+        run_job(args.config, args.results)
+        print(f"job {n}/{args.jobs} done in {time.perf_counter() - start:.0f} s", flush=True)
+    tally, noises = Counter(), defaultdict(list)
+    jobs = sorted(args.results.glob("job-*/balloon/results.json"))
+    for n, path in enumerate(jobs, 1):
+        doc = json.loads(path.read_text())
+        for m in doc.get("missing", []):
+            print(f"job {n}: no samples from {m['test']} ({m['status']}): {m['reason'][:120]}")
         for c in doc["comparisons"]:
             tally[(c["op"], c["metric"], c["variant"], c["verdict"])] += 1
             if c["metric"] in ("wall_s", "qemu_cpu_s"):
-                rows.append(f"job {n} {c['op']:7} {c['metric']:10} {c['variant']:4} ratio {c['ratio']:.3f} "
-                            f"[{c['ci95'][0]:.3f}, {c['ci95'][1]:.3f}] p={c['p']:.3g} {c['verdict']}")
-        lost = "; ".join(f"{m['test']}: {m['reason'][:120]}" for m in doc.get("missing", []))
-        print(f"job {n}/{args.jobs} done in {time.perf_counter() - start:.0f} s{' — no samples from ' + lost if lost else ''}",
-              flush=True)
-    print("\n".join(rows))
-    print(f"\nverdicts over {args.jobs} jobs:")
+                print(f"job {n} {c['op']:7} {c['metric']:10} {c['variant']:4} ratio {c['ratio']:.3f} "
+                      f"[{c['ci95'][0]:.3f}, {c['ci95'][1]:.3f}] p={c['p']:.3g} {c['verdict']}")
+        for op in ("inflate", "deflate"):
+            noises[op].append(noise(doc["samples"], "base", op))
+    print(f"\nverdicts over {len(jobs)} jobs:")
     for (op, metric, variant, verdict), count in sorted(tally.items()):
         print(f"  {op:7} {metric:10} {variant:4} {verdict:22} {count}")
+    for op, rows in noises.items():
+        within = statistics.median(w for w, _ in rows)
+        between = statistics.median(b for _, b in rows)
+        print(f"base {op} time to target: CV within a boot {within:.1%}, between boot medians {between:.1%} "
+              f"(medians over {len(rows)} jobs)")
 
 
 if __name__ == "__main__":
