@@ -14,7 +14,8 @@ from avocado import Test
 from . import cache, config, image, kernel, tree
 from .apply import range_diff
 from .errors import HarnessError
-from .guest import Guest, qemu_version
+from .guest import Guest
+from .host import open_host
 from .series import read_series
 
 
@@ -24,6 +25,7 @@ class BalloonTest(Test):
     timeout = 3600
 
     def setUp(self):
+        self._host = None
         with self.outcome():
             self.job = config.from_params(self.params.iteritems())
             self.variant = self.job.variant(self.params.get("variant", default="base"))
@@ -63,9 +65,28 @@ class BalloonTest(Test):
 
     def guest(self, build, img, name="guest"):
         return Guest(build, img, self.job.guest, self.logdir + f"/{name}", self.cache_dir, self.job.kernel.cmdline,
-                     progress=self.log.info)
+                     progress=self.log.info, host=self.host())
+
+    def host(self):
+        """The variant's host (its leaf's ``host``, else the job's first, else this machine), connected and checked
+        once per test (``host_facts``: what the check found)."""
+        if self._host is None:
+            spec = self.job.host(self.params.get("host", path="/run/variants/*", default=None))
+            self._host = open_host(spec)
+            self.host_name = spec.name if spec else socket.gethostname()
+            facts = self._host.check(self.job.guest.qemu, self.job.guest.memory_mib, self.job.guest.accel)
+            self.host_facts = {"ssh": f"{spec.user}@{spec.address}:{spec.port}" if spec and spec.address else None,
+                               **facts}
+            self.log.info("host %s: %s", self.host_name, self.host_facts)
+        return self._host
+
+    def tearDown(self):
+        if getattr(self, "_host", None):
+            self._host.close()
 
     def guest_facts(self, g):
-        return {"host": socket.gethostname(), "accel": g.accel, "qemu": self.job.guest.qemu,
-                "qemu_version": qemu_version(self.job.guest.qemu), "memory_mib": self.job.guest.memory_mib,
-                "cpus": self.job.guest.cpus, "cmdline": self.job.kernel.cmdline, "boot_s": round(g.boot_s, 3)}
+        """Facts of the guest and of its host (``host`` names it: comparisons are made per host)."""
+        return {"host": self.host_name, "host_facts": self.host_facts, "accel": g.accel, "qemu": self.job.guest.qemu,
+                "qemu_version": self.host_facts["qemu_version"], "memory_mib": self.job.guest.memory_mib,
+                "cpus": self.job.guest.cpus, "cmdline": self.job.kernel.cmdline, "boot_s": round(g.boot_s, 3),
+                "compare_across_hosts": self.job.compare_across_hosts}

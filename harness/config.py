@@ -8,6 +8,7 @@ Avocado parameters it was given.  Both go through one validator.
 """
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,9 +22,12 @@ SCHEMA = {
     "kernel": {"profile": str, "fragments": list, "cmdline": str},
     "guest": {"memory_mib": int, "cpus": int, "accel": str, "image": str, "qemu": str, "boot_timeout_s": float},
     "workload": {"target_mib": int, "cycles": int, "warmup": int, "poll_interval_s": float, "op_timeout_s": float},
-    "variants": {"variant": str, "series": str},
+    "variants": {"variant": str, "series": str, "host": str},
     "rounds": {"round": int},
 }
+HOST_SCHEMA = {"name": str, "ssh": str, "key": str, "known_hosts": str}
+TOP_SCHEMA = {**{k: dict for k in SCHEMA}, "hosts": list, "compare_across_hosts": bool}
+SSH_TARGET = re.compile(r"(?P<user>[^@\s]+)@(?P<address>\[[^\]\s]+\]|[^@:\s]+)(?::(?P<port>\d+))?")
 ACCELS = ("auto", "kvm", "tcg")
 PROFILES = ("minimal",)
 MIN_GUEST_MIB = 128
@@ -35,6 +39,20 @@ class Variant:
 
     name: str
     series: Path | None = None
+    host: str | None = None  # the ``hosts`` entry its tests run on (None: the job's first host)
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """A test host: reached as ``user@address:port`` with ``key``, its host key pinned in ``known_hosts``;
+    without ``address`` it is the controller itself."""
+
+    name: str
+    user: str | None = None
+    address: str | None = None
+    port: int = 22
+    key: Path | None = None
+    known_hosts: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,17 @@ class Job:
     variants: tuple = (Variant("base"),)
     rounds: int = 1
     source: str = "<params>"
+    hosts: tuple = ()
+    compare_across_hosts: bool = False
+
+    def host(self, name=None):
+        """The ``HostSpec`` named ``name``, else the first host; None when the job runs on the controller."""
+        if name is None:
+            return self.hosts[0] if self.hosts else None
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise ConfigError(f"{self.source}: no host named {name!r}", hint=_closest(name, [h.name for h in self.hosts]))
 
     def variant(self, name):
         for v in self.variants:
@@ -141,7 +170,9 @@ def _plain(node, keys, lines):
             out[name] = _plain(v, keys + (name,), lines)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_plain(v, keys, lines) for v in node.value]
+        for i, v in enumerate(node.value):
+            lines[keys + (str(i),)] = v.start_mark.line + 1
+        return [_plain(v, keys + (str(i),), lines) for i, v in enumerate(node.value)]
     return _Loader("").construct_object(node, deep=True)
 
 
@@ -160,14 +191,15 @@ def _check_keys(mapping, schema, keys, where):
         want = schema[key]
         if isinstance(want, dict):
             continue
-        ok = isinstance(value, want) and not isinstance(value, bool) or (want is float and isinstance(value, int))
+        ok = isinstance(value, want) and (want is bool or not isinstance(value, bool)) or (
+            want is float and isinstance(value, int))
         if not ok:
             raise ConfigError(f"{where(keys + (key,))}: {'.'.join(keys + (key,))} must be {want.__name__}, "
                               f"not {type(value).__name__} {value!r}")
 
 
 def _validate(data, where, source):
-    _check_keys(data, {k: dict for k in SCHEMA}, (), where)
+    _check_keys(data, TOP_SCHEMA, (), where)
     for section, schema in SCHEMA.items():
         if section in MUX_SECTIONS:
             for leaf, values in (data.get(section) or {}).items():
@@ -197,10 +229,44 @@ def _validate(data, where, source):
         raise ConfigError(f"{where(('workload', 'target_mib'))}: balloon target {workload.target_mib} MiB must be at "
                           f"least {floor} MiB and below the guest's {guest.memory_mib} MiB",
                           hint="the target is the memory left to the guest, not the amount ballooned")
-    variants = tuple(Variant(v.get("variant", leaf), Path(v["series"]) if v.get("series") else None)
-                     for leaf, v in ((leaf, v or {}) for leaf, v in (data.get("variants") or {"base": {}}).items()))
-    names = [v.name for v in variants]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{where(('variants',))}: variant names repeat: {names}")
+    hosts = _hosts(data.get("hosts") or [], where)
+    leaves = [(leaf, v or {}) for leaf, v in (data.get("variants") or {"base": {}}).items()]
+    for leaf, v in leaves:
+        if "host" in v and v["host"] not in [h.name for h in hosts]:
+            raise ConfigError(f"{where(('variants', leaf, 'host'))}: no host named {v['host']!r} in hosts",
+                              hint=_closest(v["host"], [h.name for h in hosts]) if hosts else "add a hosts section")
+    variants = tuple(Variant(v.get("variant", leaf), Path(v["series"]) if v.get("series") else None, v.get("host"))
+                     for leaf, v in leaves)
+    placed = [(v.name, v.host or (hosts[0].name if hosts else None)) for v in variants]
+    if len(set(placed)) != len(placed):
+        raise ConfigError(f"{where(('variants',))}: variant names repeat on one host: {[v.name for v in variants]}")
     rounds = max(1, len(data.get("rounds") or {}))
-    return Job(base, kernel, guest, workload, variants, rounds, source)
+    return Job(base, kernel, guest, workload, variants, rounds, source, hosts, data.get("compare_across_hosts", False))
+
+
+def _hosts(entries, where):
+    """Validate the ``hosts`` list into ``HostSpec``s: unique names; ``ssh: user@address[:port]`` with a key and a
+    known_hosts file (an entry without ``ssh`` is the controller)."""
+    hosts = []
+    for i, entry in enumerate(entries):
+        keys = ("hosts", str(i))
+        _check_keys(entry, HOST_SCHEMA, keys, where)
+        if "name" not in entry:
+            raise ConfigError(f"{where(keys)}: hosts[{i}] needs a name")
+        if entry["name"] in [h.name for h in hosts]:
+            raise ConfigError(f"{where(keys + ('name',))}: host name {entry['name']!r} repeats")
+        if "ssh" not in entry:
+            hosts.append(HostSpec(entry["name"]))
+            continue
+        target = SSH_TARGET.fullmatch(entry["ssh"])
+        if not target:
+            raise ConfigError(f"{where(keys + ('ssh',))}: hosts[{i}].ssh {entry['ssh']!r} is not user@address[:port]",
+                              hint="e.g. ssh: root@10.0.0.5:22")
+        lacking = [k for k in ("key", "known_hosts") if k not in entry]
+        if lacking:
+            raise ConfigError(f"{where(keys)}: host {entry['name']!r} reached over SSH needs {' and '.join(lacking)}",
+                              hint="key: the private key to log in with; known_hosts: the file pinning its host key")
+        hosts.append(HostSpec(entry["name"], target["user"], target["address"].strip("[]"),
+                              int(target["port"] or 22), Path(entry["key"]).expanduser(),
+                              Path(entry["known_hosts"]).expanduser()))
+    return tuple(hosts)

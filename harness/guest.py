@@ -5,28 +5,30 @@ runs with ``-nodefaults``, the serial console in a log file, QMP on a unix socke
 a virtio balloon, and user networking with ``restrict=on`` whose only forward is 127.0.0.1:PORT to the guest's
 sshd.  The guest is ready when the image's readiness line is on the console and SSH logs in with the pinned host
 key.  With ``accel: auto`` a KVM guest that prints nothing within a bound (nested/PVM KVM hangs silently) is
-ended and the boot retried under TCG; the verdict is remembered for the host's boot.  QEMU is owned by a
-``Process`` and ended by pid on every exit path.
+ended and the boot retried under TCG; the verdict is remembered for the host's boot.  QEMU runs on ``host``
+(default: this machine), is started through ``host.spawn`` and ended by pid on every exit path.  On an SSH host
+the kernel and initrd are copied into its cache, the console and QEMU logs live in a private directory there
+(mirrored into ``log_dir`` when read), QMP listens on the host's loopback (TCP), and QMP and the guest's SSH are
+reached through ``host.forward``.
 """
 
+import contextlib
+import dataclasses
 import enum
 import json
-import os
 import re
-import socket
-import tempfile
 import time
 from pathlib import Path
 
 from qemu.qmp import ExecuteError, QMPError as _QMPLibError
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from . import command
-from .command import Process
-from .errors import BootError, GuestError, HarnessError, HostError, PrerequisiteError, QMPError, SSHError
-from .host import LocalHost, SSHHost
+from .errors import (BootError, CommandError, GuestError, HarnessError, HostError, PrerequisiteError, QMPError,
+                     SSHError)
+from .host import LocalHost, SSHHost, as_socket
 
 KVM_SILENCE_S = 10.0
+REMOTE_QMP_TIMEOUT_S = 30.0  # a QMP reply over SSH that takes longer means the host is gone
 MACHINES = ("pc", "q35")
 HOTPLUG_PORT = "rp0"  # on q35, the pcie-root-port the balloon sits in (device_add ... bus=rp0 plugs it back)
 CONSOLE_TROUBLE = re.compile(r"WARNING:|BUG:|Oops|general protection fault|Kernel panic|Call Trace:|Out of memory|"
@@ -41,14 +43,15 @@ class State(enum.Enum):
 
 
 def command_line(qemu, kernel, image, spec, accel, run_dir, log_dir, port, cmdline="", machine="pc",
-                 balloon_props=()):
-    """The QEMU argument list for one guest."""
+                 balloon_props=(), qmp_port=None):
+    """The QEMU argument list for one guest; QMP on ``run_dir``'s unix socket, or on 127.0.0.1:``qmp_port``."""
+    qmp = f"tcp:127.0.0.1:{qmp_port}" if qmp_port else f"unix:{run_dir}/qmp.sock"
     return [qemu, "-name", "balloon-harness", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             *_machine(accel, machine), "-m", f"{spec.memory_mib}M", "-smp", str(spec.cpus),
             "-kernel", kernel.bzimage, "-initrd", image.initrd,
             "-append", " ".join(["console=ttyS0", "panic=-1", cmdline]).strip(),
             "-chardev", f"file,id=console,path={log_dir}/console.log", "-serial", "chardev:console",
-            "-qmp", f"unix:{run_dir}/qmp.sock,server=on,wait=off",
+            "-qmp", f"{qmp},server=on,wait=off",
             *_balloon(machine, balloon_props),
             *_network(port)]
 
@@ -74,26 +77,11 @@ def _network(port):
             "-device", "virtio-net-pci,netdev=net0"]
 
 
-def free_port():
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def qemu_version(qemu):
-    try:
-        out = command.run([qemu, "--version"]).stdout
-    except FileNotFoundError as exc:
-        raise PrerequisiteError(f"QEMU binary {qemu} not found", hint="apt-get install qemu-system-x86") from exc
-    return out.splitlines()[0].replace("QEMU emulator version ", "")
-
-
 class Guest:
     """A booted guest: ``qmp(cmd, **args)``, ``ssh`` (an SSHHost), ``pid`` and ``host`` for QEMU's /proc."""
 
     def __init__(self, kernel, image, spec, log_dir, cache_dir, cmdline="", progress=print, machine="pc",
-                 balloon_props=()):
+                 balloon_props=(), host=None):
         self.kernel, self.image, self.spec = kernel, image, spec
         self.machine = machine
         self.balloon_props = tuple(dict(balloon_props).items())  # e.g. {"deflate-on-oom": "on"}
@@ -101,14 +89,18 @@ class Guest:
         self.cache_dir = Path(cache_dir)
         self.cmdline = cmdline
         self.progress = progress
-        self.host = LocalHost()
+        self.host = host or LocalHost()
         self.state = State.CREATED
         self.accel = None
         self.boot_s = None
         self.ssh = None
         self._proc = None
         self._qmp = None
-        self._run_dir = None
+        self._qmp_port = None
+        self._run_dir = None   # on the host: the QMP socket (local), the console and QEMU logs (SSH host)
+        self._private = None   # on the controller: the guest's pinned known_hosts
+        self._artefacts = None  # (kernel, image) with their paths on the host
+        self._files = contextlib.ExitStack()
 
     # lifecycle -----------------------------------------------------------------------------------------------
     def __enter__(self):
@@ -131,7 +123,7 @@ class Guest:
         self._require(State.CREATED)
         self.state = State.BOOTING
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._run_dir = Path(tempfile.mkdtemp(prefix="bh-"))  # short: unix socket paths are limited to 108 bytes
+        self._prepare_host()
         accel = self._choose_accel()
         if self.spec.accel == "auto" and accel == "kvm":
             trouble = self._try_kvm()
@@ -149,14 +141,24 @@ class Guest:
     def stop(self):
         if self.state is State.STOPPED:
             return
-        if self.ssh:
-            self.ssh.close()
-        self._end_qemu()
-        if self._run_dir:
-            for item in self._run_dir.iterdir():
-                item.unlink()
-            self._run_dir.rmdir()
-        self.state = State.STOPPED
+        try:
+            if self.ssh:
+                self.ssh.close()
+            self._end_qemu()
+            if self._run_dir and not self.host.local:
+                with contextlib.suppress(SSHError, CommandError):  # unreachable host: keep the last mirrored copies
+                    self.host_log("console.log")
+                    self.host_log("qemu.log")
+        finally:
+            self._files.close()
+            self.state = State.STOPPED
+
+    def _prepare_host(self):
+        """Private directories (on the host, and here for an SSH host), and the kernel and initrd on the host."""
+        self._run_dir = self._files.enter_context(self.host.tempdir())
+        self._private = self._run_dir if self.host.local else self._files.enter_context(LocalHost().tempdir())
+        self._artefacts = (dataclasses.replace(self.kernel, bzimage=self.host.put(self.kernel.bzimage)),
+                           dataclasses.replace(self.image, initrd=self.host.put(self.image.initrd)))
 
     def _require(self, state):
         if self.state is not state:
@@ -166,12 +168,12 @@ class Guest:
     def _choose_accel(self):
         if self.spec.accel != "auto":
             return self.spec.accel
-        if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        if not self.host.kvm_usable():
             return "tcg"
         return self._remembered_accel() or "kvm"
 
     def _accel_memo(self):
-        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        boot_id = self.host.read_text("/proc/sys/kernel/random/boot_id").strip()
         return self.cache_dir / f"accel-{boot_id}.json"
 
     def _remembered_accel(self):
@@ -194,7 +196,7 @@ class Guest:
         except BootError as exc:
             return exc.cause
         deadline = time.monotonic() + KVM_SILENCE_S
-        while self.console_log.stat().st_size == 0:
+        while not self.console_text():
             if self._proc.poll() is not None:
                 return f"QEMU exited with status {self._proc.poll()}"
             if time.monotonic() > deadline:
@@ -204,49 +206,53 @@ class Guest:
 
     def _boot(self, accel):
         """Start QEMU and connect to its QMP socket."""
-        self.port = free_port()
+        self.port = self.host.free_port()
+        self._qmp_port = None if self.host.local else self.host.free_port(exclude={self.port})
         self.accel = accel
-        argv = command_line(self.spec.qemu, self.kernel, self.image, self.spec, accel, self._run_dir,
-                            self.log_dir, self.port, self.cmdline, self.machine, self.balloon_props)
+        logs = self.log_dir if self.host.local else self._run_dir  # where QEMU writes them, on its host
+        argv = command_line(self.spec.qemu, *self._artefacts, self.spec, accel, self._run_dir, logs, self.port,
+                            self.cmdline, self.machine, self.balloon_props, self._qmp_port)
         (self.log_dir / "qemu-command.txt").write_text(" ".join(str(a) for a in argv) + "\n")
         self.console_log.write_bytes(b"")
-        qemu_log = open(self.log_dir / "qemu.log", "ab")
         self._started = time.perf_counter()
         try:
-            self._proc = Process(argv, stdout=qemu_log, stderr=qemu_log).start()
+            self._proc = self.host.spawn(argv, logs / "qemu.log")
         except FileNotFoundError as exc:
             raise PrerequisiteError(f"QEMU binary {self.spec.qemu} not found",
                                     hint="apt-get install qemu-system-x86") from exc
-        finally:
-            qemu_log.close()
         self._connect_qmp()
 
     def _connect_qmp(self):
-        sock = self._run_dir / "qmp.sock"
         deadline = time.monotonic() + 10
-        while not sock.exists():
+        where = f"{self.host.name} 127.0.0.1:{self._qmp_port}" if self._qmp_port else self._run_dir / "qmp.sock"
+        while not (where.exists() if self.host.local else self._qmp_port in self.host.ports(listening=True)):
             self._check_alive("before its QMP socket appeared")
             if time.monotonic() > deadline:
-                raise BootError("QEMU did not create its QMP socket within 10 s", log=str(self.log_dir / "qemu.log"))
+                raise BootError(f"QEMU did not create its QMP socket ({where}) within 10 s",
+                                log=str(self.log_dir / "qemu.log"))
             time.sleep(0.02)
         while True:  # the socket file appears at bind(); connections are refused until QEMU listens
-            self._qmp = QEMUMonitorProtocol(str(sock))
             try:
+                self._qmp = QEMUMonitorProtocol(as_socket(self.host.forward(self._qmp_port)) if self._qmp_port
+                                                else str(where))
                 self._qmp.connect()
+                if self._qmp_port:
+                    self._qmp.settimeout(REMOTE_QMP_TIMEOUT_S)
                 return
-            except (_QMPLibError, OSError) as exc:
-                self._qmp.close()
+            except (_QMPLibError, OSError, SSHError) as exc:
+                if self._qmp:
+                    self._qmp.close()
                 self._qmp = None
                 self._check_alive("during QMP negotiation")
                 if time.monotonic() > deadline:
-                    raise QMPError(f"QMP connection to {sock} failed: {exc}",
+                    raise QMPError(f"QMP connection to {where} failed: {exc}",
                                    log=str(self.log_dir / "qemu.log")) from exc
             time.sleep(0.02)
 
     def _await_ready(self):
         deadline = self._started + self.spec.boot_timeout_s
-        while self.image.ready not in self.console_text():
-            self.check_console("during boot")
+        while self.image.ready not in (text := self.console_text()):
+            self.check_console("during boot", text)
             self._check_alive("during boot")
             if time.perf_counter() > deadline and not self.console_text():
                 raise HostError(f"guest printed nothing in {self.spec.boot_timeout_s:.0f} s under "
@@ -257,10 +263,11 @@ class Guest:
                 raise BootError(f"guest not ready within {self.spec.boot_timeout_s:.0f} s under {self.accel.upper()}; "
                                 f"console ends: {self._console_tail()}", log=str(self.console_log))
             time.sleep(0.05)
-        known_hosts = self._run_dir / "known_hosts"
+        known_hosts = self._private / "known_hosts"
         known_hosts.write_text(f"[127.0.0.1]:{self.port} {self.image.host_key}\n")
         self.ssh = SSHHost("127.0.0.1", self.port, self.image.user, self.image.client_key, known_hosts,
-                           name=f"guest {self.kernel.variant}")
+                           name=f"guest {self.kernel.variant}",
+                           opener=None if self.host.local else lambda: self.host.forward(self.port))
         remaining = max(1.0, deadline - time.perf_counter())
         self.ssh.wait_ready(remaining, is_alive=lambda: self._proc.poll() is None)
         self.boot_s = time.perf_counter() - self._started
@@ -268,7 +275,7 @@ class Guest:
     def _check_alive(self, when):
         rc = self._proc.poll()
         if rc is not None:
-            qemu_log = (self.log_dir / "qemu.log").read_text(errors="replace").strip().splitlines()[-3:]
+            qemu_log = self.host_log("qemu.log").strip().splitlines()[-3:]
             raise BootError(f"QEMU exited with status {rc} {when}: {' | '.join(qemu_log) or self._console_tail()}",
                             hint=f"command line in {self.log_dir / 'qemu-command.txt'}",
                             log=str(self.log_dir / "qemu.log"))
@@ -277,7 +284,7 @@ class Guest:
         if self._qmp is not None:
             try:
                 self._qmp.close()
-            except (_QMPLibError, OSError):
+            except (_QMPLibError, OSError, EOFError):  # the peer already went away
                 pass
             self._qmp = None
         if self._proc is not None:
@@ -290,15 +297,24 @@ class Guest:
         return self.log_dir / "console.log"
 
     def console_text(self):
-        return self.console_log.read_text(errors="replace")
+        return self.host_log("console.log")
+
+    def host_log(self, name):
+        """Text of QEMU's log ``name`` (console.log, qemu.log); from an SSH host it is first mirrored to log_dir
+        (after ``stop`` the last mirrored copy)."""
+        if not self.host.local and self.state is not State.STOPPED:
+            text = self.host.run(["cat", self._run_dir / name], check=False).stdout
+            (self.log_dir / name).write_text(text)
+        return (self.log_dir / name).read_text(errors="replace")
 
     def _console_tail(self, n=3):
         lines = [l for l in self.console_text().splitlines() if l.strip()]
         return " | ".join(lines[-n:]) or "(nothing)"
 
-    def check_console(self, when):
-        """Raise GuestError if the kernel under test reported trouble on its console."""
-        found = [l.strip() for l in self.console_text().splitlines() if CONSOLE_TROUBLE.search(l)]
+    def check_console(self, when, text=None):
+        """Raise GuestError if the kernel under test reported trouble on its console (``text``, or read now)."""
+        found = [l.strip() for l in (self.console_text() if text is None else text).splitlines()
+                 if CONSOLE_TROUBLE.search(l)]
         if found:
             raise GuestError(f"kernel reported trouble {when}: {' | '.join(found[:3])}", log=str(self.console_log))
 
@@ -311,9 +327,15 @@ class Guest:
         except ExecuteError as exc:
             raise QMPError(f"QMP {name} {args} failed: {exc}") from exc
         except (_QMPLibError, OSError, EOFError) as exc:
+            raise QMPError(f"QMP {name} failed: {exc or type(exc).__name__}; {self._qemu_state()}",
+                           log=str(self.log_dir / "qemu.log")) from exc
+
+    def _qemu_state(self):
+        try:
             alive = self._proc is not None and self._proc.poll() is None
-            raise QMPError(f"QMP {name} failed: {exc or type(exc).__name__}; QEMU "
-                           f"{'still running' if alive else 'is gone'}", log=str(self.log_dir / "qemu.log")) from exc
+        except SSHError as exc:  # the host is gone: its side ends QEMU when the SSH session closes
+            return exc.cause
+        return f"QEMU {'still running' if alive else 'is gone'}"
 
     def ssh_run(self, argv):
         """Run a command in the guest over SSH."""

@@ -1,4 +1,8 @@
-"""Turn results into what a reviewer reads: the comparison table (tabulate) and the HTML report (jinja2 + SVG)."""
+"""Turn results into what a reviewer reads: the comparison table (tabulate) and the HTML report (jinja2 + SVG).
+
+Samples measured on several hosts are summarised and compared per host (each variant against the baseline of its
+own host) unless the job says ``compare_across_hosts: true`` or the caller passes ``across_hosts=True``.
+"""
 
 from collections import defaultdict
 from pathlib import Path
@@ -8,7 +12,7 @@ from tabulate import tabulate
 
 from . import plots
 from .metrics import METRICS
-from .stats import compare, summarize
+from .stats import compare, hosts, summarize
 
 LABELS = {m.name: m.label for m in METRICS}
 TONES = {"faster": "better", "less CPU": "better", "slower": "worse", "more CPU": "worse"}
@@ -19,8 +23,14 @@ def baseline_of(results):
     return "base" if "base" in names else names[0]
 
 
-def comparisons(results, seed=0):
-    return compare(results["samples"], baseline_of(results), seed)
+def per_host(results, across_hosts=None):
+    """Whether to compare per host: samples from several hosts, and pooling them not asked for."""
+    across = results["job"].get("compare_across_hosts", False) if across_hosts is None else across_hosts
+    return not across and len(hosts(results["samples"])) > 1
+
+
+def comparisons(results, seed=0, across_hosts=None):
+    return compare(results["samples"], baseline_of(results), seed, per_host(results, across_hosts))
 
 
 def change_text(c):
@@ -28,28 +38,45 @@ def change_text(c):
     return f"{(c.ratio - 1) * 100:+.1f} % [{(c.ci95[0] - 1) * 100:+.1f}, {(c.ci95[1] - 1) * 100:+.1f}]"
 
 
-def table(results, comps=None):
-    """Per op, metric and variant: median, IQR, CV, n, and the change versus the baseline with its verdict."""
-    comps = comparisons(results) if comps is None else comps
-    by_key = {(c.op, c.metric, c.variant): c for c in comps}
+def table(results, comps=None, across_hosts=None):
+    """Per op, metric, (host,) and variant: median, IQR, CV, n, and the change versus the baseline with its verdict."""
+    split = per_host(results, across_hosts)
+    comps = comparisons(results, across_hosts=across_hosts) if comps is None else comps
+    by_key = {(c.op, c.metric, c.variant, c.host): c for c in comps}
     order = {v["name"]: i for i, v in enumerate(results["variants"])}
+    baseline = baseline_of(results)
     rows = []
-    for s in sorted(summarize(results["samples"]),
+    for s in sorted(summarize(results["samples"], split),
                     key=lambda s: (s.op != "inflate", [m.name for m in METRICS].index(s.metric), s.warmup,
-                                   order.get(s.variant, 99))):
-        c = by_key.get((s.op, s.metric, s.variant)) if not s.warmup else None
+                                   s.host or "", order.get(s.variant, 99))):
+        c = by_key.get((s.op, s.metric, s.variant, s.host)) if not s.warmup else None
+        alone = split and not s.warmup and not c and s.variant != baseline
         change = change_text(c) if c else ""
-        rows.append([s.op, LABELS[s.metric] + (" (warm-up)" if s.warmup else ""), s.variant, s.n,
-                     f"{s.median:.4f}", f"{s.iqr:.4f}", f"{s.cv * 100:.1f} %", change,
-                     f"{c.p:.3g}" if c else "", c.verdict if c else ""])
-    return tabulate(rows, headers=["op", "metric", "variant", "n", "median s", "IQR s", "CV",
-                                   "vs base (95 % CI)", "p", "verdict"])
+        rows.append([s.op, LABELS[s.metric] + (" (warm-up)" if s.warmup else ""), *([s.host] if split else []),
+                     s.variant, s.n, f"{s.median:.4f}", f"{s.iqr:.4f}", f"{s.cv * 100:.1f} %", change,
+                     f"{c.p:.3g}" if c else "", c.verdict if c else f"no {baseline} on {s.host}" if alone else ""])
+    text = tabulate(rows, headers=["op", "metric", *(["host"] if split else []), "variant", "n", "median s",
+                                   "IQR s", "CV", "vs base (95 % CI)", "p", "verdict"])
+    return text + hosts_note(results, split)
+
+
+def hosts_note(results, split):
+    """Under a table of several hosts' samples: how they were compared."""
+    names = [h or "?" for h in hosts(results["samples"])]
+    if len(names) < 2:
+        return ""
+    if split:
+        return (f"\ncompared per host ({', '.join(names)}): each variant against {baseline_of(results)} measured on "
+                "the same host (compare_across_hosts: true in the job, or --across-hosts, pools the hosts)")
+    return f"\nhosts pooled as asked (compare_across_hosts): {', '.join(names)}"
 
 
 def facts(results):
     """One line per variant with the kernel identity, and the job's host/QEMU/accel facts."""
     job = results["job"]
-    lines = [f"host {job.get('host', '?')}, QEMU {job.get('qemu_version', '?')}, accel {job.get('accel', '?')}, "
+    names = hosts(results["samples"])
+    host = ", ".join(h or "?" for h in names) if len(names) > 1 else job.get("host", "?")
+    lines = [f"host {host}, QEMU {job.get('qemu_version', '?')}, accel {job.get('accel', '?')}, "
              f"guest {job.get('memory_mib', '?')} MiB / {job.get('cpus', '?')} vCPU"]
     for v in results["variants"]:
         k = v["kernel"]
@@ -60,15 +87,18 @@ def facts(results):
 
 def verdict_rows(results, comps):
     """One row per comparison for the HTML verdict table, formatted as in ``table()``, in its order."""
-    medians = {(s.op, s.metric, s.variant): s.median for s in summarize(results["samples"]) if not s.warmup}
+    split = any(c.host for c in comps)
+    medians = {(s.op, s.metric, s.variant, s.host): s.median for s in summarize(results["samples"], split)
+               if not s.warmup}
     order = {v["name"]: i for i, v in enumerate(results["variants"])}
     names = [m.name for m in METRICS]
-    return [{"op": c.op, "metric": LABELS[c.metric], "variant": c.variant, "n": c.n,
-             "median": f"{medians[(c.op, c.metric, c.variant)]:.4f}",
-             "base": f"{medians[(c.op, c.metric, c.baseline)]:.4f}", "change": change_text(c),
+    return [{"op": c.op, "metric": LABELS[c.metric] + (f" on {c.host}" if c.host else ""), "variant": c.variant,
+             "n": c.n, "median": f"{medians[(c.op, c.metric, c.variant, c.host)]:.4f}",
+             "base": f"{medians[(c.op, c.metric, c.baseline, c.host)]:.4f}", "change": change_text(c),
              "ratio": f"×{c.ratio:.3f} [{c.ci95[0]:.3f}, {c.ci95[1]:.3f}]", "p": f"{c.p:.3g}",
              "verdict": c.verdict, "tone": TONES.get(c.verdict, "same"), "detectable": f"±{c.detectable * 100:.1f} %"}
-            for c in sorted(comps, key=lambda c: (c.op != "inflate", names.index(c.metric), order.get(c.variant, 99)))]
+            for c in sorted(comps, key=lambda c: (c.op != "inflate", names.index(c.metric), c.host or "",
+                                                  order.get(c.variant, 99)))]
 
 
 def distributions(results, palette):
@@ -108,10 +138,12 @@ def trace_plot(results, palette):
 def html(results, comps):
     """The self-contained HTML report of a job: verdicts, plots, kernel identities, job facts, range-diffs."""
     palette = plots.colors([v["name"] for v in results["variants"]])
+    names = [h or "?" for h in hosts(results["samples"])]
+    job = {**results["job"], **({"host": ", ".join(names)} if len(names) > 1 else {})}
     env = jinja2.Environment(loader=jinja2.PackageLoader("harness"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     return env.get_template("report.html.j2").render(
-        title=Path(results["job"].get("dir", "")).name, job=results["job"], baseline=baseline_of(results),
+        title=Path(results["job"].get("dir", "")).name, job=job, baseline=baseline_of(results),
         variants=results["variants"], palette=palette, rows=verdict_rows(results, comps),
         distributions=distributions(results, palette), trace=trace_plot(results, palette),
         range_diff=results.get("range_diff") or {})

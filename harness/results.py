@@ -70,7 +70,7 @@ def gather(job_dir):
     for rec in records:
         variants.setdefault(rec["variant"], {"name": rec["variant"], "series": rec["kernel"].get("series", []),
                                              "kernel": rec["kernel"]})
-        samples += rec["samples"]
+        samples += [{**s, "host": rec["guest"].get("host")} for s in rec["samples"]]  # compared per host
         traces += rec["traces"]
         if rec.get("range_diff"):
             range_diffs[rec["variant"]] = rec["range_diff"]

@@ -5,7 +5,8 @@ confidence interval from a seeded two-level bootstrap (boots with replacement, t
 boot), so boot-to-boot variance counts; the Mann-Whitney U test (normal approximation with tie correction) gives
 a p-value.  A change is called only when the interval excludes 1 and p < 0.05; otherwise the verdict is "no
 significant change" and ``detectable`` says how large a change the job could have seen.  Warm-up samples are
-summarised but never compared.
+summarised but never compared.  With ``per_host`` a variant is compared only with the baseline measured on the
+same host (a sample's ``host``): two machines differ more than two kernels do.
 """
 
 import math
@@ -42,6 +43,7 @@ class Summary:
     median: float
     iqr: float
     cv: float          # standard deviation / mean
+    host: str | None = None  # None: pooled over hosts
 
 
 @dataclass(frozen=True)
@@ -56,21 +58,28 @@ class Comparison:
     p: float
     verdict: str
     detectable: float  # half-width of the CI as a fraction: smaller changes would not have been seen
+    host: str | None = None  # where both were measured (None: pooled over hosts)
 
 
-def summarize(samples):
-    """Summaries per (op, metric, variant, warm-up or not)."""
+def hosts(samples):
+    """The hosts the samples were measured on, sorted (None for samples that do not say)."""
+    return sorted({s.get("host") for s in samples}, key=lambda h: h or "")
+
+
+def summarize(samples, per_host=False):
+    """Summaries per (op, metric, variant, warm-up or not), and per host with ``per_host``."""
     groups = defaultdict(list)
     for s in samples:
         for m in METRICS:
             if s.get(m.name) is not None:
-                groups[(s["op"], m.name, s["variant"], s["warmup"])].append(s[m.name])
+                groups[(s["op"], m.name, s["variant"], s["warmup"], s.get("host") if per_host else None)].append(
+                    s[m.name])
     out = []
-    for (op, metric, variant, warm), xs in groups.items():
+    for (op, metric, variant, warm, host), xs in groups.items():
         mean = sum(xs) / len(xs)
         sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
         out.append(Summary(op, metric, variant, warm, len(xs), median(xs),
-                           quantile(xs, 0.75) - quantile(xs, 0.25), sd / mean if mean else 0.0))
+                           quantile(xs, 0.75) - quantile(xs, 0.25), sd / mean if mean else 0.0, host))
     return out
 
 
@@ -121,17 +130,19 @@ def verdict(metric, ci, p):
     return "faster" if better else "slower"
 
 
-def compare(samples, baseline, seed=0):
-    """Compare every non-baseline variant with ``baseline`` on every metric and op (warm-up excluded)."""
+def compare(samples, baseline, seed=0, per_host=False):
+    """Compare every non-baseline variant with ``baseline`` on every metric and op (warm-up excluded); with
+    ``per_host`` only with the baseline of the same host (none there: no comparison)."""
     data = defaultdict(lambda: defaultdict(list))
     for s in samples:
         if not s["warmup"]:
             for m in METRICS:
                 if s.get(m.name) is not None:
-                    data[(s["op"], m.name, s["variant"])][s["boot"]].append(s[m.name])
+                    where = s.get("host") if per_host else None
+                    data[(s["op"], m.name, s["variant"], where)][(s.get("host"), s["boot"])].append(s[m.name])
     out = []
-    for (op, name, variant), by_boot in sorted(data.items()):
-        base = data.get((op, name, baseline))
+    for (op, name, variant, host), by_boot in sorted(data.items(), key=lambda kv: (*kv[0][:3], kv[0][3] or "")):
+        base = data.get((op, name, baseline, host))
         if variant == baseline or not base:
             continue
         metric = next(m for m in METRICS if m.name == name)
@@ -140,5 +151,5 @@ def compare(samples, baseline, seed=0):
         ci = ratio_ci(base, by_boot, seed)
         p = mann_whitney_p(a, b)
         out.append(Comparison(op, name, variant, baseline, len(b), median(b) / median(a), ci, p,
-                              verdict(metric, ci, p), (ci[1] - ci[0]) / 2))
+                              verdict(metric, ci, p), (ci[1] - ci[0]) / 2, host))
     return out

@@ -1,7 +1,8 @@
 """``balloon-harness compare JOBDIR [JOBDIR ...]``: the comparison table of finished jobs.
 
 With several job directories their samples are pooled, each job's variants renamed ``<variant>@<job>`` after the
-first, so tonight's kernels can be compared with last night's.
+first, so tonight's kernels can be compared with last night's.  Variants measured on different hosts are compared
+per host unless ``--across-hosts`` (or the job's ``compare_across_hosts: true``) pools them.
 """
 
 from pathlib import Path
@@ -12,6 +13,8 @@ from .. import report, results
 def add_parser(subparsers):
     p = subparsers.add_parser("compare", help="print the comparison table of finished Avocado jobs")
     p.add_argument("jobdirs", nargs="+", type=Path, help="Avocado job result directories")
+    p.add_argument("--across-hosts", action="store_true", default=None,
+                   help="compare variants measured on different hosts with each other (default: per host)")
     p.set_defaults(func=run)
 
 
@@ -30,5 +33,5 @@ def run(args):
     data = merge(datas, [d.resolve().name for d in args.jobdirs])
     print(report.facts(data))
     print()
-    print(report.table(data))
+    print(report.table(data, across_hosts=args.across_hosts))
     return 0

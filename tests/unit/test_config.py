@@ -87,5 +87,84 @@ class ConfigTest(unittest.TestCase):
         self.assertIn("did you mean 'memory_mib'", str(cm.exception))
 
 
+HOSTS = """\
+hosts:
+  - {name: lab1, ssh: root@10.254.1.2, key: ~/.ssh/lab, known_hosts: /etc/lab_known_hosts}
+  - name: lab2
+    ssh: tester@[fd00::2]:2222
+    key: /k
+    known_hosts: /kh
+  - {name: here}
+variants: !mux
+  a: {variant: base, host: lab1}
+  b: {variant: base, host: lab2}
+  c: {variant: v2, series: patches/batch-pfns/v2}
+"""
+
+
+class HostsConfigTest(unittest.TestCase):
+    def test_hosts_are_parsed_and_variants_placed(self):
+        job = config.load(write(HOSTS))
+        lab1, lab2, here = job.hosts
+        self.assertEqual((lab1.user, lab1.address, lab1.port), ("root", "10.254.1.2", 22))
+        self.assertEqual(lab1.key, Path("~/.ssh/lab").expanduser())
+        self.assertEqual((lab2.user, lab2.address, lab2.port), ("tester", "fd00::2", 2222))
+        self.assertIsNone(here.address)
+        self.assertEqual([v.host for v in job.variants], ["lab1", "lab2", None])
+        self.assertIs(job.host(), lab1)
+        self.assertIs(job.host("lab2"), lab2)
+        self.assertFalse(job.compare_across_hosts)
+        self.assertIsNone(config.load(write("guest: {cpus: 1}\n")).host())
+
+    def test_no_hosts_runs_on_the_controller_and_across_hosts_is_a_bool(self):
+        job = config.load(write("compare_across_hosts: true\n"))
+        self.assertEqual(job.hosts, ())
+        self.assertTrue(job.compare_across_hosts)
+        with self.assertRaises(ConfigError) as cm:
+            config.load(write("compare_across_hosts: 1\n"))
+        self.assertIn("compare_across_hosts must be bool", str(cm.exception))
+
+    def test_host_errors_name_file_line_and_key(self):
+        cases = [
+            ("hosts: {name: lab1}\n", ":1:", "hosts must be list"),
+            ("hosts:\n  - {name: lab1, ssh: root@h, key: /k, known_host: /kh}\n", ":2:", "did you mean 'known_hosts'"),
+            ("hosts:\n  - {ssh: root@h, key: /k, known_hosts: /kh}\n", ":2:", "hosts[0] needs a name"),
+            ("hosts:\n  - {name: a}\n  - {name: a}\n", ":3:", "host name 'a' repeats"),
+            ("hosts:\n  - name: a\n    ssh: 10.0.0.5\n    key: /k\n    known_hosts: /kh\n", ":3:",
+             "is not user@address[:port]"),
+            ("hosts:\n  - {name: a, ssh: 'root@h:port'}\n", ":2:", "is not user@address[:port]"),
+            ("hosts:\n  - {name: a, ssh: root@h}\n", ":2:", "needs key and known_hosts"),
+            ("hosts:\n  - a\n", ":2:", "hosts.0 must be a mapping"),
+        ]
+        for text, line, message in cases:
+            with self.subTest(text=text), self.assertRaises(ConfigError) as cm:
+                config.load(write(text))
+            self.assertIn(line, str(cm.exception))
+            self.assertIn(message, str(cm.exception))
+
+    def test_variant_host_must_be_defined_and_names_repeat_only_across_hosts(self):
+        path = write(HOSTS.replace("host: lab2", "host: lab3"))
+        with self.assertRaises(ConfigError) as cm:
+            config.load(path)
+        self.assertIn(f"{path}:10: no host named 'lab3'", str(cm.exception))
+        self.assertIn("did you mean 'lab2'", str(cm.exception))
+        with self.assertRaises(ConfigError) as cm:
+            config.load(write(HOSTS.replace("host: lab2", "host: lab1")))
+        self.assertIn("variant names repeat on one host", str(cm.exception))
+        with self.assertRaises(ConfigError):
+            config.load(write("variants: !mux\n  a: {variant: base, host: lab1}\n"))
+
+    def test_from_params_rebuilds_hosts(self):
+        job = config.from_params([
+            ("/run", "hosts", [{"name": "lab1", "ssh": "root@10.254.1.2:22", "key": "/k", "known_hosts": "/kh"}]),
+            ("/run", "compare_across_hosts", True),
+            ("/run/variants/a", "variant", "base"),
+            ("/run/variants/a", "host", "lab1"),
+        ])
+        self.assertEqual(job.host("lab1").address, "10.254.1.2")
+        self.assertTrue(job.compare_across_hosts)
+        self.assertEqual(job.variant("base").host, "lab1")
+
+
 if __name__ == "__main__":
     unittest.main()
