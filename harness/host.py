@@ -55,10 +55,6 @@ rm -rf -- "$dir"
 """
 
 
-class HostPrerequisiteError(HostError, PrerequisiteError):
-    """A host that lacks what a guest needs: a HostError whose Avocado outcome is CANCEL, as for any prerequisite."""
-
-
 def free_port():
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:
@@ -164,7 +160,7 @@ class Host:
             (f"{memory_mib} MiB of free RAM for the guest (MemAvailable: {free} MiB)", free < memory_mib),
             ("a CPU model in /proc/cpuinfo", cpu is None)) if lacking]
         if missing:
-            raise HostPrerequisiteError(f"{self.name}: missing {'; '.join(missing)}",
+            raise PrerequisiteError(f"{self.name}: missing {'; '.join(missing)}",
                                         hint="apt-get install qemu-system-x86, free memory, or use another host")
         governor = self.run(["cat", "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"], check=False)
         return {"cpu_model": cpu, "kernel": self.run(["uname", "-r"]).stdout.strip(), "qemu_version": version,
