@@ -148,7 +148,7 @@ class Host:
         """Release the connection, if any."""
 
     def check(self, qemu, memory_mib, accel="auto"):
-        """The prerequisites for one guest: raise HostError naming the host and all that is missing, else return
+        """The prerequisites for one guest: raise PrerequisiteError naming the host and all that is missing, else return
         the host's facts (CPU model, kernel release, QEMU version, CPU governor where readable)."""
         version = self.qemu_version(qemu)
         kvm = self.kvm_usable()

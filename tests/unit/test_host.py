@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness import report
 from harness.command import CommandResult
-from harness.errors import HostError
+from harness.errors import PrerequisiteError
 from harness.host import SPAWN, TEMPDIR, Host, as_socket, cpu_model, mem_available_mib, ports_in_use
 
 TCP = """\
@@ -70,7 +70,7 @@ class CheckTest(unittest.TestCase):
 
     def test_everything_missing_is_named_with_the_host(self):
         host = healthy(**{"qemu-system-x86_64": (127, ""), "test": (1, ""), "/proc/cpuinfo": (0, "processor : 0\n")})
-        with self.assertRaises(HostError) as cm:
+        with self.assertRaises(PrerequisiteError) as cm:
             host.check("qemu-system-x86_64", 8192, "kvm")
         self.assertEqual(cm.exception.outcome, "cancel")
         text = str(cm.exception)
