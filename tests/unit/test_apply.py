@@ -1,7 +1,6 @@
 """harness.apply: every classification on small real trees, with real `git apply` and GNU `patch`."""
 
 import shutil
-import subprocess
 import tempfile
 import unittest
 from pathlib import Path
@@ -9,22 +8,10 @@ from pathlib import Path
 from harness.apply import apply_series, check_series
 from harness.errors import ApplyError, PrerequisiteError, SeriesError
 from harness.series import read_series
+from trees import BASE, FILE, git, write_tree
 
 SEED = Path(__file__).resolve().parents[2] / "patches" / "virtio-balloon-v7" / "received" / "0001-seed.txt"
-FILE = "drivers/virtio/virtio_balloon.c"
-BASE = [f"\tstat_{n} = read_stat(vb, {n});" for n in range(1, 41)]
 HEADER = "@@ -17,7 +17,7 @@"  # the hunk of a patch that changes line 20
-
-
-def git(cwd, *args):
-    return subprocess.run(["git", "-c", "user.name=T Tester", "-c", "user.email=t@example.org", *args], cwd=cwd,
-                          check=True, capture_output=True, text=True).stdout
-
-
-def write_tree(root: Path, lines) -> Path:
-    (root / FILE).parent.mkdir(parents=True, exist_ok=True)
-    (root / FILE).write_text("\n".join(lines) + "\n")
-    return root
 
 
 def make_series(root: Path, *edits) -> tuple[Path, list[str]]:

@@ -4,7 +4,6 @@ import argparse
 import contextlib
 import io
 import shutil
-import subprocess
 import tempfile
 import time
 import unittest
@@ -12,21 +11,9 @@ from pathlib import Path
 
 from harness.commands import series as series_command
 from harness.errors import ApplyError
+from trees import BASE, FILE, git, write_tree
 
 SEED = Path(__file__).resolve().parents[2] / "patches" / "virtio-balloon-v7" / "received" / "0001-seed.txt"
-FILE = "drivers/virtio/virtio_balloon.c"
-BASE = [f"\tstat_{n} = read_stat(vb, {n});" for n in range(1, 41)]
-
-
-def git(cwd, *args):
-    return subprocess.run(["git", "-c", "user.name=T Tester", "-c", "user.email=t@example.org", *args], cwd=cwd,
-                          check=True, capture_output=True, text=True).stdout
-
-
-def write_tree(root: Path, lines) -> Path:
-    (root / FILE).parent.mkdir(parents=True, exist_ok=True)
-    (root / FILE).write_text("\n".join(lines) + "\n")
-    return root
 
 
 def run(*argv) -> tuple[int, str]:
