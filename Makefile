@@ -14,7 +14,7 @@ bench: deps
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
 
 check: deps
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/integration
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=10 tests/unit tests/integration
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/check.yaml
 	$(AVOCADO_RUN) tests/balloon/functional.py -m configs/check.yaml --mux-filter-out /run/variants/v2
 
