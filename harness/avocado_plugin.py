@@ -3,7 +3,8 @@
 ``BalloonJobCheck`` (job pre/post plugin) validates every ``-m`` file that is a balloon job with
 ``config.load``, so a mistyped key stops the job at once with the file, line and closest valid key.
 ``BalloonResult`` (result plugin) writes ``<job dir>/balloon/results.json`` (the
-samples of every test that finished, the comparisons, and the tests that left no samples with their status),
+samples of every test that finished, the comparisons, the tests that left no samples with their status, and the
+``git range-diff`` between consecutive series versions of the job),
 ``table.txt`` and ``report.html`` beside it, and prints the table.  Jobs without balloon tests are left alone.
 """
 
@@ -14,8 +15,10 @@ from avocado.core.exceptions import JobError
 from avocado.core.output import LOG_UI
 from avocado.core.plugin_interfaces import JobPre, Result
 
-from . import config, report, results
+from . import cache, config, report, results, tree
+from .apply import range_diff
 from .errors import ConfigError, HarnessError
+from .series import read_series
 
 
 def missing(tests):
@@ -24,12 +27,28 @@ def missing(tests):
             for t in tests if not (Path(t.get("logdir", "")) / "data" / results.TEST_FILE).exists()]
 
 
-def finish(job_dir, tests=()):
+def range_diffs(job_files):
+    """`git range-diff` from each series version of the jobs to the next, by the later variant's name."""
+    out = {}
+    for path in job_files:
+        if not config.is_job_file(path):
+            continue
+        job = config.load(path)
+        versions = [v for v in job.variants if v.series]
+        if len(versions) > 1:
+            base = tree.pristine(tree.resolve(job.base), cache.root())
+            for before, after in zip(versions, versions[1:]):
+                out[after.name] = range_diff(base, read_series(before.series), read_series(after.series))
+    return out
+
+
+def finish(job_dir, tests=(), job_files=()):
     """Write results.json, table.txt and report.html for a finished job directory; return the printed text."""
     data = results.gather(job_dir)
     if not data["samples"]:
         return None
     data["missing"] = missing(tests)
+    data["range_diff"] = range_diffs(job_files)
     comps = report.comparisons(data)
     data["comparisons"] = [asdict(c) for c in comps]
     out = f"{report.facts(data)}\n\n{report.table(data, comps)}\n"
@@ -48,7 +67,7 @@ class BalloonResult(Result):
     def render(self, result, job):
         job_dir = Path(job.logdir)
         try:
-            text = finish(job_dir, result.tests)
+            text = finish(job_dir, result.tests, job.config.get("yaml_to_mux.files") or [])
         except HarnessError as exc:
             LOG_UI.error("balloon-harness: %s", exc)
             return

@@ -11,12 +11,10 @@ import socket
 
 from avocado import Test
 
-from . import cache, config, image, kernel, tree
-from .apply import range_diff
+from . import cache, config, image, kernel
 from .errors import HarnessError
 from .guest import Guest
 from .host import open_host
-from .series import read_series
 
 
 class BalloonTest(Test):
@@ -50,15 +48,6 @@ class BalloonTest(Test):
         base = self.kernel(config.Variant("base"))
         kernel.check_parity([base, build])
         return build
-
-    def range_diff(self):
-        """`git range-diff` from the previous series version of the job to this one (None without both)."""
-        with_series = [v for v in self.job.variants if v.series]
-        if self.variant not in with_series or with_series.index(self.variant) == 0:
-            return None
-        before = with_series[with_series.index(self.variant) - 1]
-        base = tree.pristine(tree.resolve(self.job.base), self.cache_dir)
-        return range_diff(base, read_series(before.series), read_series(self.variant.series))
 
     def image(self):
         return image.build(self.job.guest.image, self.cache_dir, progress=self.log.info)

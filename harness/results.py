@@ -56,27 +56,25 @@ def write_json(path, data):
         raise HarnessError(f"cannot write {path}: {exc.strerror}", hint="free space in the results directory") from exc
 
 
-def test_record(variant, round_, kernel, guest_facts, samples, traces, range_diff=None):
-    """The content of one test's ``balloon.json`` (``range_diff``: from the job's previous series version)."""
+def test_record(variant, round_, kernel, guest_facts, samples, traces):
+    """The content of one test's ``balloon.json``."""
     return {"schema": SCHEMA, "variant": variant, "round": round_, "kernel": kernel, "guest": guest_facts,
-            "samples": [asdict(s) for s in samples], "traces": traces, "range_diff": range_diff}
+            "samples": [asdict(s) for s in samples], "traces": traces}
 
 
 def gather(job_dir):
     """Build the results.json document from the per-test records of an Avocado job directory."""
     job_dir = Path(job_dir)
     records = [json.loads(p.read_text()) for p in sorted(job_dir.glob(f"test-results/*/data/{TEST_FILE}"))]
-    variants, samples, traces, facts, range_diffs = {}, [], [], {}, {}
+    variants, samples, traces, facts = {}, [], [], {}
     for rec in records:
         variants.setdefault(rec["variant"], {"name": rec["variant"], "series": rec["kernel"].get("series", []),
                                              "kernel": rec["kernel"]})
         samples += [{**s, "host": rec["guest"].get("host")} for s in rec["samples"]]  # compared per host
         traces += rec["traces"]
-        if rec.get("range_diff"):
-            range_diffs[rec["variant"]] = rec["range_diff"]
         facts = {k: v for k, v in rec["guest"].items() if k not in ("boot_s", "port")} or facts
     return {"schema": SCHEMA, "job": {"dir": str(job_dir), **facts}, "variants": list(variants.values()),
-            "samples": samples, "traces": traces, "range_diff": range_diffs}
+            "samples": samples, "traces": traces}
 
 
 def load(job_dir):

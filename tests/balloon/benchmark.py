@@ -19,6 +19,5 @@ class Benchmark(BalloonTest):
                 samples, traces = workload.run(g, self.job.workload, self.variant.name, self.round,
                                                progress=self.log.info)
                 facts = self.guest_facts(g)
-            record = results.test_record(self.variant.name, self.round, build.identity(), facts, samples, traces,
-                                         self.range_diff())
+            record = results.test_record(self.variant.name, self.round, build.identity(), facts, samples, traces)
             results.write_json(Path(self.outputdir) / results.TEST_FILE, record)

@@ -1,5 +1,6 @@
 """Real QEMU, real kernel, real dropbear: the counterparts of the fake-QMP and golden-file unit tests."""
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from harness import balloon, workload
 from harness.config import WorkloadSpec
-from harness.errors import GuestError, QMPError, SSHError
+from harness.errors import CommandError, GuestError, QMPError, SSHError
 from harness.guest import Guest, State
 
 from .common import base_build
@@ -88,6 +89,15 @@ class GuestTest(unittest.TestCase):
             with self.assertRaises(QMPError) as cm:
                 balloon.drive(g, 512 << 20)
             self.assertIn("QEMU is gone", str(cm.exception))
+
+    def test_guest_oom_during_inflate_is_reported(self):
+        with self.guest() as g:
+            balloon.drive(g, 384 << 20)
+            with contextlib.suppress(CommandError, SSHError):  # the OOM killer may take the shell or sshd too
+                g.ssh.run(["dd", "if=/dev/zero", "of=/tmp/fill", "bs=1M", "count=600"], timeout=60)
+            with self.assertRaises(GuestError) as cm:
+                g.check_console("during inflate")
+            self.assertRegex(str(cm.exception), "Out of memory|invoked oom-killer")
 
     def test_kernel_panic_at_boot_is_reported(self):
         with self.assertRaises(GuestError) as cm:
