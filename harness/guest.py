@@ -254,7 +254,7 @@ class Guest:
         while self.image.ready not in (text := self.console_text()):
             self.check_console("during boot", text)
             self._check_alive("during boot")
-            if time.perf_counter() > deadline and not self.console_text():
+            if time.perf_counter() > deadline and not text:
                 raise HostError(f"guest printed nothing in {self.spec.boot_timeout_s:.0f} s under "
                                 f"{self.accel.upper()}: the accelerator does not run guests on this host",
                                 hint="use accel: tcg or auto (nested or paravirtual KVM hangs silently)",

@@ -72,7 +72,7 @@ def gather(job_dir):
                                              "kernel": rec["kernel"]})
         samples += [{**s, "host": rec["guest"].get("host")} for s in rec["samples"]]  # compared per host
         traces += rec["traces"]
-        facts = {k: v for k, v in rec["guest"].items() if k not in ("boot_s", "port")} or facts
+        facts = {k: v for k, v in rec["guest"].items() if k != "boot_s"} or facts
     return {"schema": SCHEMA, "job": {"dir": str(job_dir), **facts}, "variants": list(variants.values()),
             "samples": samples, "traces": traces}
 
