@@ -1,8 +1,9 @@
 """Statistics for comparing variants: robust summaries, confidence intervals of ratios, rank tests, verdicts.
 
 Samples of a variant are grouped by boot.  The ratio of a variant's median to the baseline's median gets a 95 %
-confidence interval from a seeded two-level bootstrap (boots with replacement, then cycles within each drawn
-boot), so boot-to-boot variance counts; the Mann-Whitney U test (normal approximation with tie correction) gives
+confidence interval from a seeded cluster bootstrap (whole boots drawn with replacement), so boot-to-boot
+variance counts without counting the cycles' own spread twice; with fewer than three boots a side has too few
+clusters to draw from, and the cycles within each drawn boot are resampled too (two-level); the Mann-Whitney U test (normal approximation with tie correction) gives
 a p-value.  A change is called only when the interval excludes 1 and p < 0.05; otherwise the verdict is "no
 significant change" and ``detectable`` says how large a change the job could have seen.  Warm-up samples are
 summarised but never compared.  With ``per_host`` a variant is compared only with the baseline measured on the
@@ -18,6 +19,7 @@ from .metrics import METRICS
 
 BOOTSTRAP = 2000
 ALPHA = 0.05
+MIN_CLUSTERS = 3  # boots a side needs for the cluster bootstrap
 
 
 def median(xs):
@@ -110,7 +112,9 @@ def mann_whitney_p(a, b):
 def _resample(by_boot, rng):
     boots = list(by_boot.values())
     drawn = [rng.choice(boots) for _ in boots] if len(boots) > 1 else boots
-    return [rng.choice(b) for b in drawn for _ in b]
+    if len(boots) < MIN_CLUSTERS:
+        return [rng.choice(b) for b in drawn for _ in b]
+    return [x for b in drawn for x in b]
 
 
 def ratio_ci(base_by_boot, var_by_boot, seed=0):

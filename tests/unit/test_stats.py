@@ -34,6 +34,17 @@ class StatsTest(unittest.TestCase):
         self.assertAlmostEqual(c.ratio, 0.925, delta=0.02)
         self.assertLess(c.p, 0.05)
 
+    def test_bootstrap_draws_whole_boots_once_there_are_three(self):
+        rng = random.Random(3)
+        three = {1: [1.0, 1.1], 2: [2.0, 2.1], 3: [3.0, 3.1]}
+        for _ in range(50):
+            drawn = stats._resample(three, rng)
+            self.assertEqual(len(drawn), 6)
+            self.assertTrue(all(drawn[i:i + 2] in three.values() for i in (0, 2, 4)))  # boots kept whole
+        two = {1: [1.0, 1.1], 2: [2.0, 2.1]}
+        mixed = [stats._resample(two, rng) for _ in range(200)]
+        self.assertTrue(any(d[:2] not in two.values() for d in mixed))  # too few boots: cycles resampled too
+
     def test_same_distribution_is_no_significant_change(self):
         rng = random.Random(2)
         a = {b: [0.40 + rng.gauss(0, 0.01) for _ in range(5)] for b in (1, 2, 3)}
