@@ -5,10 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 RESULTS := results
 APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin linux-source-6.1 build-essential flex bison bc \
-	libelf-dev libssl-dev cpio xz-utils patch python3-venv python3-dev git openssh-server openssh-client iproute2 chromium
+	libelf-dev libssl-dev cpio xz-utils patch python3-venv python3-dev git openssh-server openssh-client iproute2 chromium \
+	linux-config-6.1 dpkg-dev meson ninja-build libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev
 AVOCADO_RUN := $(BIN)/avocado run --max-parallel-tasks 1 --job-results-dir $(RESULTS)
 
-.PHONY: bench check deps unit nightly soak verdicts clean
+.PHONY: bench check deps unit nightly soak verdicts matrix clean
 bench: deps
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
@@ -29,6 +30,12 @@ soak: deps     # benchmark: 1000 inflate/deflate cycles on one guest
 
 verdicts: deps # benchmark: 10 A/A + v2 jobs, verdicts counted
 	$(BIN)/python benchmarks/verdicts.py --jobs 10
+
+matrix: deps  # the test matrix (docs/matrix.md): kernel profiles x init_on_alloc; kernels x patched QEMU builds
+	$(BIN)/balloon-harness build configs/matrix-kernel.yaml
+	$(BIN)/balloon-harness build configs/matrix-qemu.yaml
+	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/matrix-kernel.yaml
+	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/matrix-qemu.yaml
 
 deps: $(VENV)/.installed
 	@missing=$$(for p in $(APT_PACKAGES); do \

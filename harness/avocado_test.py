@@ -8,11 +8,12 @@ or environment fault ERRORs — always with the cause and the log that shows mor
 
 import contextlib
 import socket
+import time
 
 from avocado import Test
 
-from . import cache, config, image, kernel
-from .errors import HarnessError
+from . import cache, config, image, kernel, qemu_build
+from .errors import HarnessError, PrerequisiteError
 from .guest import Guest
 from .host import open_host
 
@@ -23,7 +24,8 @@ class BalloonTest(Test):
     timeout = 3600
 
     def setUp(self):
-        self._host = None
+        self._host = self._qemu = None
+        self._held = contextlib.ExitStack()  # the host's lock
         with self.outcome():
             self.job = config.from_params(self.params.iteritems())
             self.variant = self.job.variant(self.params.get("variant", default="base"))
@@ -52,18 +54,38 @@ class BalloonTest(Test):
     def image(self):
         return image.build(self.job.guest.image, self.cache_dir, progress=self.log.info)
 
-    def guest(self, build, img, name="guest"):
-        return Guest(build, img, self.job.guest, self.logdir + f"/{name}", self.cache_dir, self.job.kernel.cmdline,
-                     progress=self.log.info, host=self.host())
+    def guest(self, build, img, name="guest", **kw):
+        return Guest(build, img, self.job.guest, self.logdir + f"/{name}", self.cache_dir, self.job.cmdline(self.variant),
+                     progress=self.log.info, host=self.host(), qemu=self.qemu().binary, **kw)
+
+    def qemu(self):
+        """The QEMU the guests run on: the host's own (``guest.qemu``), or one built from source (cached; on the
+        controller only)."""
+        if self._qemu is None:
+            if self.job.qemu.source == "system":
+                self._qemu = qemu_build.QemuBuild(self.job.guest.qemu, None, "system")
+            elif self._host_spec() and self._host_spec().address:
+                raise PrerequisiteError(f"host {self._host_spec().name}: a QEMU built from source runs on the "
+                                        "controller only", hint="use qemu: {source: system} on SSH test hosts")
+            else:
+                self._qemu = qemu_build.build(self.job.qemu, self.cache_dir, progress=self.log.info)
+        return self._qemu
+
+    def _host_spec(self):
+        return self.job.host(self.params.get("host", path="/run/variants/*", default=None))
 
     def host(self):
         """The variant's host (its leaf's ``host``, else the job's first, else this machine), connected and checked
-        once per test (``host_facts``: what the check found)."""
+        once per test (``host_facts``: what the check found).  The test holds the host's lock from here to its end:
+        with ``--max-parallel-tasks N`` Avocado runs tests side by side, but one host runs one guest at a time."""
         if self._host is None:
-            spec = self.job.host(self.params.get("host", path="/run/variants/*", default=None))
+            spec = self._host_spec()
+            where = f"{spec.user}@{spec.address}:{spec.port}" if spec and spec.address else "localhost"
+            self._held.enter_context(cache.locked(self.cache_dir / "hosts" / where))
+            self.held_since = time.time()
             self._host = open_host(spec)
             self.host_name = spec.name if spec else socket.gethostname()
-            facts = self._host.check(self.job.guest.qemu, self.job.guest.memory_mib, self.job.guest.accel)
+            facts = self._host.check(self.qemu().binary, self.job.guest.memory_mib, self.job.guest.accel)
             self.host_facts = {"ssh": f"{spec.user}@{spec.address}:{spec.port}" if spec and spec.address else None,
                                **facts}
             self.log.info("host %s: %s", self.host_name, self.host_facts)
@@ -72,10 +94,15 @@ class BalloonTest(Test):
     def tearDown(self):
         if getattr(self, "_host", None):
             self._host.close()
+        if getattr(self, "_held", None):
+            self._held.close()
 
     def guest_facts(self, g):
         """Facts of the guest and of its host (``host`` names it: comparisons are made per host)."""
-        return {"host": self.host_name, "host_facts": self.host_facts, "accel": g.accel, "qemu": self.job.guest.qemu,
-                "qemu_version": self.host_facts["qemu_version"], "memory_mib": self.job.guest.memory_mib,
-                "cpus": self.job.guest.cpus, "cmdline": self.job.kernel.cmdline, "boot_s": round(g.boot_s, 3),
+        return {"host": self.host_name, "host_facts": self.host_facts, "accel": g.accel, "qemu": self.qemu().binary,
+                "qemu_version": self.host_facts["qemu_version"],
+                "qemu_build": {**self.qemu().identity(), "version": self.host_facts["qemu_version"]},
+                "memory_mib": self.job.guest.memory_mib, "cpus": self.job.guest.cpus,
+                "cmdline": self.job.cmdline(self.variant), "axes": self.job.axes, "boot_s": round(g.boot_s, 3),
+                "held": [round(self.held_since, 3), round(time.time(), 3)],  # the host was ours (epoch s)
                 "compare_across_hosts": self.job.compare_across_hosts}

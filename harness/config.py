@@ -1,15 +1,18 @@
 """Load and validate a job configuration.
 
-A job file is Avocado yaml-to-mux YAML: plain sections (``base``, ``kernel``, ``guest``, ``workload``) shared by
-every test, and ``!mux`` nodes (``variants``, optionally ``rounds``) that Avocado expands into one test per
-combination.  ``load`` reads the file itself (used by the CLI and the job-start plugin) so every error names the
+A job file is Avocado yaml-to-mux YAML: plain sections (``base``, ``kernel``, ``guest``, ``workload``, ``qemu``)
+shared by every test, and ``!mux`` nodes that Avocado expands into one test per combination: ``variants`` (the
+kernels compared), optionally ``rounds`` (interleaved repetitions) and any number of named *axes* — a top-level
+``!mux`` whose leaves each override sections, e.g. ``init_on_alloc: !mux {"off": {kernel: {cmdline:
+init_on_alloc=0}}, ...}``.  In a leaf, ``cmdline`` and ``fragments`` add to the job's; other keys replace.  ``load`` reads the file itself (used by the CLI and the job-start plugin) so every error names the
 file, line, key and the closest valid key; ``from_params`` rebuilds the same ``Job`` inside a test from the
 Avocado parameters it was given.  Both go through one validator.
 """
 
 import difflib
+import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -20,17 +23,22 @@ MUX_SECTIONS = {"variants": "variant", "rounds": "round"}
 SCHEMA = {
     "base": {"debian": str, "git": str, "ref": str, "tarball": str},
     "kernel": {"profile": str, "fragments": list, "cmdline": str},
+    "qemu": {"source": str, "series": str},
     "guest": {"memory_mib": int, "cpus": int, "accel": str, "image": str, "qemu": str, "boot_timeout_s": float},
-    "workload": {"target_mib": int, "cycles": int, "warmup": int, "poll_interval_s": float, "op_timeout_s": float},
-    "variants": {"variant": str, "series": str, "host": str},
+    "workload": {"target_mib": int, "targets": list, "cycles": int, "warmup": int, "poll_interval_s": float,
+                 "op_timeout_s": float},
+    "variants": {"variant": str, "series": str, "host": str, "cmdline": str},
     "rounds": {"round": int},
 }
 HOST_SCHEMA = {"name": str, "ssh": str, "key": str, "known_hosts": str}
 TOP_SCHEMA = {**{k: dict for k in SCHEMA}, "hosts": list, "compare_across_hosts": bool}
 SSH_TARGET = re.compile(r"(?P<user>[^@\s]+)@(?P<address>\[[^\]\s]+\]|[^@:\s]+)(?::(?P<port>\d+))?")
 ACCELS = ("auto", "kvm", "tcg")
-PROFILES = ("minimal",)
+PROFILES = ("minimal", "distro", "defconfig")  # or the path of a kernel config file
+QEMU_SOURCES = ("system", "debian")
+AXIS_SECTIONS = ("kernel", "guest", "workload", "qemu")  # what an axis leaf may override
 MIN_GUEST_MIB = 128
+DEFAULT_FRAGMENTS = ["configs/kernel/balloon.config"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class Variant:
     name: str
     series: Path | None = None
     host: str | None = None  # the ``hosts`` entry its tests run on (None: the job's first host)
+    cmdline: str = ""        # added to the kernel command line of this variant's guests
 
 
 @dataclass(frozen=True)
@@ -58,8 +67,17 @@ class HostSpec:
 @dataclass(frozen=True)
 class KernelSpec:
     profile: str = "minimal"
-    fragments: tuple = (Path("configs/kernel/balloon.config"),)
+    fragments: tuple = tuple(Path(f) for f in DEFAULT_FRAGMENTS)
     cmdline: str = ""
+
+
+@dataclass(frozen=True)
+class QemuSpec:
+    """The QEMU that runs the guests: the host's (``system``: ``guest.qemu``) or one built from the distribution's
+    source package (``debian``), optionally with a series applied."""
+
+    source: str = "system"
+    series: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -75,9 +93,10 @@ class GuestSpec:
 @dataclass(frozen=True)
 class WorkloadSpec:
     target_mib: int = 512
+    targets: tuple = ()  # ((from_mib, to_mib), ...): each cycle inflates from -> to and deflates back, per pair
     cycles: int = 5
     warmup: int = 1
-    poll_interval_s: float = 0.002
+    poll_interval_s: float = 0.01  # how often query-balloon asks whether the target is reached (not the timing)
     op_timeout_s: float = 120.0
 
 
@@ -94,6 +113,13 @@ class Job:
     source: str = "<params>"
     hosts: tuple = ()
     compare_across_hosts: bool = False
+    qemu: QemuSpec = field(default_factory=QemuSpec)
+    axes: dict = field(default_factory=dict)  # axis -> its leaves' names (job file) or this test's leaf (params)
+    settings: tuple = ()  # job file: (axes of one combination, its Job) for every combination of the axes
+
+    def cmdline(self, variant):
+        """The kernel command line of ``variant``'s guests: the job's (with its axes') plus the variant's own."""
+        return " ".join(c for c in (self.kernel.cmdline, variant.cmdline) if c)
 
     def host(self, name=None):
         """The ``HostSpec`` named ``name``, else the first host; None when the job runs on the controller."""
@@ -132,9 +158,25 @@ def load(path):
         raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
     if node is None or not isinstance(node, yaml.MappingNode):
         raise ConfigError(f"{path}: a job file is a YAML mapping of sections", hint=f"sections: {', '.join(SCHEMA)}")
-    lines = {}
-    data = _plain(node, (), lines)
-    return _validate(data, lambda keys: f"{path}:{lines.get(keys, 1)}", str(path))
+    lines, muxes = {}, set()
+    data = _plain(node, (), lines, muxes)
+    where = lambda keys: f"{path}:{lines.get(keys, 1)}"  # noqa: E731
+    axes = {}
+    for name in [k for k in data if (k,) in muxes and k not in MUX_SECTIONS]:
+        if name in SCHEMA:
+            raise ConfigError(f"{where((name,))}: section {name!r} cannot be a !mux",
+                              hint=f"make an axis instead: e.g. {name}_axis: !mux {{leaf: {{{name}: {{...}}}}}}")
+        axes[name] = _axis(name, data.pop(name), where)
+    job = _validate(data, where, str(path))
+
+    def where_in(choice):  # a key an axis leaf sets is reported at the leaf's line
+        return lambda keys: where(next((k for k in ((a, leaf, *keys) for a, leaf in choice.items()) if k in lines),
+                                       keys))
+    settings = tuple((choice, _validate(_merge(data, [axes[a][leaf] for a, leaf in choice.items()]),
+                                        where_in(choice), str(path))) for choice in _choices(axes))
+    return replace(job, axes={a: tuple(leaves) for a, leaves in axes.items()}, settings=settings,
+                   **({"kernel": settings[0][1].kernel, "guest": settings[0][1].guest,
+                       "workload": settings[0][1].workload, "qemu": settings[0][1].qemu} if axes else {}))
 
 
 def is_job_file(path):
@@ -147,33 +189,77 @@ def is_job_file(path):
 
 
 def from_params(items):
-    """Rebuild the job from Avocado ``params.iteritems()`` triples ``(path, key, value)``."""
-    data = {}
+    """Rebuild the job from Avocado ``params.iteritems()`` triples ``(path, key, value)``: the test's own
+    combination, with the leaf it got of every axis in ``axes``."""
+    data, leaves, axes = {}, {}, {}
     for path, key, value in items:
         parts = [p for p in path.split("/") if p][1:]  # drop the leading 'run'
         if not parts:
             data[key] = value
         elif parts[0] in MUX_SECTIONS:
             data.setdefault(parts[0], {}).setdefault(parts[-1], {})[key] = value
-        else:
+        elif parts[0] in SCHEMA:
             data.setdefault(parts[0], {})[key] = value
-    return _validate(data, lambda keys: "avocado parameters", "<params>")
+        elif len(parts) == 3:  # /run/<axis>/<leaf>/<section>
+            axes[parts[0]] = parts[1]
+            leaves.setdefault(tuple(parts[:2]), {}).setdefault(parts[2], {})[key] = value
+    where = lambda keys: "avocado parameters"  # noqa: E731
+    return replace(_validate(_merge(data, list(leaves.values())), where, "<params>"), axes=axes)
 
 
-def _plain(node, keys, lines):
-    """Turn a composed node into plain Python data, recording the line of every mapping key."""
+def _plain(node, keys, lines, muxes):
+    """Turn a composed node into plain Python data, recording the line of every mapping key and which mappings
+    are ``!mux``."""
     if isinstance(node, yaml.MappingNode):
+        if node.tag == "!mux":
+            muxes.add(keys)
         out = {}
         for k, v in node.value:
             name = str(k.value)
             lines[keys + (name,)] = k.start_mark.line + 1
-            out[name] = _plain(v, keys + (name,), lines)
+            out[name] = _plain(v, keys + (name,), lines, muxes)
         return out
     if isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
             lines[keys + (str(i),)] = v.start_mark.line + 1
-        return [_plain(v, keys + (str(i),), lines) for i, v in enumerate(node.value)]
+        return [_plain(v, keys + (str(i),), lines, muxes) for i, v in enumerate(node.value)]
     return _Loader("").construct_object(node, deep=True)
+
+
+def _axis(name, leaves, where):
+    """Check an axis: named leaves, each overriding at least one key of the sections an axis may change."""
+    if not isinstance(leaves, dict) or not leaves:
+        raise ConfigError(f"{where((name,))}: axis {name!r} needs named leaves", hint="e.g. on: {kernel: {cmdline: x=1}}")
+    for leaf, sections in leaves.items():
+        if not isinstance(sections, dict) or not sections:
+            raise ConfigError(f"{where((name, leaf))}: axis leaf {name}/{leaf} sets nothing",
+                              hint=f"a leaf overrides sections: {', '.join(AXIS_SECTIONS)}")
+        for section in sections:
+            if section not in AXIS_SECTIONS:
+                raise ConfigError(f"{where((name, leaf, section))}: an axis leaf cannot set {section!r}",
+                                  hint=_closest(section, list(AXIS_SECTIONS)))
+            _check_keys(sections[section], SCHEMA[section], (name, leaf, section), where)
+    return leaves
+
+
+def _choices(axes):
+    """Every combination of one leaf per axis, in mux order (the first leaf of each axis first)."""
+    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+
+
+def _merge(data, leaves):
+    """``data`` with each axis leaf's sections applied: ``cmdline`` and ``fragments`` add, other keys replace."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for leaf in leaves:
+        for section, values in leaf.items():
+            merged = out.setdefault(section, {})
+            for key, value in values.items():
+                if key == "cmdline" and merged.get(key):
+                    value = f"{merged[key]} {value}"
+                elif key == "fragments":
+                    value = list(merged.get(key, DEFAULT_FRAGMENTS)) + value
+                merged[key] = value
+    return out
 
 
 def _closest(name, choices):
@@ -213,9 +299,18 @@ def _validate(data, where, source):
     if "git" in base and "ref" not in base:
         raise ConfigError(f"{where(('base', 'git'))}: a git base needs a ref", hint="e.g. base: {git: ~/linux, ref: v6.1}")
     kernel = data.get("kernel", {})
-    if kernel.get("profile", "minimal") not in PROFILES:
-        raise ConfigError(f"{where(('kernel', 'profile'))}: unknown profile {kernel['profile']!r}",
-                          hint=f"one of {', '.join(PROFILES)}")
+    profile = kernel.get("profile", "minimal")
+    if profile not in PROFILES and not ("/" in profile or Path(profile).is_file()):
+        raise ConfigError(f"{where(('kernel', 'profile'))}: unknown profile {profile!r}",
+                          hint=f"one of {', '.join(PROFILES)}, or the path of a kernel config file")
+    qemu = data.get("qemu", {})
+    if qemu.get("source", "system") not in QEMU_SOURCES:
+        raise ConfigError(f"{where(('qemu', 'source'))}: QEMU source {qemu['source']!r} is not one of "
+                          f"{', '.join(QEMU_SOURCES)}")
+    if qemu.get("series") and qemu.get("source", "system") == "system":
+        raise ConfigError(f"{where(('qemu', 'series'))}: a QEMU series needs a QEMU built from source",
+                          hint="add source: debian")
+    qemu = QemuSpec(qemu.get("source", "system"), Path(qemu["series"]) if qemu.get("series") else None)
     kernel = KernelSpec(**{**kernel, **({"fragments": tuple(Path(f) for f in kernel["fragments"])}
                                         if "fragments" in kernel else {})})
     guest = GuestSpec(**{k: float(v) if k.endswith("_s") else v for k, v in data.get("guest", {}).items()})
@@ -229,19 +324,38 @@ def _validate(data, where, source):
         raise ConfigError(f"{where(('workload', 'target_mib'))}: balloon target {workload.target_mib} MiB must be at "
                           f"least {floor} MiB and below the guest's {guest.memory_mib} MiB",
                           hint="the target is the memory left to the guest, not the amount ballooned")
+    workload = replace(workload, targets=_targets(workload, guest, where))
     hosts = _hosts(data.get("hosts") or [], where)
     leaves = [(leaf, v or {}) for leaf, v in (data.get("variants") or {"base": {}}).items()]
     for leaf, v in leaves:
         if "host" in v and v["host"] not in [h.name for h in hosts]:
             raise ConfigError(f"{where(('variants', leaf, 'host'))}: no host named {v['host']!r} in hosts",
                               hint=_closest(v["host"], [h.name for h in hosts]) if hosts else "add a hosts section")
-    variants = tuple(Variant(v.get("variant", leaf), Path(v["series"]) if v.get("series") else None, v.get("host"))
-                     for leaf, v in leaves)
+    variants = tuple(Variant(v.get("variant", leaf), Path(v["series"]) if v.get("series") else None, v.get("host"),
+                             v.get("cmdline", "")) for leaf, v in leaves)
     placed = [(v.name, v.host or (hosts[0].name if hosts else None)) for v in variants]
     if len(set(placed)) != len(placed):
         raise ConfigError(f"{where(('variants',))}: variant names repeat on one host: {[v.name for v in variants]}")
     rounds = max(1, len(data.get("rounds") or {}))
-    return Job(base, kernel, guest, workload, variants, rounds, source, hosts, data.get("compare_across_hosts", False))
+    return Job(base, kernel, guest, workload, variants, rounds, source, hosts, data.get("compare_across_hosts", False),
+               qemu)
+
+
+def _targets(workload, guest, where):
+    """The (from, to) pairs of a workload: ``targets`` checked, else the guest's RAM down to ``target_mib``."""
+    if not workload.targets:
+        return ((guest.memory_mib, workload.target_mib),)
+    pairs = []
+    for i, pair in enumerate(workload.targets):
+        keys = ("workload", "targets", str(i))
+        ok = (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, int) for x in pair)
+              and MIN_GUEST_MIB // 2 <= pair[1] < pair[0] <= guest.memory_mib)
+        if not ok:
+            raise ConfigError(f"{where(keys)}: target {pair!r} is not [from_mib, to_mib] with {MIN_GUEST_MIB // 2} "
+                              f"<= to < from <= the guest's {guest.memory_mib} MiB",
+                              hint="e.g. targets: [[8192, 1024]] inflates an 8 GiB guest by 7 GiB")
+        pairs.append(tuple(pair))
+    return tuple(pairs)
 
 
 def _hosts(entries, where):

@@ -30,6 +30,8 @@ from .host import LocalHost, SSHHost, as_socket
 KVM_SILENCE_S = 10.0
 REMOTE_QMP_TIMEOUT_S = 30.0  # a QMP reply over SSH that takes longer means the host is gone
 MACHINES = ("pc", "q35")
+TRACE_LOG = "trace.log"
+TRACE_EVENTS = ("virtio_balloon_to_target", "virtio_balloon_set_config")  # read by balloon.drive
 HOTPLUG_PORT = "rp0"  # on q35, the pcie-root-port the balloon sits in (device_add ... bus=rp0 plugs it back)
 CONSOLE_TROUBLE = re.compile(r"WARNING:|BUG:|Oops|general protection fault|Kernel panic|Call Trace:|Out of memory|"
                              r"invoked oom-killer|soft lockup|hung_task|blocked for more than")
@@ -52,6 +54,7 @@ def command_line(qemu, kernel, image, spec, accel, run_dir, log_dir, port, cmdli
             "-append", " ".join(["console=ttyS0", "panic=-1", cmdline]).strip(),
             "-chardev", f"file,id=console,path={log_dir}/console.log", "-serial", "chardev:console",
             "-qmp", f"{qmp},server=on,wait=off",
+            *_trace(log_dir),
             *_balloon(machine, balloon_props),
             *_network(port)]
 
@@ -72,6 +75,12 @@ def _balloon(machine, props=()):
     return [*port, "-device", ",".join(["virtio-balloon-pci", "id=balloon0", *bus, *(f"{k}={v}" for k, v in props)])]
 
 
+def _trace(log_dir):
+    """QEMU's own timestamped trace of the balloon: the target it was given and every ``actual`` the guest wrote."""
+    return ["-msg", "timestamp=on", "-D", f"{log_dir}/{TRACE_LOG}",
+            *[arg for event in TRACE_EVENTS for arg in ("-trace", event)]]
+
+
 def _network(port):
     return ["-netdev", f"user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22",
             "-device", "virtio-net-pci,netdev=net0"]
@@ -81,8 +90,9 @@ class Guest:
     """A booted guest: ``qmp(cmd, **args)``, ``ssh`` (an SSHHost), ``pid`` and ``host`` for QEMU's /proc."""
 
     def __init__(self, kernel, image, spec, log_dir, cache_dir, cmdline="", progress=print, machine="pc",
-                 balloon_props=(), host=None):
+                 balloon_props=(), host=None, qemu=None):
         self.kernel, self.image, self.spec = kernel, image, spec
+        self.qemu = str(qemu or spec.qemu)  # the binary: a built QEMU's path, else the job's
         self.machine = machine
         self.balloon_props = tuple(dict(balloon_props).items())  # e.g. {"deflate-on-oom": "on"}
         self.log_dir = Path(log_dir)
@@ -178,7 +188,7 @@ class Guest:
 
     def _remembered_accel(self):
         try:
-            return json.loads(self._accel_memo().read_text()).get(self.spec.qemu)
+            return json.loads(self._accel_memo().read_text()).get(self.qemu)
         except (OSError, ValueError):
             return None
 
@@ -187,7 +197,7 @@ class Guest:
         known = {}
         if memo.exists():
             known = json.loads(memo.read_text())
-        memo.write_text(json.dumps({**known, self.spec.qemu: accel}))
+        memo.write_text(json.dumps({**known, self.qemu: accel}))
 
     def _try_kvm(self):
         """Boot under KVM; return why KVM is unusable (QEMU failed, or the console stayed silent), or None."""
@@ -210,15 +220,16 @@ class Guest:
         self._qmp_port = None if self.host.local else self.host.free_port(exclude={self.port})
         self.accel = accel
         logs = self.log_dir if self.host.local else self._run_dir  # where QEMU writes them, on its host
-        argv = command_line(self.spec.qemu, *self._artefacts, self.spec, accel, self._run_dir, logs, self.port,
+        argv = command_line(self.qemu, *self._artefacts, self.spec, accel, self._run_dir, logs, self.port,
                             self.cmdline, self.machine, self.balloon_props, self._qmp_port)
         (self.log_dir / "qemu-command.txt").write_text(" ".join(str(a) for a in argv) + "\n")
         self.console_log.write_bytes(b"")
+        self._trace_offset = 0
         self._started = time.perf_counter()
         try:
             self._proc = self.host.spawn(argv, logs / "qemu.log")
         except FileNotFoundError as exc:
-            raise PrerequisiteError(f"QEMU binary {self.spec.qemu} not found",
+            raise PrerequisiteError(f"QEMU binary {self.qemu} not found",
                                     hint="apt-get install qemu-system-x86") from exc
         self._connect_qmp()
 
@@ -298,6 +309,19 @@ class Guest:
 
     def console_text(self):
         return self.host_log("console.log")
+
+    def trace_lines(self):
+        """The lines QEMU added to its trace log since the last call."""
+        path = (self.log_dir if self.host.local else self._run_dir) / TRACE_LOG
+        if self.host.local:
+            with open(path, "rb") as f:
+                f.seek(self._trace_offset)
+                data = f.read()
+        else:
+            data = self.host.run(["tail", "-c", f"+{self._trace_offset + 1}", path]).stdout.encode()
+        end = data.rfind(b"\n") + 1  # a line QEMU is still writing waits for the next call
+        self._trace_offset += end
+        return data[:end].decode(errors="replace").splitlines()
 
     def host_log(self, name):
         """Text of QEMU's log ``name`` (console.log, qemu.log); from an SSH host it is first mirrored to log_dir

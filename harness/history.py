@@ -125,7 +125,7 @@ def trends(tonight, history, variant, seed=0):
         out.append(Trend(summary.op, summary.metric, variant, summary.median, nights,
                          comps.get((summary.op, summary.metric))))
     names = [m.name for m in METRICS]
-    return sorted(out, key=lambda t: (t.op != "inflate", names.index(t.metric)))
+    return sorted(out, key=lambda t: (not t.op.startswith("inflate"), t.op, names.index(t.metric)))
 
 
 def changes(variant, samples):

@@ -1,14 +1,17 @@
 """Build the kernel of each variant, cached, from trees that differ only by the series.
 
-The configuration is ``tinyconfig`` plus the job's fragments merged by the tree's own
-``scripts/kconfig/merge_config.sh`` and ``olddefconfig``.  The base is built once in its own tree; each series
-version is built in a timestamp-preserving copy of that built tree, at the same path, with its series applied
-and the base's ``.config`` carried over, so only what the series touches recompiles.  Artefacts (bzImage, .config, build log,
-metadata.json) are cached under a key over base identity, series content, fragments and compiler.
+The configuration starts from the job's profile — ``minimal`` (``tinyconfig``), ``defconfig``
+(``x86_64_defconfig`` + ``kvm_guest.config``), ``distro`` (the distribution's config for that kernel, with the
+build-only adjustments of ``configs/kernel/distro-build.config``) or a config file's path — and gets the job's
+fragments merged by the tree's own ``scripts/kconfig/merge_config.sh`` and ``olddefconfig``.  The base is built
+once in its own tree; each series version is built in a timestamp-preserving copy of that built tree, at the same
+path, with its series applied and the base's ``.config`` carried over, so only what the series touches
+recompiles.  Artefacts (bzImage, .config, build log, metadata.json) are cached under a key over base identity,
+profile, fragments and compiler.
 """
 
-import contextlib
 import json
+import lzma
 import os
 import re
 import shutil
@@ -19,12 +22,15 @@ from pathlib import Path
 
 from . import cache, command, tree
 from .apply import apply_series
-from .errors import BuildError, ConfigError
+from .errors import BuildError, ConfigError, PrerequisiteError
 from .series import read_series
 
 BUILD_ENV = {"KBUILD_BUILD_TIMESTAMP": "2017-03-03", "KBUILD_BUILD_USER": "balloon-harness",
              "KBUILD_BUILD_HOST": "harness"}
 BUILT_MARK = ".balloon-harness-built"
+PROFILE_TARGETS = {"minimal": ["tinyconfig"], "defconfig": ["x86_64_defconfig", "kvm_guest.config"]}
+DISTRO_FLAVOUR = "config.amd64_none_amd64"  # Debian's generic amd64 kernel
+DISTRO_BUILD = Path(__file__).resolve().parents[1] / "configs" / "kernel" / "distro-build.config"
 
 
 @dataclass(frozen=True)
@@ -59,9 +65,11 @@ def compiler_version():
 def build(job, variant, cache_dir, progress=print):
     """Return the cached build of ``variant`` (a ``config.Variant``), building what is missing."""
     base = tree.resolve(job.base)
-    fragments = [_read_fragment(f) for f in job.kernel.fragments]
+    start_config, fragment_paths = _profile(job.kernel, base)
+    fragments = [_read_fragment(f) for f in fragment_paths]
     compiler = compiler_version()
-    base_key = cache.digest(base.identity, job.kernel.profile, *fragments, compiler)
+    base_key = cache.digest(base.identity, job.kernel.profile, *([start_config.read_bytes()] if start_config else []),
+                            *fragments, compiler)
     series = read_series(variant.series) if variant.series else None
     key = cache.digest(base_key, *(p.diff for p in series.patches)) if series else base_key
     out = cache_dir / "kernels" / key
@@ -69,14 +77,14 @@ def build(job, variant, cache_dir, progress=print):
 
     def make(tmp):
         start = time.perf_counter()
-        base_tree = _base_tree(base, job.kernel.fragments, cache_dir / "trees" / base_key, progress)
+        base_tree = _base_tree(base, job.kernel.profile, start_config, fragment_paths, cache_dir / "trees" / base_key, progress)
         if series is None:
             _collect(base_tree, base_tree / "build.log", tmp, base, None, compiler, time.perf_counter() - start)
             return
         log = cache_dir / "logs" / f"{key}.build.log"
         log.parent.mkdir(exist_ok=True)
         log.write_text("")
-        with _borrowed(base_tree) as build_tree:
+        with tree.borrowed(base_tree) as build_tree:
             progress(f"{variant.name}: applying {len(series.patches)} patch(es) from {variant.series}")
             tree.unshare(build_tree, {f for p in series.patches for f in p.files})
             apply_series(build_tree, series, log)
@@ -100,6 +108,29 @@ def check_parity(builds):
                              log=str(other.config))
 
 
+def _profile(spec, base):
+    """(the config file a profile starts from, or None for a make target; the fragments to merge onto it)."""
+    fragments = list(spec.fragments)
+    if spec.profile in ("minimal", "defconfig"):
+        return None, fragments
+    if spec.profile != "distro":
+        path = Path(spec.profile).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"kernel profile {spec.profile}: no such config file",
+                              hint="minimal, distro, defconfig, or the path of a kernel .config")
+        return path, fragments
+    if base.kind != "debian":
+        raise ConfigError(f"kernel profile distro: the distribution's config is known for a Debian source package "
+                          f"base only, not {base.identity}", hint="give the config file's path as the profile")
+    package, version = base.identity.replace("linux-source-", "linux-config-").split("=")
+    found = command.run(["dpkg-query", "-W", "-f", "${Version}", package], check=False).stdout.strip()
+    config = Path(f"/usr/src/{package}/{DISTRO_FLAVOUR}.xz")
+    if found != version or not config.exists():
+        raise PrerequisiteError(f"kernel profile distro needs {package} {version} (Debian's configs for "
+                                f"{base.identity}); installed: {found or 'none'}", hint=f"apt-get install {package}")
+    return config, [DISTRO_BUILD, *fragments]
+
+
 def _read_fragment(path):
     try:
         return Path(path).read_text()
@@ -107,43 +138,21 @@ def _read_fragment(path):
         raise ConfigError(f"kernel config fragment {path}: {exc.strerror}") from exc
 
 
-@contextlib.contextmanager
-def _borrowed(path):
-    """Lend the built base tree's path to a variant: the base is set aside and a copy of it takes its place.
-
-    kbuild records absolute paths (objtool's build), so a copy elsewhere would rebuild everything; at the same
-    path only what the series touches recompiles.  The base is put back on every exit path.
-    """
-    with cache.locked(path):
-        saved = _restore(path)
-        path.rename(saved)
-        try:
-            tree.link_copy(saved, path)
-            yield path
-        finally:
-            _restore(path)
-
-
-def _restore(path):
-    """Put a set-aside base tree back (after a variant build, or one that crashed); return its aside name."""
-    saved = path.with_name(path.name + ".base")
-    if saved.exists():
-        shutil.rmtree(path, ignore_errors=True)
-        saved.rename(path)
-    return saved
-
-
-def _base_tree(base, fragments, path, progress):
+def _base_tree(base, profile, start_config, fragments, path, progress):
     """The built base tree at ``path`` (built in place: kbuild records absolute paths, so it is never moved)."""
     with cache.locked(path):
-        _restore(path)
+        tree.restore(path)
         if (path / BUILT_MARK).exists():
             return path
         progress(f"base: unpacking {base.identity}")
         tree.link_source(tree.pristine(base, path.parents[1]), path)
         log = path / "build.log"
         log.write_text("")
-        _make(path, ["tinyconfig"], log, "base: configure")
+        if start_config is None:
+            _make(path, PROFILE_TARGETS[profile], log, "base: configure")
+        else:
+            data = start_config.read_bytes()
+            (path / ".config").write_bytes(lzma.decompress(data) if start_config.suffix == ".xz" else data)
         merge = path / "scripts" / "kconfig" / "merge_config.sh"
         command.run([merge, "-m", ".config", *[Path(f).resolve() for f in fragments]], cwd=path, log=log)
         _make(path, ["olddefconfig"], log, "base: configure")

@@ -1,7 +1,9 @@
 """Turn results into what a reviewer reads: the comparison table (tabulate) and the HTML report (jinja2 + SVG).
 
 Samples measured on several hosts are summarised and compared per host (each variant against the baseline of its
-own host) unless the job says ``compare_across_hosts: true`` or the caller passes ``across_hosts=True``.
+own host) unless the job says ``compare_across_hosts: true`` or the caller passes ``across_hosts=True``.  A job
+with axes gets one table for the variants (per setting of the axes) and one per axis (its leaves against the
+first, per variant and setting of the other axes).
 """
 
 from collections import defaultdict
@@ -12,14 +14,18 @@ from tabulate import tabulate
 
 from . import plots
 from .metrics import METRICS
-from .stats import compare, hosts, summarize
+from .stats import along, axes_of, compare, compare_axes, hosts, summarize
 
 LABELS = {m.name: m.label for m in METRICS}
 TONES = {"faster": "better", "less CPU": "better", "slower": "worse", "more CPU": "worse"}
 
 
+def variant_names(results):
+    return list(dict.fromkeys(v["name"] for v in results["variants"]))
+
+
 def baseline_of(results):
-    names = [v["name"] for v in results["variants"]]
+    names = variant_names(results)
     return "base" if "base" in names else names[0]
 
 
@@ -30,7 +36,17 @@ def per_host(results, across_hosts=None):
 
 
 def comparisons(results, seed=0, across_hosts=None):
-    return compare(results["samples"], baseline_of(results), seed, per_host(results, across_hosts))
+    """The variants against the baseline, then the leaves of every other axis against that axis's first."""
+    split = per_host(results, across_hosts)
+    return compare(results["samples"], baseline_of(results), seed, split) + compare_axes(results["samples"], seed, split)
+
+
+def views(results):
+    """(what is compared, its samples, its baseline, its order) for the variants and for each axis."""
+    out = [("variant", results["samples"], baseline_of(results), variant_names(results))]
+    for axis, leaves in axes_of(results["samples"]).items():
+        out.append((axis, along(results["samples"], axis), f"{axis}={leaves[0]}", [f"{axis}={l}" for l in leaves]))
+    return out
 
 
 def change_text(c):
@@ -39,25 +55,30 @@ def change_text(c):
 
 
 def table(results, comps=None, across_hosts=None):
-    """Per op, metric, (host,) and variant: median, IQR, CV, n, and the change versus the baseline with its verdict."""
+    """Per op, metric, (setting,) and variant or leaf: median, IQR, CV, n, and the change versus the baseline with
+    its verdict; one table per thing compared."""
     split = per_host(results, across_hosts)
     comps = comparisons(results, across_hosts=across_hosts) if comps is None else comps
-    by_key = {(c.op, c.metric, c.variant, c.host): c for c in comps}
-    order = {v["name"]: i for i, v in enumerate(results["variants"])}
-    baseline = baseline_of(results)
+    texts = [_table(what, samples, [c for c in comps if c.axis == what], baseline, order, split)
+             for what, samples, baseline, order in views(results)]
+    return "\n\n".join(texts) + hosts_note(results, split)
+
+
+def _table(what, samples, comps, baseline, order, split):
+    by_key = {(c.op, c.metric, c.variant, c.where): c for c in comps}
+    summaries = summarize(samples, split)
+    settings = any(s.where for s in summaries)
     rows = []
-    for s in sorted(summarize(results["samples"], split),
-                    key=lambda s: (s.op != "inflate", [m.name for m in METRICS].index(s.metric), s.warmup,
-                                   s.host or "", order.get(s.variant, 99))):
-        c = by_key.get((s.op, s.metric, s.variant, s.host)) if not s.warmup else None
-        alone = split and not s.warmup and not c and s.variant != baseline
-        change = change_text(c) if c else ""
-        rows.append([s.op, LABELS[s.metric] + (" (warm-up)" if s.warmup else ""), *([s.host] if split else []),
-                     s.variant, s.n, f"{s.median:.4f}", f"{s.iqr:.4f}", f"{s.cv * 100:.1f} %", change,
-                     f"{c.p:.3g}" if c else "", c.verdict if c else f"no {baseline} on {s.host}" if alone else ""])
-    text = tabulate(rows, headers=["op", "metric", *(["host"] if split else []), "variant", "n", "median s",
-                                   "IQR s", "CV", "vs base (95 % CI)", "p", "verdict"])
-    return text + hosts_note(results, split)
+    for s in sorted(summaries, key=lambda s: (not s.op.startswith("inflate"), s.op, [m.name for m in METRICS].index(s.metric), s.warmup,
+                                              s.where or "", order.index(s.variant) if s.variant in order else 99)):
+        c = by_key.get((s.op, s.metric, s.variant, s.where)) if not s.warmup else None
+        alone = settings and not s.warmup and not c and s.variant != baseline
+        rows.append([s.op, LABELS[s.metric] + (" (warm-up)" if s.warmup else ""), *([s.where] if settings else []),
+                     s.variant, s.n, f"{s.median:.4f}", f"{s.iqr:.4f}", f"{s.cv * 100:.1f} %",
+                     change_text(c) if c else "", f"{c.p:.3g}" if c else "",
+                     c.verdict if c else f"no {baseline} in {s.where}" if alone else ""])
+    return tabulate(rows, headers=["op", "metric", *(["setting"] if settings else []), what, "n", "median s", "IQR s",
+                                   "CV", f"vs {baseline} (95 % CI)", "p", "verdict"])
 
 
 def hosts_note(results, split):
@@ -80,25 +101,49 @@ def facts(results):
              f"guest {job.get('memory_mib', '?')} MiB / {job.get('cpus', '?')} vCPU"]
     for v in results["variants"]:
         k = v["kernel"]
-        lines.append(f"{v['name']}: {k.get('release')} config {k.get('config_sha256')} "
+        lines.append(f"{v['name']}{setting_text(v)}: {k.get('release')} config {k.get('config_sha256')} "
                      f"bzImage {k.get('bzimage_sha256', '')[:16]} series {', '.join(v['series']) or '(none)'}")
+    for st in results.get("settings", []):
+        q = st.get("qemu_build") or {}
+        lines.append(f"setting {setting_text(st) or '(default)'}: QEMU {q.get('version', '?')} from "
+                     f"{q.get('source', '?')}{' + ' + ', '.join(q['series']) if q.get('series') else ''}, guest "
+                     f"{st.get('memory_mib')} MiB, kernel command line {st.get('cmdline') or '(none)'!r}")
     return "\n".join(lines)
+
+
+def setting_text(entry):
+    """`` [axis=leaf, ...]`` for a record with axes, else empty."""
+    axes = entry.get("axes") or {}
+    return f" [{', '.join(f'{a}={v}' for a, v in sorted(axes.items()))}]" if axes else ""
 
 
 def verdict_rows(results, comps):
     """One row per comparison for the HTML verdict table, formatted as in ``table()``, in its order."""
-    split = any(c.host for c in comps)
-    medians = {(s.op, s.metric, s.variant, s.host): s.median for s in summarize(results["samples"], split)
-               if not s.warmup}
-    order = {v["name"]: i for i, v in enumerate(results["variants"])}
+    split = any(c.where for c in comps if c.axis == "variant") and per_host(results)
+    rows = []
     names = [m.name for m in METRICS]
-    return [{"op": c.op, "metric": LABELS[c.metric] + (f" on {c.host}" if c.host else ""), "variant": c.variant,
-             "n": c.n, "median": f"{medians[(c.op, c.metric, c.variant, c.host)]:.4f}",
-             "base": f"{medians[(c.op, c.metric, c.baseline, c.host)]:.4f}", "change": change_text(c),
-             "ratio": f"×{c.ratio:.3f} [{c.ci95[0]:.3f}, {c.ci95[1]:.3f}]", "p": f"{c.p:.3g}",
-             "verdict": c.verdict, "tone": TONES.get(c.verdict, "same"), "detectable": f"±{c.detectable * 100:.1f} %"}
-            for c in sorted(comps, key=lambda c: (c.op != "inflate", names.index(c.metric), c.host or "",
-                                                  order.get(c.variant, 99)))]
+    for what, samples, _, order in views(results):
+        medians = {(s.op, s.metric, s.variant, s.where): s.median for s in summarize(samples, split) if not s.warmup}
+        mine = sorted((c for c in comps if c.axis == what),
+                      key=lambda c: (not c.op.startswith("inflate"), c.op, names.index(c.metric), c.where or "", order.index(c.variant)))
+        rows += [{"op": c.op, "metric": LABELS[c.metric] + (f" in {c.where}" if c.where else ""),
+                  "variant": c.variant, "baseline": c.baseline, "n": c.n,
+                  "median": f"{medians[(c.op, c.metric, c.variant, c.where)]:.4f}",
+                  "base": f"{medians[(c.op, c.metric, c.baseline, c.where)]:.4f}", "change": change_text(c),
+                  "ratio": f"×{c.ratio:.3f} [{c.ci95[0]:.3f}, {c.ci95[1]:.3f}]", "p": f"{c.p:.3g}",
+                  "verdict": c.verdict, "tone": TONES.get(c.verdict, "same"),
+                  "detectable": f"±{c.detectable * 100:.1f} %"} for c in mine]
+    return rows
+
+
+def label(record):
+    """A variant with its setting of the axes: what one strip, trace or colour stands for."""
+    return record["variant"] + setting_text(record)
+
+
+def labels(results):
+    """Every variant-and-setting of the job, in job order."""
+    return list(dict.fromkeys(label(s) for s in results["samples"])) or variant_names(results)
 
 
 def distributions(results, palette):
@@ -107,13 +152,13 @@ def distributions(results, palette):
     for s in results["samples"]:
         for m in METRICS:
             if s.get(m.name) is not None:
-                values[(s["op"], m.name, s["variant"], s["warmup"])].append(s[m.name])
+                values[(s["op"], m.name, label(s), s["warmup"])].append(s[m.name])
     out = []
-    for op in sorted({s["op"] for s in results["samples"]}, key=lambda op: op != "inflate"):
+    for op in sorted({s["op"] for s in results["samples"]}, key=lambda op: (not op.startswith("inflate"), op)):
         svgs = []
         for m in METRICS:
-            groups = [(v["name"], values[(op, m.name, v["name"], False)], values[(op, m.name, v["name"], True)])
-                      for v in results["variants"]]
+            groups = [(name, values[(op, m.name, name, False)], values[(op, m.name, name, True)])
+                      for name in labels(results)]
             groups = [g for g in groups if g[1] or g[2]]
             if groups:
                 svgs.append(plots.strip(f"{op}: {m.label}", f"{m.label} ({m.unit})", groups, palette))
@@ -122,22 +167,22 @@ def distributions(results, palette):
 
 
 def trace_plot(results, palette):
-    """The balloon's ``actual`` (MiB) over time in the first measured inflate of each variant; None without traces."""
-    warm = {(s["variant"], s["boot"], s["cycle"], s["op"]) for s in results["samples"] if s["warmup"]}
+    """The balloon's ``actual`` (MiB) over time in the first measured inflate of each variant and setting; None
+    without traces."""
+    warm = {(label(s), s["boot"], s["cycle"], s["op"]) for s in results["samples"] if s["warmup"]}
     first = {}
     for t in sorted(results.get("traces", []), key=lambda t: (t["boot"], t["cycle"])):
-        if t["op"] == "inflate" and t["points"] and (t["variant"], t["boot"], t["cycle"], t["op"]) not in warm:
-            first.setdefault(t["variant"], t)
-    series = [(v["name"], f"{v['name']} (boot {t['boot']}, cycle {t['cycle']})",
-               [(s, b / 2 ** 20) for s, b in t["points"]])
-              for v in results["variants"] if (t := first.get(v["name"]))]
+        if t["op"].startswith("inflate") and t["points"] and (label(t), t["boot"], t["cycle"], t["op"]) not in warm:
+            first.setdefault(label(t), t)
+    series = [(name, f"{name} (boot {t['boot']}, cycle {t['cycle']})", [(s, b / 2 ** 20) for s, b in t["points"]])
+              for name in labels(results) if (t := first.get(name))]
     return plots.lines("balloon actual during one measured inflate", "time (s)", "actual (MiB)", series,
                        palette) if series else None
 
 
 def html(results, comps):
     """The self-contained HTML report of a job: verdicts, plots, kernel identities, job facts, range-diffs."""
-    palette = plots.colors([v["name"] for v in results["variants"]])
+    palette = plots.colors(labels(results) + [f"{a}={l}" for a, ls in axes_of(results["samples"]).items() for l in ls])
     names = [h or "?" for h in hosts(results["samples"])]
     job = {**results["job"], **({"host": ", ".join(names)} if len(names) > 1 else {})}
     env = jinja2.Environment(loader=jinja2.PackageLoader("harness"), autoescape=True,
@@ -146,4 +191,4 @@ def html(results, comps):
         title=Path(results["job"].get("dir", "")).name, job=job, baseline=baseline_of(results),
         variants=results["variants"], palette=palette, rows=verdict_rows(results, comps),
         distributions=distributions(results, palette), trace=trace_plot(results, palette),
-        range_diff=results.get("range_diff") or {})
+        settings=results.get("settings", []), setting_text=setting_text, range_diff=results.get("range_diff") or {})

@@ -16,6 +16,7 @@ from .errors import HarnessError
 
 SCHEMA = 1
 TEST_FILE = "balloon.json"
+SETTING_FACTS = ("axes", "qemu_build", "memory_mib", "cpus", "cmdline")  # what an axis leaf can change
 
 
 @dataclass(frozen=True)
@@ -66,15 +67,20 @@ def gather(job_dir):
     """Build the results.json document from the per-test records of an Avocado job directory."""
     job_dir = Path(job_dir)
     records = [json.loads(p.read_text()) for p in sorted(job_dir.glob(f"test-results/*/data/{TEST_FILE}"))]
-    variants, samples, traces, facts = {}, [], [], {}
+    variants, settings, samples, traces, facts = {}, {}, [], [], {}
     for rec in records:
-        variants.setdefault(rec["variant"], {"name": rec["variant"], "series": rec["kernel"].get("series", []),
-                                             "kernel": rec["kernel"]})
-        samples += [{**s, "host": rec["guest"].get("host")} for s in rec["samples"]]  # compared per host
-        traces += rec["traces"]
-        facts = {k: v for k, v in rec["guest"].items() if k != "boot_s"} or facts
+        guest = rec["guest"]
+        axes = guest.get("axes") or {}
+        key = json.dumps(axes, sort_keys=True)
+        variants.setdefault((rec["variant"], key), {"name": rec["variant"], "series": rec["kernel"].get("series", []),
+                                                    "kernel": rec["kernel"], **({"axes": axes} if axes else {})})
+        settings.setdefault(key, {k: guest.get(k) for k in SETTING_FACTS})
+        # compared per host and per setting of the axes
+        samples += [{**s, "host": guest.get("host"), **({"axes": axes} if axes else {})} for s in rec["samples"]]
+        traces += [{**t, **({"axes": axes} if axes else {})} for t in rec["traces"]]
+        facts = {k: v for k, v in guest.items() if k not in ("boot_s", "axes", "held")} or facts
     return {"schema": SCHEMA, "job": {"dir": str(job_dir), **facts}, "variants": list(variants.values()),
-            "samples": samples, "traces": traces}
+            "settings": list(settings.values()), "samples": samples, "traces": traces}
 
 
 def load(job_dir):

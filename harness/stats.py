@@ -6,14 +6,16 @@ variance counts without counting the cycles' own spread twice; with fewer than t
 clusters to draw from, and the cycles within each drawn boot are resampled too (two-level); the Mann-Whitney U test (normal approximation with tie correction) gives
 a p-value.  A change is called only when the interval excludes 1 and p < 0.05; otherwise the verdict is "no
 significant change" and ``detectable`` says how large a change the job could have seen.  Warm-up samples are
-summarised but never compared.  With ``per_host`` a variant is compared only with the baseline measured on the
-same host (a sample's ``host``): two machines differ more than two kernels do.
+summarised but never compared.  A variant is compared only with the baseline measured alike: in the same leaf
+of every other axis of the job (a sample's ``axes``) and, with ``per_host``, on the same host (its ``host``) —
+two machines or two kernel configs differ more than two series do.  ``compare_axes`` compares along the other
+axes the same way: each leaf against the axis's first, among samples alike in everything else.
 """
 
 import math
 import random
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .metrics import METRICS
 
@@ -45,7 +47,7 @@ class Summary:
     median: float
     iqr: float
     cv: float          # standard deviation / mean
-    host: str | None = None  # None: pooled over hosts
+    where: str | None = None  # the host and axis leaves the samples share (None: one setting, pooled hosts)
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ class Comparison:
     p: float
     verdict: str
     detectable: float  # half-width of the CI as a fraction: smaller changes would not have been seen
-    host: str | None = None  # where both were measured (None: pooled over hosts)
+    where: str | None = None  # where both were measured, as in ``Summary``
+    axis: str = "variant"     # what is compared: the variants, or the leaves of this axis
 
 
 def hosts(samples):
@@ -68,20 +71,47 @@ def hosts(samples):
     return sorted({s.get("host") for s in samples}, key=lambda h: h or "")
 
 
+def where(sample, per_host=False):
+    """The setting a sample is compared within: its host (with ``per_host``) and its leaf of every axis."""
+    parts = ([sample.get("host") or "?"] if per_host else []) + [
+        f"{a}={v}" for a, v in sorted((sample.get("axes") or {}).items())]
+    return ", ".join(parts) or None
+
+
+def along(samples, axis):
+    """The samples that have ``axis``, relabelled to be compared along it: the leaf (``axis=leaf``) takes the
+    place of the variant, and the variant becomes one of the settings held equal."""
+    out = []
+    for s in samples:
+        axes = dict(s.get("axes") or {})
+        if axis in axes:
+            leaf = axes.pop(axis)
+            out.append({**s, "variant": f"{axis}={leaf}", "axes": {**axes, "variant": s["variant"]}})
+    return out
+
+
+def axes_of(samples):
+    """{axis: its leaves in job order} for the axes with more than one leaf among ``samples``."""
+    leaves = {}
+    for s in samples:
+        for a, v in (s.get("axes") or {}).items():
+            leaves.setdefault(a, dict.fromkeys([]))[v] = None
+    return {a: list(v) for a, v in leaves.items() if len(v) > 1}
+
+
 def summarize(samples, per_host=False):
-    """Summaries per (op, metric, variant, warm-up or not), and per host with ``per_host``."""
+    """Summaries per (op, metric, variant, warm-up or not), per setting (``where``)."""
     groups = defaultdict(list)
     for s in samples:
         for m in METRICS:
             if s.get(m.name) is not None:
-                groups[(s["op"], m.name, s["variant"], s["warmup"], s.get("host") if per_host else None)].append(
-                    s[m.name])
+                groups[(s["op"], m.name, s["variant"], s["warmup"], where(s, per_host))].append(s[m.name])
     out = []
-    for (op, metric, variant, warm, host), xs in groups.items():
+    for (op, metric, variant, warm, setting), xs in groups.items():
         mean = sum(xs) / len(xs)
         sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
         out.append(Summary(op, metric, variant, warm, len(xs), median(xs),
-                           quantile(xs, 0.75) - quantile(xs, 0.25), sd / mean if mean else 0.0, host))
+                           quantile(xs, 0.75) - quantile(xs, 0.25), sd / mean if mean else 0.0, setting))
     return out
 
 
@@ -135,18 +165,18 @@ def verdict(metric, ci, p):
 
 
 def compare(samples, baseline, seed=0, per_host=False):
-    """Compare every non-baseline variant with ``baseline`` on every metric and op (warm-up excluded); with
-    ``per_host`` only with the baseline of the same host (none there: no comparison)."""
+    """Compare every non-baseline variant with ``baseline`` on every metric and op (warm-up excluded), within each
+    setting (``where``; a setting without the baseline: no comparison)."""
     data = defaultdict(lambda: defaultdict(list))
     for s in samples:
         if not s["warmup"]:
             for m in METRICS:
                 if s.get(m.name) is not None:
-                    where = s.get("host") if per_host else None
-                    data[(s["op"], m.name, s["variant"], where)][(s.get("host"), s["boot"])].append(s[m.name])
+                    data[(s["op"], m.name, s["variant"], where(s, per_host))][(s.get("host"), s["boot"])].append(
+                        s[m.name])
     out = []
-    for (op, name, variant, host), by_boot in sorted(data.items(), key=lambda kv: (*kv[0][:3], kv[0][3] or "")):
-        base = data.get((op, name, baseline, host))
+    for (op, name, variant, setting), by_boot in sorted(data.items(), key=lambda kv: (*kv[0][:3], kv[0][3] or "")):
+        base = data.get((op, name, baseline, setting))
         if variant == baseline or not base:
             continue
         metric = next(m for m in METRICS if m.name == name)
@@ -155,5 +185,12 @@ def compare(samples, baseline, seed=0, per_host=False):
         ci = ratio_ci(base, by_boot, seed)
         p = mann_whitney_p(a, b)
         out.append(Comparison(op, name, variant, baseline, len(b), median(b) / median(a), ci, p,
-                              verdict(metric, ci, p), (ci[1] - ci[0]) / 2, host))
+                              verdict(metric, ci, p), (ci[1] - ci[0]) / 2, setting))
     return out
+
+
+def compare_axes(samples, seed=0, per_host=False):
+    """Compare along every axis with several leaves: each leaf against the axis's first, within each setting of
+    the other axes and the variant."""
+    return [replace(c, axis=axis) for axis, leaves in axes_of(samples).items()
+            for c in compare(along(samples, axis), f"{axis}={leaves[0]}", seed, per_host)]

@@ -7,6 +7,7 @@ built tree sharing those links and copying only the build output, so timestamps 
 only what its series changes; ``unshare`` gives files their own inodes before a patch touches them.
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -116,3 +117,30 @@ def unshare(tree, files):
             tmp = path.with_name(path.name + ".unshare")
             shutil.copy2(path, tmp)
             tmp.replace(path)
+
+
+@contextlib.contextmanager
+def borrowed(path):
+    """Lend a built tree's path to a variant: the tree is set aside and a copy of it takes its place.
+
+    Build systems record absolute paths (kbuild's objtool, meson/ninja), so a copy elsewhere would rebuild
+    everything; at the same path only what the series touches recompiles.  The tree is put back on every exit
+    path.
+    """
+    with cache.locked(path):
+        saved = restore(path)
+        path.rename(saved)
+        try:
+            link_copy(saved, path)
+            yield path
+        finally:
+            restore(path)
+
+
+def restore(path):
+    """Put a set-aside base tree back (after a variant build, or one that crashed); return its aside name."""
+    saved = path.with_name(path.name + ".base")
+    if saved.exists():
+        shutil.rmtree(path, ignore_errors=True)
+        saved.rename(path)
+    return saved

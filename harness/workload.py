@@ -1,13 +1,15 @@
 """The benchmark scenario: warm-up and measured inflate/deflate cycles on one booted guest.
 
-Each cycle inflates the balloon until the guest is left ``target_mib`` and deflates it back to all its RAM.
+Each cycle, for each (from, to) pair of the workload's ``targets`` (by default the guest's RAM down to
+``target_mib``), inflates the balloon from ``from`` to ``to`` MiB left to the guest and deflates it back; with
+several pairs the op names carry the sizes (``inflate 8192→1024 MiB``).
 Around every operation the guest's CPU and MemTotal are read over SSH and QEMU's CPU through its host, outside
 the timed window; the guest must see the change (MemTotal moves by what the balloon took) and its console must
 stay free of panics and warnings.  Cycles after boot are numbered from 1; the first ``warmup`` are kept but marked.
 ``soak`` repeats plain cycles to show that MemTotal comes back and QEMU's memory stays flat.
 """
 
-from .balloon import drive
+from .balloon import actual, drive
 from .errors import GuestError
 from .metrics import guest_snapshot, process_cpu, process_rss_kb
 from .results import Sample
@@ -18,17 +20,22 @@ MEMTOTAL_TOLERANCE = 0.01  # fraction of the ballooned amount MemTotal may miss 
 def run(guest, workload, variant, boot, progress=print):
     """Run the scenario on ``guest``; return (samples, traces)."""
     clk_tck = guest.host.clk_tck()
-    full = guest.spec.memory_mib << 20
     samples, traces = [], []
     for cycle in range(1, workload.warmup + workload.cycles + 1):
-        for op, target in (("inflate", workload.target_mib << 20), ("deflate", full)):
-            sample, trace = _measure(guest, workload, variant, boot, cycle, op, target, clk_tck)
-            samples.append(sample)
-            traces.append({"variant": variant, "boot": boot, "cycle": cycle, "op": op,
-                           "points": [[round(t, 5), a] for t, a in trace.points]})
+        for start, end in workload.targets:
+            if actual(guest) != start << 20:  # the pair starts elsewhere: get there, untimed
+                drive(guest, start << 20, workload.poll_interval_s, workload.op_timeout_s)
+            for op, target in (("inflate", end << 20), ("deflate", start << 20)):
+                name = op if len(workload.targets) == 1 else f"{op} {start}→{end} MiB"
+                sample, trace = _measure(guest, workload, variant, boot, cycle, name, target, clk_tck)
+                samples.append(sample)
+                traces.append({"variant": variant, "boot": boot, "cycle": cycle, "op": name,
+                               "points": [[round(t, 5), a] for t, a in trace.points]})
+            progress(f"{variant} boot {boot} cycle {cycle} {start}→{end} MiB: inflate {samples[-2].wall_s:.3f} s, "
+                     f"deflate {samples[-1].wall_s:.3f} s{' (warm-up)' if cycle <= workload.warmup else ''}")
         guest.check_console(f"in cycle {cycle}")
-        progress(f"{variant} boot {boot} cycle {cycle}: inflate {samples[-2].wall_s:.3f} s, "
-                 f"deflate {samples[-1].wall_s:.3f} s{' (warm-up)' if cycle <= workload.warmup else ''}")
+    if actual(guest) != guest.spec.memory_mib << 20:
+        drive(guest, guest.spec.memory_mib << 20, workload.poll_interval_s, workload.op_timeout_s)
     return samples, traces
 
 

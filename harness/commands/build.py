@@ -1,4 +1,5 @@
-"""``balloon-harness build JOB.yaml``: apply, build and image everything a job needs, with progress.
+"""``balloon-harness build JOB.yaml``: apply, build and image everything a job needs — for every setting of its
+axes — with progress.
 
 The Avocado tests build what is missing on their own; running this first shows the long steps on the console
 and fails early, naming the variant, when a series does not apply or a kernel does not build.
@@ -6,11 +7,11 @@ and fails early, naming the variant, when a series does not apply or a kernel do
 
 import time
 
-from .. import cache, config, image, kernel
+from .. import cache, config, image, kernel, qemu_build
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser("build", help="build the kernels and guest image of a job (cached)")
+    p = subparsers.add_parser("build", help="build the kernels, QEMUs and guest image of a job (cached)")
     p.add_argument("job", help="job YAML, e.g. configs/default.yaml")
     p.add_argument("--variant", action="append", help="only these variants (repeatable)")
     p.add_argument("--cache-dir", help="cache directory (default $BALLOON_HARNESS_CACHE or ~/.cache/balloon-harness)")
@@ -20,15 +21,27 @@ def add_parser(subparsers):
 def run(args):
     job = config.load(args.job)
     cache_dir = cache.root(args.cache_dir)
-    wanted = [job.variant(n) for n in args.variant] if args.variant else list(job.variants)
-    builds = []
-    for variant in wanted:
-        start = time.perf_counter()
-        build = kernel.build(job, variant, cache_dir, progress=lambda m: print(f"  {m}", flush=True))
-        how = "cached" if build.cached else f"built in {time.perf_counter() - start:.1f} s"
-        print(f"{variant.name}: {build.release} {build.bzimage} ({how})", flush=True)
-        builds.append(build)
-    kernel.check_parity(builds)
-    img = image.build(job.guest.image, cache_dir, progress=lambda m: print(f"  {m}", flush=True))
+    progress = lambda m: print(f"  {m}", flush=True)  # noqa: E731
+    for choice, setting in job.settings:
+        title = ", ".join(f"{a}={leaf}" for a, leaf in choice.items())
+        if title:
+            print(f"[{title}]", flush=True)
+        wanted = [setting.variant(n) for n in args.variant] if args.variant else list(setting.variants)
+        builds = []
+        for variant in wanted:
+            start = time.perf_counter()
+            build = kernel.build(setting, variant, cache_dir, progress=progress)
+            print(f"{variant.name}: {build.release} {build.bzimage} ({_how(build, start)})", flush=True)
+            builds.append(build)
+        kernel.check_parity(builds)
+        if setting.qemu.source != "system":
+            start = time.perf_counter()
+            built = qemu_build.build(setting.qemu, cache_dir, progress=progress)
+            print(f"QEMU {built.version}: {built.binary} ({_how(built, start)})", flush=True)
+    img = image.build(job.guest.image, cache_dir, progress=progress)
     print(f"image {img.name}: {img.initrd}")
     return 0
+
+
+def _how(build, start):
+    return "cached" if build.cached else f"built in {time.perf_counter() - start:.1f} s"

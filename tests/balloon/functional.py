@@ -22,7 +22,7 @@ from harness.metrics import process_rss_kb
 from harness.avocado_test import BalloonTest
 from harness.errors import GuestError, HarnessError, QMPError
 from harness.functional import MIB
-from harness.guest import CONSOLE_TROUBLE, HOTPLUG_PORT, Guest
+from harness.guest import CONSOLE_TROUBLE, HOTPLUG_PORT
 
 STATS_INTERVAL_S = 2            # guest-stats-polling-interval (seconds)
 OOM_EXCESS_MIB = 256            # the deflate-on-oom workload wants this much more than the guest has available
@@ -73,8 +73,7 @@ class Functional(BalloonTest):
     def boot(self, name="guest", **kw):
         build = self.kernels()
         self.record["kernel"] = build.identity()
-        return Guest(build, self.image(), self.job.guest, self.logdir + f"/{name}", self.cache_dir,
-                     self.job.kernel.cmdline, progress=self.log.info, **kw)
+        return self.guest(build, self.image(), name, **kw)
 
     def full_bytes(self, g):
         return g.spec.memory_mib * MIB

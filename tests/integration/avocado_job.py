@@ -23,18 +23,18 @@ def job_yaml(variant="base", series=None, accel="auto", qemu="qemu-system-x86_64
                       qemu=qemu, boot_timeout_s=boot_timeout_s)
 
 
-def start(yaml_text, test="tests/balloon/benchmark.py"):
-    """Start the job; return (Popen, results dir)."""
+def start(yaml_text, test="tests/balloon/benchmark.py", parallel=1):
+    """Start the job (``parallel``: Avocado's --max-parallel-tasks); return (Popen, results dir)."""
     out = Path(tempfile.mkdtemp(prefix="bh-job-"))
     (out / "job.yaml").write_text(yaml_text)
-    argv = [AVOCADO, "run", "--max-parallel-tasks", "1", "--job-results-dir", out, test, "-m", out / "job.yaml"]
+    argv = [AVOCADO, "run", "--max-parallel-tasks", parallel, "--job-results-dir", out, test, "-m", out / "job.yaml"]
     return subprocess.Popen([str(a) for a in argv], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True), out
 
 
-def run(yaml_text, test="tests/balloon/benchmark.py", timeout=900):
+def run(yaml_text, test="tests/balloon/benchmark.py", timeout=900, parallel=1):
     """Run the job to its end; return (console output, Avocado's test records, job dir)."""
-    proc, out = start(yaml_text, test)
+    proc, out = start(yaml_text, test, parallel)
     console, _ = proc.communicate(timeout=timeout)
     job_dir = next(p for p in out.iterdir() if p.name.startswith("job-"))
     tests = json.loads((job_dir / "results.json").read_text())["tests"]

@@ -183,6 +183,26 @@ class LabHostsTest(unittest.TestCase):
         self.assertIn("compared per host (lab1, lab2)", table)
         print(f"\ntwo-host job: {wall_s:.1f} s wall, {job_dir}\n{table}")
 
+    def test_avocado_runs_tests_side_by_side_one_guest_per_host(self):
+        text = self.job_yaml(cycles=1).replace("variants: !mux", "rounds: !mux\n  r1: {round: 1}\n  r2: {round: 2}\n"
+                                                                 "  r3: {round: 3}\nvariants: !mux")
+        start = time.perf_counter()
+        console, tests, job_dir = avocado_job.run(text, parallel=2)
+        wall_s = time.perf_counter() - start
+        self.assertEqual([t["status"] for t in tests], ["PASS"] * 6, console)
+        held = {}
+        for path in job_dir.glob("test-results/*/data/balloon.json"):
+            guest = json.loads(path.read_text())["guest"]
+            held.setdefault(guest["host"], []).append(tuple(guest["held"]))
+        self.assertEqual({h: len(w) for h, w in held.items()}, {"lab1": 3, "lab2": 3})
+        for host, windows in held.items():  # one guest per host at a time
+            windows.sort()
+            for (_, end), (start_next, _) in zip(windows, windows[1:]):
+                self.assertLessEqual(end, start_next, f"two guests at once on {host}: {windows}")
+        overlap = sum(max(0.0, min(a[1], b[1]) - max(a[0], b[0])) for a in held["lab1"] for b in held["lab2"])
+        self.assertGreater(overlap, 0, f"the hosts never ran side by side: {held}")
+        print(f"\nsix tests on two hosts, two at a time: {wall_s:.1f} s wall, hosts side by side for {overlap:.1f} s")
+
     def test_host_that_drops_mid_job_errors_while_the_other_hosts_results_survive(self):
         done = threading.Event()
         dropped = []

@@ -6,7 +6,7 @@ from pathlib import Path
 from unittest import mock
 
 from harness import avocado_plugin, results
-from trees import BASE, FILE, git, write_tree
+from trees import BASE, git, write_tree
 
 
 class PluginTest(unittest.TestCase):

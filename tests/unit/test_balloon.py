@@ -1,5 +1,7 @@
-"""Balloon polling against a small fake QMP peer; tests/integration/test_guest.py drives the same code on QEMU."""
+"""Balloon timing against a small fake QMP peer that also writes QEMU's trace lines; tests/integration/test_guest.py
+drives the same code on QEMU."""
 
+import types
 import unittest
 
 from harness import balloon
@@ -7,20 +9,35 @@ from harness.errors import GuestError, QMPError
 
 
 class FakeGuest:
-    """Answers ``balloon`` and ``query-balloon`` like QEMU, moving ``actual`` by ``step`` per query."""
+    """Answers ``balloon`` and ``query-balloon`` like QEMU, moving ``actual`` by ``step`` per query (10 ms of trace
+    time each) and tracing the target and every ``actual`` as QEMU's log backend does."""
+
+    RAM = 2048 << 20
 
     def __init__(self, actual, step, stop_at=None):
         self.actual, self.step, self.stop_at, self.target = actual, step, stop_at, actual
+        self.spec = types.SimpleNamespace(memory_mib=self.RAM >> 20)
+        self.lines, self.read, self.clock = ["1@100.000000:virtio_balloon_set_config actual: 0 oldactual: 0"], 0, 100.0
 
     def qmp(self, name, **args):
         if name == "balloon":
             self.target = args["value"]
+            self.lines.append(f"1@{self.clock:.6f}:virtio_balloon_to_target balloon target: "
+                              f"{hex(self.target)} num_pages: {(self.RAM - self.target) >> 12}")
             return {}
         limit = self.target if self.stop_at is None else self.stop_at
         if self.actual != limit:
             move = min(self.step, abs(limit - self.actual))
+            old = self.actual
             self.actual += move if limit > self.actual else -move
+            self.clock += 0.01
+            self.lines.append(f"1@{self.clock:.6f}:virtio_balloon_set_config actual: {(self.RAM - self.actual) >> 12} "
+                              f"oldactual: {(self.RAM - old) >> 12}")
         return {"actual": self.actual}
+
+    def trace_lines(self):
+        new, self.read = self.lines[self.read:], len(self.lines)
+        return new
 
 
 class BalloonTest(unittest.TestCase):
@@ -30,15 +47,33 @@ class BalloonTest(unittest.TestCase):
         self.assertEqual(trace.points[-1][1], 512 << 20)
         self.assertEqual(len(trace.points), 7)  # the start and six steps of 256 MiB
         self.assertEqual(trace.from_bytes - trace.to_bytes, 1536 << 20)
+        self.assertAlmostEqual(trace.wall_s, 0.06, places=6)  # QEMU's clock, not the poller's
         self.assertLessEqual(trace.time_to(0.5), trace.time_to(0.9))
         self.assertEqual(trace.time_to(1.0), trace.points[-1][0])
+        back = balloon.drive(g, 2048 << 20, poll_s=0)  # deflate: only this operation's lines count
+        self.assertEqual((back.from_bytes, back.points[-1][1], len(back.points)), (512 << 20, 2048 << 20, 7))
+
+    def test_trace_lines_as_qemu_writes_them(self):
+        lines = ["21124@1795774924.698358:qmp_enter_balloon {\"value\": 1610612736}",
+                 "21124@1795774924.698481:virtio_balloon_to_target balloon target: 0x60000000 num_pages: 131072",
+                 "21124@1795774924.712481:virtio_balloon_set_config actual: 65536 oldactual: 0",
+                 "21124@1795774924.7",  # a line QEMU is still writing is never handed over, but is ignored
+                 "21124@1795774924.798481:virtio_balloon_set_config actual: 131072 oldactual: 65536"]
+        t = balloon.from_trace(lines, 2048 << 20, 2048 << 20, 1536 << 20)
+        self.assertEqual(t.points, ((0.0, 2048 << 20), (0.014, 1792 << 20), (0.1, 1536 << 20)))
+        self.assertAlmostEqual(t.wall_s, 0.1)
+        with self.assertRaises(QMPError) as cm:
+            balloon.from_trace(lines[2:], 2048 << 20, 2048 << 20, 1536 << 20)
+        self.assertIn("log' trace backend", str(cm.exception))
+        with self.assertRaises(QMPError):
+            balloon.from_trace(lines[:3], 2048 << 20, 2048 << 20, 1536 << 20)
 
     def test_stuck_balloon_times_out_with_the_trace(self):
         g = FakeGuest(2048 << 20, 512 << 20, stop_at=1024 << 20)
         with self.assertRaises(GuestError) as cm:
             balloon.drive(g, 512 << 20, poll_s=0.001, timeout_s=0.05)
         self.assertIn("did not reach 512 MiB", str(cm.exception))
-        self.assertIn("1024MiB", str(cm.exception))
+        self.assertIn("MiB to 1024 MiB", str(cm.exception))
 
     def test_reply_without_actual_is_rejected(self):
         class Broken:

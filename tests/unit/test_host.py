@@ -171,30 +171,30 @@ class PerHostComparisonTest(unittest.TestCase):
     def test_variants_are_compared_with_the_baseline_of_their_own_host(self):
         doc = document()
         (c,) = report.comparisons(doc)
-        self.assertEqual((c.variant, c.host, c.verdict), ("v1", "lab1", "faster"))
+        self.assertEqual((c.variant, c.where, c.verdict), ("v1", "lab1", "faster"))
         self.assertAlmostEqual(c.ratio, 0.8, delta=0.01)
         text = report.table(doc)
-        self.assertIn("host", text.splitlines()[0])
+        self.assertIn("setting", text.splitlines()[0])
         self.assertIn("compared per host (lab1, lab2)", text)
 
     def test_a_variant_without_a_baseline_on_its_host_is_not_compared(self):
         doc = document()
         doc["samples"] = [s for s in doc["samples"] if not (s["host"] == "lab1" and s["variant"] == "base")]
         self.assertEqual(report.comparisons(doc), [])
-        self.assertIn("no base on lab1", report.table(doc))
+        self.assertIn("no base in lab1", report.table(doc))
 
     def test_pooling_across_hosts_when_told(self):
         for doc, across in ((document(across=True), None), (document(), True)):
             (c,) = report.comparisons(doc, across_hosts=across)
-            self.assertIsNone(c.host)
+            self.assertIsNone(c.where)
             self.assertLess(c.ratio, 0.6)  # against a baseline pooled with the slow host
             self.assertIn("hosts pooled as asked", report.table(doc, across_hosts=across))
 
     def test_one_host_reads_as_before(self):
         doc = document()
         doc["samples"] = [s for s in doc["samples"] if s["host"] == "lab1"]
-        self.assertIsNone(report.comparisons(doc)[0].host)
-        self.assertNotIn("host", report.table(doc).splitlines()[0])
+        self.assertIsNone(report.comparisons(doc)[0].where)
+        self.assertNotIn("setting", report.table(doc).splitlines()[0])
 
 
 if __name__ == "__main__":
