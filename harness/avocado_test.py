@@ -55,7 +55,8 @@ class BalloonTest(Test):
         return image.build(self.job.guest.image, self.cache_dir, progress=self.log.info)
 
     def guest(self, build, img, name="guest", **kw):
-        return Guest(build, img, self.job.guest, self.logdir + f"/{name}", self.cache_dir, self.job.cmdline(self.variant),
+        return Guest(build, img, self.job.guest, self.logdir + f"/{name}", self.cache_dir,
+                     self.job.cmdline(self.variant),
                      progress=self.log.info, host=self.host(), qemu=self.qemu().binary, **kw)
 
     def qemu(self):

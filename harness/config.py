@@ -4,9 +4,10 @@ A job file is Avocado yaml-to-mux YAML: plain sections (``base``, ``kernel``, ``
 shared by every test, and ``!mux`` nodes that Avocado expands into one test per combination: ``variants`` (the
 kernels compared), optionally ``rounds`` (interleaved repetitions) and any number of named *axes* — a top-level
 ``!mux`` whose leaves each override sections, e.g. ``init_on_alloc: !mux {"off": {kernel: {cmdline:
-init_on_alloc=0}}, ...}``.  In a leaf, ``cmdline`` and ``fragments`` add to the job's; other keys replace.  ``load`` reads the file itself (used by the CLI and the job-start plugin) so every error names the
-file, line, key and the closest valid key; ``from_params`` rebuilds the same ``Job`` inside a test from the
-Avocado parameters it was given.  Both go through one validator.
+init_on_alloc=0}}, ...}``.  In a leaf, ``cmdline`` and ``fragments`` add to the job's; other keys replace.
+``load`` reads the file itself (used by the CLI and the job-start plugin) so every error names the file, line,
+key and the closest valid key, and gives every combination of the axes in ``settings``; ``from_params`` rebuilds
+a test's own combination from the Avocado parameters it was given.  Both go through one validator.
 """
 
 import difflib
@@ -229,7 +230,8 @@ def _plain(node, keys, lines, muxes):
 def _axis(name, leaves, where):
     """Check an axis: named leaves, each overriding at least one key of the sections an axis may change."""
     if not isinstance(leaves, dict) or not leaves:
-        raise ConfigError(f"{where((name,))}: axis {name!r} needs named leaves", hint="e.g. on: {kernel: {cmdline: x=1}}")
+        raise ConfigError(f"{where((name,))}: axis {name!r} needs named leaves",
+                          hint="e.g. on: {kernel: {cmdline: x=1}}")
     for leaf, sections in leaves.items():
         if not isinstance(sections, dict) or not sections:
             raise ConfigError(f"{where((name, leaf))}: axis leaf {name}/{leaf} sets nothing",

@@ -77,7 +77,8 @@ def build(job, variant, cache_dir, progress=print):
 
     def make(tmp):
         start = time.perf_counter()
-        base_tree = _base_tree(base, job.kernel.profile, start_config, fragment_paths, cache_dir / "trees" / base_key, progress)
+        base_tree = _base_tree(base, job.kernel.profile, start_config, fragment_paths, cache_dir / "trees" / base_key,
+                               progress)
         if series is None:
             _collect(base_tree, base_tree / "build.log", tmp, base, None, compiler, time.perf_counter() - start)
             return

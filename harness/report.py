@@ -38,7 +38,8 @@ def per_host(results, across_hosts=None):
 def comparisons(results, seed=0, across_hosts=None):
     """The variants against the baseline, then the leaves of every other axis against that axis's first."""
     split = per_host(results, across_hosts)
-    return compare(results["samples"], baseline_of(results), seed, split) + compare_axes(results["samples"], seed, split)
+    samples = results["samples"]
+    return compare(samples, baseline_of(results), seed, split) + compare_axes(samples, seed, split)
 
 
 def views(results):
@@ -69,7 +70,8 @@ def _table(what, samples, comps, baseline, order, split):
     summaries = summarize(samples, split)
     settings = any(s.where for s in summaries)
     rows = []
-    for s in sorted(summaries, key=lambda s: (not s.op.startswith("inflate"), s.op, [m.name for m in METRICS].index(s.metric), s.warmup,
+    names = [m.name for m in METRICS]
+    for s in sorted(summaries, key=lambda s: (not s.op.startswith("inflate"), s.op, names.index(s.metric), s.warmup,
                                               s.where or "", order.index(s.variant) if s.variant in order else 99)):
         c = by_key.get((s.op, s.metric, s.variant, s.where)) if not s.warmup else None
         alone = settings and not s.warmup and not c and s.variant != baseline
@@ -119,13 +121,13 @@ def setting_text(entry):
 
 def verdict_rows(results, comps):
     """One row per comparison for the HTML verdict table, formatted as in ``table()``, in its order."""
-    split = any(c.where for c in comps if c.axis == "variant") and per_host(results)
+    split = per_host(results)
     rows = []
     names = [m.name for m in METRICS]
     for what, samples, _, order in views(results):
         medians = {(s.op, s.metric, s.variant, s.where): s.median for s in summarize(samples, split) if not s.warmup}
-        mine = sorted((c for c in comps if c.axis == what),
-                      key=lambda c: (not c.op.startswith("inflate"), c.op, names.index(c.metric), c.where or "", order.index(c.variant)))
+        mine = sorted((c for c in comps if c.axis == what), key=lambda c: (
+            not c.op.startswith("inflate"), c.op, names.index(c.metric), c.where or "", order.index(c.variant)))
         rows += [{"op": c.op, "metric": LABELS[c.metric] + (f" in {c.where}" if c.where else ""),
                   "variant": c.variant, "baseline": c.baseline, "n": c.n,
                   "median": f"{medians[(c.op, c.metric, c.variant, c.where)]:.4f}",

@@ -15,6 +15,7 @@ from .metrics import guest_snapshot, process_cpu, process_rss_kb
 from .results import Sample
 
 MEMTOTAL_TOLERANCE = 0.01  # fraction of the ballooned amount MemTotal may miss by
+TRACE_POINTS = 100  # points of ``actual`` kept per operation for the report's plot
 
 
 def run(guest, workload, variant, boot, progress=print):
@@ -30,7 +31,7 @@ def run(guest, workload, variant, boot, progress=print):
                 sample, trace = _measure(guest, workload, variant, boot, cycle, name, target, clk_tck)
                 samples.append(sample)
                 traces.append({"variant": variant, "boot": boot, "cycle": cycle, "op": name,
-                               "points": [[round(t, 5), a] for t, a in trace.points]})
+                               "points": [[round(t, 5), a] for t, a in _thin(trace.points)]})
             progress(f"{variant} boot {boot} cycle {cycle} {start}→{end} MiB: inflate {samples[-2].wall_s:.3f} s, "
                      f"deflate {samples[-1].wall_s:.3f} s{' (warm-up)' if cycle <= workload.warmup else ''}")
         guest.check_console(f"in cycle {cycle}")
@@ -72,3 +73,9 @@ def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck):
                   qemu_cpu_s=round(cpu.total_s, 4), qemu_threads_cpu_s=cpu.threads_s,
                   guest_cpu_s=round(after.busy_s - before.busy_s, 4),
                   guest_memtotal_before_kb=before.memtotal_kb, guest_memtotal_after_kb=after.memtotal_kb), trace
+
+
+def _thin(points, keep=TRACE_POINTS):
+    """At most about ``keep`` evenly spaced points of a trace (QEMU traces every 1 MiB), always the first and last."""
+    step = max(1, len(points) // keep)
+    return [*points[:-1:step], points[-1]]

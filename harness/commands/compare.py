@@ -2,12 +2,14 @@
 
 With several job directories their samples are pooled, each job's variants renamed ``<variant>@<job>`` after the
 first, so tonight's kernels can be compared with last night's.  Variants measured on different hosts are compared
-per host unless ``--across-hosts`` (or the job's ``compare_across_hosts: true``) pools them.
+per host unless ``--across-hosts`` (or the job's ``compare_across_hosts: true``) pools them; likewise variants are
+compared within each setting of the job's axes unless ``--pool AXIS`` pools that axis's leaves.
 """
 
 from pathlib import Path
 
 from .. import report, results
+from ..errors import ConfigError
 
 
 def add_parser(subparsers):
@@ -15,6 +17,8 @@ def add_parser(subparsers):
     p.add_argument("jobdirs", nargs="+", type=Path, help="Avocado job result directories")
     p.add_argument("--across-hosts", action="store_true", default=None,
                    help="compare variants measured on different hosts with each other (default: per host)")
+    p.add_argument("--pool", action="append", default=[], metavar="AXIS",
+                   help="pool the leaves of this axis instead of comparing within each (repeatable)")
     p.set_defaults(func=run)
 
 
@@ -28,9 +32,18 @@ def merge(datas, names):
     return merged
 
 
+def pool(data, axes):
+    """``data`` with ``axes`` dropped from every sample: their leaves are pooled, not compared apart."""
+    unknown = set(axes) - {a for s in data["samples"] for a in s.get("axes", {})}
+    if unknown:
+        raise ConfigError(f"--pool {', '.join(sorted(unknown))}: no such axis in these results")
+    return {**data, "samples": [{**s, "axes": {a: v for a, v in s.get("axes", {}).items() if a not in axes}}
+                                for s in data["samples"]]}
+
+
 def run(args):
     datas = [results.load(d) for d in args.jobdirs]
-    data = merge(datas, [d.resolve().name for d in args.jobdirs])
+    data = pool(merge(datas, [d.resolve().name for d in args.jobdirs]), args.pool)
     print(report.facts(data))
     print()
     print(report.table(data, across_hosts=args.across_hosts))

@@ -125,6 +125,15 @@ class AxesComparisonTest(unittest.TestCase):
             self.assertEqual((c.variant, c.baseline, c.verdict), ("init_on_alloc=on", "init_on_alloc=off", "slower"))
             self.assertAlmostEqual(c.ratio, 2.0, delta=0.05)
 
+    def test_pooling_an_axis_when_asked(self):
+        from harness.commands import compare
+        pooled = compare.pool(doc(), ["init_on_alloc"])
+        (c,) = report.comparisons(pooled)
+        self.assertEqual((c.variant, c.where, c.axis), ("v2", None, "variant"))
+        with self.assertRaises(ConfigError) as cm:
+            compare.pool(doc(), ["profile"])
+        self.assertIn("--pool profile: no such axis", str(cm.exception))
+
     def test_table_has_one_part_per_thing_compared_and_html_lists_settings(self):
         d = doc()
         text = report.table(d)
