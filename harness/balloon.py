@@ -52,8 +52,11 @@ def drive(guest, target_bytes, poll_s=0.01, timeout_s=120.0):
     guest.qmp("balloon", value=target_bytes)
     while (now := actual(guest)) != target_bytes:
         if time.perf_counter() - t0 > timeout_s:
+            _, points = _points(guest.trace_lines(), guest.spec.memory_mib << 20, start_bytes)
+            seen = ", ".join(f"{t:.2f}s:{b >> 20}MiB" for t, b in points[-5:])
             raise GuestError(f"balloon did not reach {target_bytes >> 20} MiB within {timeout_s:.0f} s; actual "
-                             f"went from {start_bytes >> 20} MiB to {now >> 20} MiB")
+                             f"went from {start_bytes >> 20} MiB to {now >> 20} MiB (QEMU's trace, last changes: "
+                             f"{seen or 'none'})")
         time.sleep(poll_s)
     return from_trace(guest.trace_lines(), guest.spec.memory_mib << 20, start_bytes, target_bytes)
 
@@ -64,6 +67,19 @@ TRACE_LINE = re.compile(r"^\d+@(?P<t>\d+\.\d+):(?P<event>virtio_balloon_\w+) (?P
 def from_trace(lines, ram_bytes, start_bytes, target_bytes):
     """The ``Trace`` of one operation from QEMU's trace lines: from the target being set to the guest writing the
     ``actual`` that meets it (balloon pages are 4 KiB; the guest has RAM minus the balloon)."""
+    start, points = _points(lines, ram_bytes, start_bytes)
+    if start is None:
+        raise QMPError("QEMU's trace has no virtio_balloon_to_target event for the balloon command",
+                       hint="the QEMU binary needs the 'log' trace backend (qemu-system-x86_64 -trace help)")
+    done = next((t for t, b in points if b == target_bytes), 0.0 if start_bytes == target_bytes else None)
+    if done is None:
+        raise QMPError(f"QEMU's trace never shows actual at {target_bytes >> 20} MiB although query-balloon did",
+                       hint="a trace line may have been lost; see the QEMU log directory")
+    return Trace(start_bytes, target_bytes, tuple(p for p in points if p[0] <= done), done)
+
+
+def _points(lines, ram_bytes, start_bytes):
+    """(the time the target was set, [(seconds since, bytes the guest has), ...]) from QEMU's trace lines."""
     start, points = None, []
     for line in lines:
         m = TRACE_LINE.match(line)
@@ -74,14 +90,7 @@ def from_trace(lines, ram_bytes, start_bytes, target_bytes):
             start, points = t, [(0.0, start_bytes)]
         elif m["event"] == "virtio_balloon_set_config" and start is not None:
             points.append((round(t - start, 6), ram_bytes - (int(args["actual"]) << 12)))
-    if start is None:
-        raise QMPError("QEMU's trace has no virtio_balloon_to_target event for the balloon command",
-                       hint="the QEMU binary needs the 'log' trace backend (qemu-system-x86_64 -trace help)")
-    done = next((t for t, b in points if b == target_bytes), 0.0 if start_bytes == target_bytes else None)
-    if done is None:
-        raise QMPError(f"QEMU's trace never shows actual at {target_bytes >> 20} MiB although query-balloon did",
-                       hint="a trace line may have been lost; see the QEMU log directory")
-    return Trace(start_bytes, target_bytes, tuple(p for p in points if p[0] <= done), done)
+    return start, points
 
 
 BALLOON_QOM = "/machine/peripheral/balloon0"  # the guest's ``-device virtio-balloon-pci,id=balloon0``

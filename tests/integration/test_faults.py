@@ -56,7 +56,7 @@ class FaultTest(unittest.TestCase):
 
     def test_balloon_stuck_short_of_target_fails_with_trace(self):
         _, tests, _ = avocado_job.run(avocado_job.job_yaml("stuck", "patches/faults/stuck-at-64mib"))
-        self.assertOutcome(tests, "FAIL", "did not reach 512 MiB", "960MiB")
+        self.assertOutcome(tests, "FAIL", "did not reach 512 MiB", "to 960 MiB", "960MiB")
 
     def test_hidden_bug_actual_without_freeing_pages_is_caught(self):
         text = (avocado_job.ROOT / "configs" / "functional-buggy.yaml").read_text()

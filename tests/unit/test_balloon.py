@@ -74,6 +74,7 @@ class BalloonTest(unittest.TestCase):
             balloon.drive(g, 512 << 20, poll_s=0.001, timeout_s=0.05)
         self.assertIn("did not reach 512 MiB", str(cm.exception))
         self.assertIn("MiB to 1024 MiB", str(cm.exception))
+        self.assertIn("0.01s:1024MiB", str(cm.exception))  # the trace so far
 
     def test_reply_without_actual_is_rejected(self):
         class Broken:
