@@ -50,7 +50,7 @@ def main():
         start = time.perf_counter()
         run_job(args.config, args.results)
         print(f"job {n}/{args.jobs} done in {time.perf_counter() - start:.0f} s", flush=True)
-    tally, noises = Counter(), defaultdict(list)
+    tally, noises, aa_jobs = Counter(), defaultdict(list), 0
     jobs = sorted(args.results.glob("job-*/balloon/results.json"))
     for n, path in enumerate(jobs, 1):
         doc = json.loads(path.read_text())
@@ -61,9 +61,11 @@ def main():
             if c["metric"] in ("wall_s", "qemu_cpu_s"):
                 print(f"job {n} {c['op']:7} {c['metric']:10} {c['variant']:4} ratio {c['ratio']:.3f} "
                       f"[{c['ci95'][0]:.3f}, {c['ci95'][1]:.3f}] p={c['p']:.3g} {c['verdict']}")
+        aa_jobs += any(c["variant"] == "aa" and c["verdict"] != "no significant change" for c in doc["comparisons"])
         for op in ("inflate", "deflate"):
             noises[op].append(noise(doc["samples"], "base", op))
     print(f"\nverdicts over {len(jobs)} jobs:")
+    print(f"  A/A jobs with a significant change in any metric: {aa_jobs}")
     for (op, metric, variant, verdict), count in sorted(tally.items()):
         print(f"  {op:7} {metric:10} {variant:4} {verdict:22} {count}")
     for op, rows in noises.items():

@@ -178,6 +178,13 @@ class GuestCommandLineTest(unittest.TestCase):
         self.assertIn("pc,accel=tcg", argv)
         self.assertIn("virtio-balloon-pci,id=balloon0", self.devices(argv))
 
+    def test_qemu_traces_the_balloon_with_timestamps_into_the_log_dir(self):
+        argv = self.argv()
+        self.assertEqual(argv[argv.index("-D") + 1], "/log/trace.log")
+        self.assertEqual(argv[argv.index("-msg") + 1], "timestamp=on")
+        self.assertEqual([argv[i + 1] for i, a in enumerate(argv) if a == "-trace"],
+                         ["virtio_balloon_to_target", "virtio_balloon_set_config"])
+
     def test_balloon_props_are_appended(self):
         argv = self.argv(balloon_props=(("deflate-on-oom", "on"), ("free-page-reporting", "on")))
         self.assertIn("virtio-balloon-pci,id=balloon0,deflate-on-oom=on,free-page-reporting=on", self.devices(argv))
