@@ -184,7 +184,8 @@ def trace_plot(results, palette):
 
 def html(results, comps):
     """The self-contained HTML report of a job: verdicts, plots, kernel identities, job facts, range-diffs."""
-    palette = plots.colors(labels(results) + [f"{a}={l}" for a, ls in axes_of(results["samples"]).items() for l in ls])
+    axis_leaves = [f"{a}={l}" for a, ls in axes_of(results["samples"]).items() for l in ls]
+    palette = plots.colors(list(dict.fromkeys(variant_names(results) + labels(results) + axis_leaves)))
     names = [h or "?" for h in hosts(results["samples"])]
     job = {**results["job"], **({"host": ", ".join(names)} if len(names) > 1 else {})}
     env = jinja2.Environment(loader=jinja2.PackageLoader("harness"), autoescape=True,

@@ -79,6 +79,8 @@ def gather(job_dir):
         samples += [{**s, "host": guest.get("host"), **({"axes": axes} if axes else {})} for s in rec["samples"]]
         traces += [{**t, **({"axes": axes} if axes else {})} for t in rec["traces"]]
         facts = {k: v for k, v in guest.items() if k not in ("boot_s", "axes", "held")} or facts
+    if len(settings) > 1:  # what differs between settings is listed per setting, not as the last test's
+        facts.update({k: "per setting" for k in (*SETTING_FACTS, "qemu", "qemu_version") if k in facts})
     return {"schema": SCHEMA, "job": {"dir": str(job_dir), **facts}, "variants": list(variants.values()),
             "settings": list(settings.values()), "samples": samples, "traces": traces}
 

@@ -164,6 +164,7 @@ class AxesComparisonTest(unittest.TestCase):
         self.assertEqual([s["axes"] for s in d["samples"]], [{"init_on_alloc": "off"}, {"init_on_alloc": "on"}])
         self.assertEqual(len(d["variants"]), 2)  # one kernel entry per setting
         self.assertEqual([st["cmdline"] for st in d["settings"]], ["init_on_alloc=0", "init_on_alloc=1"])
+        self.assertEqual((d["job"]["cmdline"], d["job"]["host"]), ("per setting", "vm"))  # not the last test's
         self.assertEqual(stats.where(d["samples"][1], per_host=True), "vm, init_on_alloc=on")
 
 
