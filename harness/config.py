@@ -100,6 +100,10 @@ class WorkloadSpec:
     poll_interval_s: float = 0.01  # how often query-balloon asks whether the target is reached (not the timing)
     op_timeout_s: float = 120.0
 
+    def pairs(self, memory_mib):
+        """The (from, to) MiB pairs each cycle runs: ``targets``, else the guest's RAM down to ``target_mib``."""
+        return self.targets or ((memory_mib, self.target_mib),)
+
 
 @dataclass(frozen=True)
 class Job:
@@ -344,9 +348,7 @@ def _validate(data, where, source):
 
 
 def _targets(workload, guest, where):
-    """The (from, to) pairs of a workload: ``targets`` checked, else the guest's RAM down to ``target_mib``."""
-    if not workload.targets:
-        return ((guest.memory_mib, workload.target_mib),)
+    """The workload's ``targets``, checked, as (from, to) pairs."""
     pairs = []
     for i, pair in enumerate(workload.targets):
         keys = ("workload", "targets", str(i))

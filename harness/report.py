@@ -105,7 +105,8 @@ def facts(results):
         k = v["kernel"]
         lines.append(f"{v['name']}{setting_text(v)}: {k.get('release')} config {k.get('config_sha256')} "
                      f"bzImage {k.get('bzimage_sha256', '')[:16]} series {', '.join(v['series']) or '(none)'}")
-    for st in results.get("settings", []):
+    settings = results.get("settings", [])
+    for st in settings if len(settings) > 1 or any(st.get("axes") for st in settings) else []:
         q = st.get("qemu_build") or {}
         lines.append(f"setting {setting_text(st) or '(default)'}: QEMU {q.get('version', '?')} from "
                      f"{q.get('source', '?')}{' + ' + ', '.join(q['series']) if q.get('series') else ''}, guest "

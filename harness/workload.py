@@ -22,12 +22,13 @@ def run(guest, workload, variant, boot, progress=print):
     """Run the scenario on ``guest``; return (samples, traces)."""
     clk_tck = guest.host.clk_tck()
     samples, traces = [], []
+    pairs = workload.pairs(guest.spec.memory_mib)
     for cycle in range(1, workload.warmup + workload.cycles + 1):
-        for start, end in workload.targets:
+        for start, end in pairs:
             if actual(guest) != start << 20:  # the pair starts elsewhere: get there, untimed
                 drive(guest, start << 20, workload.poll_interval_s, workload.op_timeout_s)
             for op, target in (("inflate", end << 20), ("deflate", start << 20)):
-                name = op if len(workload.targets) == 1 else f"{op} {start}→{end} MiB"
+                name = op if len(pairs) == 1 else f"{op} {start}→{end} MiB"
                 sample, trace = _measure(guest, workload, variant, boot, cycle, name, target, clk_tck)
                 samples.append(sample)
                 traces.append({"variant": variant, "boot": boot, "cycle": cycle, "op": name,

@@ -55,11 +55,11 @@ class AxesConfigTest(unittest.TestCase):
         self.assertEqual(job.cmdline(job.variant("v2")), "quiet init_on_alloc=0 loglevel=7")
 
     def test_targets_default_to_ram_down_to_target_and_the_seed_scenario_is_named(self):
-        self.assertEqual(config.load(write("guest: {memory_mib: 1024}\nworkload: {target_mib: 256}\n")).workload.targets,
-                         ((1024, 256),))
+        self.assertEqual(config.load(write("guest: {memory_mib: 1024}\nworkload: {target_mib: 256}\n")).workload.pairs(
+            1024), ((1024, 256),))
         seed = next(job for choice, job in config.load(ROOT / "configs" / "scenarios.yaml").settings
                     if choice["scenario"] == "seed-8g")
-        self.assertEqual((seed.guest.memory_mib, seed.workload.targets), (8192, ((8192, 1024),)))
+        self.assertEqual((seed.guest.memory_mib, seed.workload.pairs(8192)), (8192, ((8192, 1024),)))
 
     def test_from_params_gives_the_test_its_combination_and_leaves(self):
         items = [("/run/kernel", "cmdline", "quiet"),
