@@ -7,6 +7,7 @@ apply it: ``git apply --check`` (clean, or at an offset), ``git apply --check -R
 reported with the failing hunk and where its context sits in the base now.  The tree need not be a git repository.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 from . import command
 from .errors import ApplyError, PrerequisiteError, SeriesError
 from .series import Patch, Series
+from .tree import borrowed, unshare
 
 GIT_ID = ["-c", "user.name=balloon-harness", "-c", "user.email=balloon-harness@localhost", "-c", "commit.gpgsign=false"]
 
@@ -78,6 +80,18 @@ def apply_series(tree: Path, series: Series, log: Path, on_applied=None) -> tupl
             if on_applied:
                 on_applied(patch, outcome)
     return tuple(outcomes)
+
+
+@contextlib.contextmanager
+def applied_in_place(built_tree: Path, series: Series, log: Path):
+    """A copy of ``built_tree`` at its own path (``tree.borrowed``) with ``series`` applied, so a build there
+    recompiles only what the series touches; ``log`` is started afresh and gets the apply output."""
+    log.parent.mkdir(exist_ok=True)
+    log.write_text("")
+    with borrowed(built_tree) as build_tree:
+        unshare(build_tree, {f for p in series.patches for f in p.files})
+        apply_series(build_tree, series, log)
+        yield build_tree
 
 
 def range_diff(tree: Path, old: Series, new: Series) -> str:

@@ -63,11 +63,12 @@ class BalloonTest(Test):
         """The QEMU the guests run on: the host's own (``guest.qemu``), or one built from source (cached; on the
         controller only)."""
         if self._qemu is None:
+            spec = self._host_spec()
             if self.job.qemu.source == "system":
                 self._qemu = qemu_build.QemuBuild(self.job.guest.qemu, None, "system")
-            elif self._host_spec() and self._host_spec().address:
-                raise PrerequisiteError(f"host {self._host_spec().name}: a QEMU built from source runs on the "
-                                        "controller only", hint="use qemu: {source: system} on SSH test hosts")
+            elif spec and spec.address:
+                raise PrerequisiteError(f"host {spec.name}: a QEMU built from source runs on the controller only",
+                                        hint="use qemu: {source: system} on SSH test hosts")
             else:
                 self._qemu = qemu_build.build(self.job.qemu, self.cache_dir, progress=self.log.info)
         return self._qemu

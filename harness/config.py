@@ -172,16 +172,15 @@ def load(path):
             raise ConfigError(f"{where((name,))}: section {name!r} cannot be a !mux",
                               hint=f"make an axis instead: e.g. {name}_axis: !mux {{leaf: {{{name}: {{...}}}}}}")
         axes[name] = _axis(name, data.pop(name), where)
-    job = _validate(data, where, str(path))
+    if axes:  # the sections around the axes must hold on their own too
+        _validate(data, where, str(path))
 
     def where_in(choice):  # a key an axis leaf sets is reported at the leaf's line
         return lambda keys: where(next((k for k in ((a, leaf, *keys) for a, leaf in choice.items()) if k in lines),
                                        keys))
     settings = tuple((choice, _validate(_merge(data, [axes[a][leaf] for a, leaf in choice.items()]),
                                         where_in(choice), str(path))) for choice in _choices(axes))
-    return replace(job, axes={a: tuple(leaves) for a, leaves in axes.items()}, settings=settings,
-                   **({"kernel": settings[0][1].kernel, "guest": settings[0][1].guest,
-                       "workload": settings[0][1].workload, "qemu": settings[0][1].qemu} if axes else {}))
+    return replace(settings[0][1], axes={a: tuple(leaves) for a, leaves in axes.items()}, settings=settings)
 
 
 def is_job_file(path):

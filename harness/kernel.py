@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import cache, command, tree
-from .apply import apply_series
+from .apply import applied_in_place
 from .errors import BuildError, ConfigError, PrerequisiteError
 from .series import read_series
 
@@ -83,12 +83,8 @@ def build(job, variant, cache_dir, progress=print):
             _collect(base_tree, base_tree / "build.log", tmp, base, None, compiler, time.perf_counter() - start)
             return
         log = cache_dir / "logs" / f"{key}.build.log"
-        log.parent.mkdir(exist_ok=True)
-        log.write_text("")
-        with tree.borrowed(base_tree) as build_tree:
-            progress(f"{variant.name}: applying {len(series.patches)} patch(es) from {variant.series}")
-            tree.unshare(build_tree, {f for p in series.patches for f in p.files})
-            apply_series(build_tree, series, log)
+        progress(f"{variant.name}: applying {len(series.patches)} patch(es) from {variant.series}")
+        with applied_in_place(base_tree, series, log) as build_tree:
             _make(build_tree, ["olddefconfig"], log, f"{variant.name}: configure")
             _make(build_tree, ["bzImage"], log, f"{variant.name}: build", progress)
             _collect(build_tree, log, tmp, base, series, compiler, time.perf_counter() - start)

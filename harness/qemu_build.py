@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import cache, command, tree
-from .apply import apply_series, copy_touched
+from .apply import applied_in_place, apply_series, copy_touched
 from .errors import BuildError, CommandError, PrerequisiteError
 from .series import read_series
 
@@ -72,12 +72,8 @@ def build(spec, cache_dir, progress=print):
             _collect(base_tree, base_tree / "build.log", tmp, version, (), time.perf_counter() - start)
             return
         log = cache_dir / "logs" / f"qemu-{key}.build.log"
-        log.parent.mkdir(exist_ok=True)
-        log.write_text("")
-        with tree.borrowed(base_tree) as build_tree:
-            progress(f"QEMU: applying {len(series.patches)} patch(es) from {spec.series}")
-            tree.unshare(build_tree, {f for p in series.patches for f in p.files})
-            apply_series(build_tree, series, log)
+        progress(f"QEMU: applying {len(series.patches)} patch(es) from {spec.series}")
+        with applied_in_place(base_tree, series, log) as build_tree:
             _ninja(build_tree, log, progress)
             _collect(build_tree, log, tmp, version, tuple(p.label for p in series.patches),
                      time.perf_counter() - start)

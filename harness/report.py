@@ -156,12 +156,11 @@ def distributions(results, palette):
         for m in METRICS:
             if s.get(m.name) is not None:
                 values[(s["op"], m.name, label(s), s["warmup"])].append(s[m.name])
-    out = []
+    out, names = [], labels(results)
     for op in sorted({s["op"] for s in results["samples"]}, key=lambda op: (not op.startswith("inflate"), op)):
         svgs = []
         for m in METRICS:
-            groups = [(name, values[(op, m.name, name, False)], values[(op, m.name, name, True)])
-                      for name in labels(results)]
+            groups = [(name, values[(op, m.name, name, False)], values[(op, m.name, name, True)]) for name in names]
             groups = [g for g in groups if g[1] or g[2]]
             if groups:
                 svgs.append(plots.strip(f"{op}: {m.label}", f"{m.label} ({m.unit})", groups, palette))

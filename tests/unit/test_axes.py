@@ -8,6 +8,7 @@ from pathlib import Path
 
 from harness import config, report, results, stats
 from harness.errors import ConfigError
+from test_config import write
 
 ROOT = Path(__file__).resolve().parents[2]
 MATRIX = """\
@@ -28,12 +29,6 @@ variants: !mux
   base: {variant: base}
   v2: {variant: v2, series: patches/batch-pfns/v2, cmdline: loglevel=7}
 """
-
-
-def write(text):
-    d = Path(tempfile.mkdtemp())
-    (d / "job.yaml").write_text(text)
-    return d / "job.yaml"
 
 
 class AxesConfigTest(unittest.TestCase):
