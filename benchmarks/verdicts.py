@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/verdicts.py [--jobs 10] [--config configs/verdicts.yaml] [--results DIR]
 
-Each run is a full Avocado job (interleaved boots).  Afterwards every job in the results directory is read:
-the ratio, CI and verdict per job for time to target and QEMU CPU, the tally of verdicts, and the noise of the
+Each run is a full Avocado job (interleaved boots).  Afterwards every job in the results directory is read and
+its samples compared afresh by the current harness/stats.py (what ``balloon-harness compare`` would print): the
+ratio, CI and verdict per job for time to target and QEMU CPU, the tally of verdicts, and the noise of the
 baseline (coefficient of variation within a boot and between boot medians), so the figures can be quoted.
 """
 
@@ -17,6 +18,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from harness import report, stats  # noqa: E402
 
 
 def run_job(config, results):
@@ -30,13 +34,14 @@ def cv(xs):
 
 
 def noise(samples, variant, op="inflate", metric="wall_s"):
-    """(median within-boot CV, CV of boot medians) of one variant's measured samples."""
+    """(median within-boot CV, CV of boot medians, CV of boot Q1s) of one variant's measured samples."""
     by_boot = defaultdict(list)
     for s in samples:
         if s["variant"] == variant and s["op"] == op and not s["warmup"]:
             by_boot[s["boot"]].append(s[metric])
     within = statistics.median(cv(xs) for xs in by_boot.values())
-    return within, cv([statistics.median(xs) for xs in by_boot.values()])
+    return (within, cv([statistics.median(xs) for xs in by_boot.values()]),
+            cv([stats.lower_quartile(xs) for xs in by_boot.values()]))
 
 
 def main():
@@ -56,12 +61,13 @@ def main():
         doc = json.loads(path.read_text())
         for m in doc.get("missing", []):
             print(f"job {n}: no samples from {m['test']} ({m['status']}): {m['reason'][:120]}")
-        for c in doc["comparisons"]:
-            tally[(c["op"], c["metric"], c["variant"], c["verdict"])] += 1
-            if c["metric"] in ("wall_s", "qemu_cpu_s"):
-                print(f"job {n} {c['op']:7} {c['metric']:10} {c['variant']:4} ratio {c['ratio']:.3f} "
-                      f"[{c['ci95'][0]:.3f}, {c['ci95'][1]:.3f}] p={c['p']:.3g} {c['verdict']}")
-        aa_jobs += any(c["variant"] == "aa" and c["verdict"] != "no significant change" for c in doc["comparisons"])
+        comps = report.comparisons(doc)
+        for c in comps:
+            tally[(c.op, c.metric, c.variant, c.verdict)] += 1
+            if c.metric in ("wall_s", "qemu_cpu_s"):
+                print(f"job {n} {c.op:7} {c.metric:10} {c.variant:4} ratio {c.ratio:.3f} "
+                      f"[{c.ci95[0]:.3f}, {c.ci95[1]:.3f}] p={c.p:.3g} {c.verdict}")
+        aa_jobs += any(c.variant == "aa" and c.verdict != "no significant change" for c in comps)
         for op in ("inflate", "deflate"):
             noises[op].append(noise(doc["samples"], "base", op))
     print(f"\nverdicts over {len(jobs)} jobs:")
@@ -69,10 +75,9 @@ def main():
     for (op, metric, variant, verdict), count in sorted(tally.items()):
         print(f"  {op:7} {metric:10} {variant:4} {verdict:22} {count}")
     for op, rows in noises.items():
-        within = statistics.median(w for w, _ in rows)
-        between = statistics.median(b for _, b in rows)
-        print(f"base {op} time to target: CV within a boot {within:.1%}, between boot medians {between:.1%} "
-              f"(medians over {len(rows)} jobs)")
+        within, medians, q1s = (statistics.median(col) for col in zip(*rows))
+        print(f"base {op} time to target: CV within a boot {within:.1%}, between boot medians {medians:.1%}, "
+              f"between boot Q1s {q1s:.1%} (medians over {len(rows)} jobs)")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ A night is one row of ``runs`` (time, job dir, host, accel, QEMU version, the jo
 ``samples``, one row per metric (variant, kernel release, config hash, series, op, metric, value, warm-up, boot,
 cycle).  Tonight is judged with the statistics of the job report: the previous nights' samples of the same variant
 are pooled as the baseline ``<variant>@history`` (each night's boot its own boot, so night-to-night variance
-counts) and ``stats.compare`` gives the ratio of medians, its bootstrap CI, the Mann-Whitney p and the verdict.
+counts) and ``stats.compare`` gives the ratio of lower quartiles (Q1), its bootstrap CI, the Mann-Whitney p and
+the verdict.
 """
 
 import sqlite3
@@ -39,13 +40,13 @@ class Night:
 
 @dataclass(frozen=True)
 class Trend:
-    """One metric of one variant: tonight's median, the previous nights' medians, and the comparison (or None)."""
+    """One metric of one variant: tonight's Q1, the previous nights' Q1s, and the comparison (or None)."""
 
     op: str
     metric: str
     variant: str
     tonight: float
-    nights: tuple          # ((night id, median), ...) oldest first
+    nights: tuple          # ((night id, Q1), ...) oldest first
     comparison: stats.Comparison | None
 
     @property
@@ -121,8 +122,8 @@ def trends(tonight, history, variant, seed=0):
         if summary.warmup:
             continue
         nights = tuple((run, m) for run, ops in sorted(per_night.items())
-                       if (m := _median(ops[summary.op], summary.metric)) is not None)
-        out.append(Trend(summary.op, summary.metric, variant, summary.median, nights,
+                       if (m := _q1(ops[summary.op], summary.metric)) is not None)
+        out.append(Trend(summary.op, summary.metric, variant, summary.q1, nights,
                          comps.get((summary.op, summary.metric))))
     names = [m.name for m in METRICS]
     return sorted(out, key=lambda t: (not t.op.startswith("inflate"), t.op, names.index(t.metric)))
@@ -140,6 +141,6 @@ def changes(variant, samples):
     return [f"{variant['name']}: {', '.join(diffs)}"] if diffs else []
 
 
-def _median(samples, metric):
+def _q1(samples, metric):
     xs = [s[metric] for s in samples if not s["warmup"] and s.get(metric) is not None]
-    return stats.median(xs) if xs else None
+    return stats.lower_quartile(xs) if xs else None

@@ -8,7 +8,7 @@ import math
 
 from markupsafe import Markup
 
-from .stats import median
+from .stats import lower_quartile
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7")
 LEFT, RIGHT, TOP, BOTTOM = 60, 12, 26, 40
@@ -68,7 +68,8 @@ def _frame(width, height, title, ylabel, yt, y, xlabel="", xt=(), x=None):
 
 
 def strip(title, ylabel, groups, palette):
-    """Strip plot, one strip per ``(variant, measured, warm-up)``: dots, hollow diamonds for warm-up, median bar."""
+    """Strip plot, one strip per ``(variant, measured, warm-up)``: dots, hollow diamonds for warm-up, a bar at the
+    lower quartile (what is compared)."""
     width, height = max(228, LEFT + RIGHT + 78 * len(groups)), 230
     values = [v for _, measured, warm in groups for v in measured + warm]
     pad = (max(values) - min(values)) * 0.05
@@ -86,8 +87,8 @@ def strip(title, ylabel, groups, palette):
                 cx + ((j * GOLDEN) % 1 - 0.5) * slot * 0.45, y(v) - 4)
         if measured:
             body += Markup('<line x1="{0:.1f}" x2="{1:.1f}" y1="{2:.1f}" y2="{2:.1f}" stroke="#222" stroke-width="2">'
-                           '<title>median {3:.4f}</title></line>').format(
-                cx - slot * 0.3, cx + slot * 0.3, y(median(measured)), median(measured))
+                           '<title>Q1 {3:.4f}</title></line>').format(
+                cx - slot * 0.3, cx + slot * 0.3, y(lower_quartile(measured)), lower_quartile(measured))
         body += Markup('<text x="{:.1f}" y="{}" text-anchor="middle" fill="{}"><title>{}</title>{}</text>').format(
             cx, height - BOTTOM + 15, colour, name, _short(name, 12))
     return _svg(width, height, title, body)

@@ -56,8 +56,8 @@ def change_text(c):
 
 
 def table(results, comps=None, across_hosts=None):
-    """Per op, metric, (setting,) and variant or leaf: median, IQR, CV, n, and the change versus the baseline with
-    its verdict; one table per thing compared."""
+    """Per op, metric, (setting,) and variant or leaf: median, lower quartile, IQR, CV, n, and the change of the
+    lower quartile versus the baseline with its verdict; one table per thing compared."""
     split = per_host(results, across_hosts)
     comps = comparisons(results, across_hosts=across_hosts) if comps is None else comps
     texts = [_table(what, samples, [c for c in comps if c.axis == what], baseline, order, split)
@@ -76,11 +76,11 @@ def _table(what, samples, comps, baseline, order, split):
         c = by_key.get((s.op, s.metric, s.variant, s.where)) if not s.warmup else None
         alone = settings and not s.warmup and not c and s.variant != baseline
         rows.append([s.op, LABELS[s.metric] + (" (warm-up)" if s.warmup else ""), *([s.where] if settings else []),
-                     s.variant, s.n, f"{s.median:.4f}", f"{s.iqr:.4f}", f"{s.cv * 100:.1f} %",
+                     s.variant, s.n, f"{s.median:.4f}", f"{s.q1:.4f}", f"{s.iqr:.4f}", f"{s.cv * 100:.1f} %",
                      change_text(c) if c else "", f"{c.p:.3g}" if c else "",
                      c.verdict if c else f"no {baseline} in {s.where}" if alone else ""])
-    return tabulate(rows, headers=["op", "metric", *(["setting"] if settings else []), what, "n", "median s", "IQR s",
-                                   "CV", f"vs {baseline} (95 % CI)", "p", "verdict"])
+    return tabulate(rows, headers=["op", "metric", *(["setting"] if settings else []), what, "n", "median s", "Q1 s",
+                                   "IQR s", "CV", f"Q1 vs {baseline} (95 % CI)", "p", "verdict"])
 
 
 def hosts_note(results, split):
@@ -126,13 +126,13 @@ def verdict_rows(results, comps):
     rows = []
     names = [m.name for m in METRICS]
     for what, samples, _, order in views(results):
-        medians = {(s.op, s.metric, s.variant, s.where): s.median for s in summarize(samples, split) if not s.warmup}
+        q1s = {(s.op, s.metric, s.variant, s.where): s.q1 for s in summarize(samples, split) if not s.warmup}
         mine = sorted((c for c in comps if c.axis == what), key=lambda c: (
             not c.op.startswith("inflate"), c.op, names.index(c.metric), c.where or "", order.index(c.variant)))
         rows += [{"op": c.op, "metric": LABELS[c.metric] + (f" in {c.where}" if c.where else ""),
                   "variant": c.variant, "baseline": c.baseline, "n": c.n,
-                  "median": f"{medians[(c.op, c.metric, c.variant, c.where)]:.4f}",
-                  "base": f"{medians[(c.op, c.metric, c.baseline, c.where)]:.4f}", "change": change_text(c),
+                  "q1": f"{q1s[(c.op, c.metric, c.variant, c.where)]:.4f}",
+                  "base": f"{q1s[(c.op, c.metric, c.baseline, c.where)]:.4f}", "change": change_text(c),
                   "ratio": f"×{c.ratio:.3f} [{c.ci95[0]:.3f}, {c.ci95[1]:.3f}]", "p": f"{c.p:.3g}",
                   "verdict": c.verdict, "tone": TONES.get(c.verdict, "same"),
                   "detectable": f"±{c.detectable * 100:.1f} %"} for c in mine]

@@ -1,12 +1,15 @@
 """Statistics for comparing variants: robust summaries, confidence intervals of ratios, rank tests, verdicts.
 
-Samples of a variant are grouped by boot. The ratio of a variant's median to the baseline's median gets a 95 %
-confidence interval from a seeded cluster bootstrap (whole boots drawn with replacement), so boot-to-boot variance
-counts without counting the cycles' own spread twice; with fewer than three boots a side has too few clusters to
-draw from, and the cycles within each drawn boot are resampled too (two-level). The Mann-Whitney U test (normal
-approximation with tie correction) gives a p-value. A change is called only when the interval excludes 1 and p <
-0.05; otherwise the verdict is "no significant change" and ``detectable`` says how large a change the job could have
-seen. Warm-up samples are summarised but never compared. A variant is compared only with the baseline measured
+What is compared is the lower quartile (Q1) of the measured cycles, not the median: the host only ever adds time
+(another process on the core, a preempted vCPU thread), so a balloon operation's times have a steady floor and a
+tail that comes and goes with the host, and Q1 follows the floor — the balloon's own cost — while the median moves
+with the tail (docs/statistics.md has the measurement). Samples of a variant are grouped by boot. The ratio of a
+variant's Q1 to the baseline's Q1 gets a 95 % confidence interval from a seeded cluster bootstrap (whole boots
+drawn with replacement), so boot-to-boot variance counts without counting the cycles' own spread twice; with fewer
+than three boots a side has too few clusters to draw from, and the cycles within each drawn boot are resampled too
+(two-level). The Mann-Whitney U test (normal approximation with tie correction) gives a p-value. A change is called
+only when the interval excludes 1 and p < 0.05; otherwise the verdict is "no significant change" and
+``detectable`` says how large a change the job could have seen. Warm-up samples are summarised but never compared. A variant is compared only with the baseline measured
 alike: in the same leaf of every other axis of the job (a sample's ``axes``) and, with ``per_host``, on the same
 host (its ``host``) — two machines or two kernel configs differ more than two series do. ``compare_axes`` compares
 along the other axes the same way: each leaf against the axis's first, among samples alike in everything else.
@@ -37,6 +40,11 @@ def quantile(xs, q):
     return s[lo] + (s[min(lo + 1, len(s) - 1)] - s[lo]) * (pos - lo)
 
 
+def lower_quartile(xs):
+    """Q1, the statistic compared."""
+    return quantile(xs, 0.25)
+
+
 @dataclass(frozen=True)
 class Summary:
     op: str
@@ -45,6 +53,7 @@ class Summary:
     warmup: bool
     n: int
     median: float
+    q1: float          # lower quartile: what ``compare`` compares
     iqr: float
     cv: float          # standard deviation / mean
     where: str | None = None  # the host and axis leaves the samples share (None: one setting, pooled hosts)
@@ -57,7 +66,7 @@ class Comparison:
     variant: str
     baseline: str
     n: int
-    ratio: float
+    ratio: float       # Q1 of the variant / Q1 of the baseline
     ci95: tuple
     p: float
     verdict: str
@@ -110,7 +119,7 @@ def summarize(samples, per_host=False):
     for (op, metric, variant, warm, setting), xs in groups.items():
         mean = sum(xs) / len(xs)
         sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
-        out.append(Summary(op, metric, variant, warm, len(xs), median(xs),
+        out.append(Summary(op, metric, variant, warm, len(xs), median(xs), lower_quartile(xs),
                            quantile(xs, 0.75) - quantile(xs, 0.25), sd / mean if mean else 0.0, setting))
     return out
 
@@ -148,9 +157,9 @@ def _resample(by_boot, rng):
 
 
 def ratio_ci(base_by_boot, var_by_boot, seed=0):
-    """95 % bootstrap interval of median(variant) / median(base)."""
+    """95 % bootstrap interval of Q1(variant) / Q1(base)."""
     rng = random.Random(seed)
-    ratios = sorted(median(_resample(var_by_boot, rng)) / median(_resample(base_by_boot, rng))
+    ratios = sorted(lower_quartile(_resample(var_by_boot, rng)) / lower_quartile(_resample(base_by_boot, rng))
                     for _ in range(BOOTSTRAP))
     return quantile(ratios, ALPHA / 2), quantile(ratios, 1 - ALPHA / 2)
 
@@ -184,7 +193,7 @@ def compare(samples, baseline, seed=0, per_host=False):
         b = [x for xs in by_boot.values() for x in xs]
         ci = ratio_ci(base, by_boot, seed)
         p = mann_whitney_p(a, b)
-        out.append(Comparison(op, name, variant, baseline, len(b), median(b) / median(a), ci, p,
+        out.append(Comparison(op, name, variant, baseline, len(b), lower_quartile(b) / lower_quartile(a), ci, p,
                               verdict(metric, ci, p), (ci[1] - ci[0]) / 2, setting))
     return out
 

@@ -186,7 +186,7 @@ def headline(tonight):
 def regression_line(t):
     c = t.comparison
     return (f"**{t.variant}** {t.op}, {report.LABELS[t.metric]}: **{c.verdict}** {report.change_text(c)}, "
-            f"p = {c.p:.3g} (tonight {t.tonight:.4f} s, previous nights {t.tonight / c.ratio:.4f} s)")
+            f"p = {c.p:.3g} (Q1 tonight {t.tonight:.4f} s, previous nights {t.tonight / c.ratio:.4f} s)")
 
 
 def summary(tonight):
@@ -195,7 +195,7 @@ def summary(tonight):
     lines = [f"## balloon-harness nightly: {headline(tonight)}", "",
              f"Job `{tonight.job_dir}` · report `{tonight.job_dir / 'balloon' / 'report.html'}`", "",
              (f"Tonight against the previous {len(tonight.nights)} night(s) of each variant, pooled: ratio of "
-              "medians with its 95 % bootstrap CI and the Mann-Whitney p, as in the job report; warm-up excluded."), ""]
+              "lower quartiles (Q1) with its 95 % bootstrap CI and the Mann-Whitney p, as in the job report; warm-up excluded."), ""]
     if tonight.regressions:
         lines += ["### Regressions", *(f"- {regression_line(t)}" for t in tonight.regressions), ""]
     elif comps:
@@ -206,7 +206,7 @@ def summary(tonight):
         lines += ["### Tests that failed", *(f"- {f}" for f in tonight.failed), ""]
     if tonight.changes:
         lines += ["### Changed since the previous night", *(f"- {c}" for c in tonight.changes), ""]
-    return "\n".join(lines + ["### History (median per night, s)", "", history_table(tonight), ""])
+    return "\n".join(lines + ["### History (Q1 per night, s)", "", history_table(tonight), ""])
 
 
 def history_table(tonight):
@@ -257,7 +257,7 @@ def kcidb(tonight, data):
 
 
 def _test_misc(t):
-    misc = {"median_s": t.tonight, "history_medians_s": [m for _, m in t.nights]}
+    misc = {"q1_s": t.tonight, "history_q1_s": [m for _, m in t.nights]}
     if t.comparison:
         c = t.comparison
         misc.update(ratio=c.ratio, ci95=list(c.ci95), p=c.p, verdict=c.verdict, n=c.n)

@@ -36,7 +36,7 @@ class AxesJobTest(unittest.TestCase):
                                                                      "variant=base"))
         self.assertEqual(c["verdict"], "slower", c)
         table = (job_dir / "balloon" / "table.txt").read_text()
-        self.assertIn("vs init_on_alloc=off (95 % CI)", table)
+        self.assertIn("Q1 vs init_on_alloc=off (95 % CI)", table)
         print(f"\ninit_on_alloc=1 vs =0, inflate time: ×{c['ratio']:.2f} [{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}]")
 
 

@@ -20,7 +20,7 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual([v.name for v in job.variants], ["base", "v1", "v2"])
         self.assertIsNone(job.variant("base").series)
         self.assertEqual(job.variant("v2").series, Path("patches/batch-pfns/v2"))
-        self.assertEqual(job.rounds, 5)
+        self.assertEqual(job.rounds, 6)
         self.assertEqual(job.guest.memory_mib, 2048)
         self.assertEqual(job.workload.target_mib, 512)
 

@@ -13,11 +13,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def night(job, walls, cpu=0.4, series=(), cycles=5, seed=0):
-    """A results.json document: per variant, ``cycles`` inflates around ``walls[variant]`` (CV 1 %) after a warm-up."""
+    """A results.json document: per variant, ``cycles`` inflates after a warm-up, at ``walls[variant]`` spread by
+    ±1 % the same way every night, in an order of the ``seed``'s."""
     rng = random.Random(seed)
+    spread = [1 + 0.02 * (i / (cycles - 1) - 0.5) for i in range(cycles)]
     samples = [{"variant": v, "boot": 1, "cycle": c, "op": "inflate", "warmup": c == 1,
-                "wall_s": (3 if c == 1 else 1) * w * rng.gauss(1, 0.01), "qemu_cpu_s": cpu * rng.gauss(1, 0.01)}
-               for v, w in walls.items() for c in range(1, cycles + 2)]
+                "wall_s": (3 if c == 1 else 1) * w * f, "qemu_cpu_s": cpu * g}
+               for v, w in walls.items()
+               for c, f, g in zip(range(1, cycles + 2), [1, *rng.sample(spread, cycles)], [1, *rng.sample(spread, cycles)])]
     variants = [{"name": v, "series": list(series) if v != "base" else [],
                  "kernel": {"release": "6.1.192", "config_sha256": "5a5146acb3a7b0aa", "compiler": "gcc 12.2.0",
                             "base": "linux-source-6.1=6.1.192-2", "build_s": 9.5}} for v in walls]

@@ -162,9 +162,9 @@ def samples(host, variant, speed):
 
 
 def document(across=False):
-    """base and v1 on lab1; base alone on lab2, which is twice as slow."""
+    """base and v1 on lab1; base alone on lab2, which is twice as fast."""
     return {"job": {"compare_across_hosts": across}, "variants": [{"name": "base"}, {"name": "v1"}],
-            "samples": samples("lab1", "base", 1.0) + samples("lab1", "v1", 0.8) + samples("lab2", "base", 2.0)}
+            "samples": samples("lab1", "base", 1.0) + samples("lab1", "v1", 0.8) + samples("lab2", "base", 0.5)}
 
 
 class PerHostComparisonTest(unittest.TestCase):
@@ -187,7 +187,7 @@ class PerHostComparisonTest(unittest.TestCase):
         for doc, across in ((document(across=True), None), (document(), True)):
             (c,) = report.comparisons(doc, across_hosts=across)
             self.assertIsNone(c.where)
-            self.assertLess(c.ratio, 0.6)  # against a baseline pooled with the slow host
+            self.assertGreater(c.ratio, 1.2)  # against a baseline pooled with the fast host, v1 looks slower
             self.assertIn("hosts pooled as asked", report.table(doc, across_hosts=across))
 
     def test_one_host_reads_as_before(self):
