@@ -9,10 +9,11 @@ drawn with replacement), so boot-to-boot variance counts without counting the cy
 than three boots a side has too few clusters to draw from, and the cycles within each drawn boot are resampled too
 (two-level). The Mann-Whitney U test (normal approximation with tie correction) gives a p-value. A change is called
 only when the interval excludes 1 and p < 0.05; otherwise the verdict is "no significant change" and
-``detectable`` says how large a change the job could have seen. Warm-up samples are summarised but never compared. A variant is compared only with the baseline measured
-alike: in the same leaf of every other axis of the job (a sample's ``axes``) and, with ``per_host``, on the same
-host (its ``host``) — two machines or two kernel configs differ more than two series do. ``compare_axes`` compares
-along the other axes the same way: each leaf against the axis's first, among samples alike in everything else.
+``detectable`` says how large a change the job could have seen. Warm-up samples are summarised but never compared.
+A variant is compared only with the baseline measured alike: in the same leaf of every other axis of the job (a
+sample's ``axes``) and, with ``per_host``, on the same host (its ``host``) — two machines or two kernel configs
+differ more than two series do. ``compare_axes`` compares along the other axes the same way: each leaf against the
+axis's first, among samples alike in everything else.
 """
 
 import math

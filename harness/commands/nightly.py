@@ -195,7 +195,8 @@ def summary(tonight):
     lines = [f"## balloon-harness nightly: {headline(tonight)}", "",
              f"Job `{tonight.job_dir}` · report `{tonight.job_dir / 'balloon' / 'report.html'}`", "",
              (f"Tonight against the previous {len(tonight.nights)} night(s) of each variant, pooled: ratio of "
-              "lower quartiles (Q1) with its 95 % bootstrap CI and the Mann-Whitney p, as in the job report; warm-up excluded."), ""]
+              "lower quartiles (Q1) with its 95 % bootstrap CI and the Mann-Whitney p, as in the job report; "
+              "warm-up excluded."), ""]
     if tonight.regressions:
         lines += ["### Regressions", *(f"- {regression_line(t)}" for t in tonight.regressions), ""]
     elif comps:
