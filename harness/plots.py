@@ -86,9 +86,9 @@ def strip(title, ylabel, groups, palette):
             body += Markup('<path d="M{0:.1f} {1:.1f}l4 4-4 4-4-4z" fill="white" stroke="#777"/>').format(
                 cx + ((j * GOLDEN) % 1 - 0.5) * slot * 0.45, y(v) - 4)
         if measured:
+            q1 = lower_quartile(measured)
             body += Markup('<line x1="{0:.1f}" x2="{1:.1f}" y1="{2:.1f}" y2="{2:.1f}" stroke="#222" stroke-width="2">'
-                           '<title>Q1 {3:.4f}</title></line>').format(
-                cx - slot * 0.3, cx + slot * 0.3, y(lower_quartile(measured)), lower_quartile(measured))
+                           '<title>Q1 {3:.4f}</title></line>').format(cx - slot * 0.3, cx + slot * 0.3, y(q1), q1)
         body += Markup('<text x="{:.1f}" y="{}" text-anchor="middle" fill="{}"><title>{}</title>{}</text>').format(
             cx, height - BOTTOM + 15, colour, name, _short(name, 12))
     return _svg(width, height, title, body)

@@ -20,7 +20,8 @@ def night(job, walls, cpu=0.4, series=(), cycles=5, seed=0):
     samples = [{"variant": v, "boot": 1, "cycle": c, "op": "inflate", "warmup": c == 1,
                 "wall_s": (3 if c == 1 else 1) * w * f, "qemu_cpu_s": cpu * g}
                for v, w in walls.items()
-               for c, f, g in zip(range(1, cycles + 2), [1, *rng.sample(spread, cycles)], [1, *rng.sample(spread, cycles)])]
+               for c, f, g in zip(range(1, cycles + 2), [1, *rng.sample(spread, cycles)],
+                                  [1, *rng.sample(spread, cycles)])]
     variants = [{"name": v, "series": list(series) if v != "base" else [],
                  "kernel": {"release": "6.1.192", "config_sha256": "5a5146acb3a7b0aa", "compiler": "gcc 12.2.0",
                             "base": "linux-source-6.1=6.1.192-2", "build_s": 9.5}} for v in walls]
