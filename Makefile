@@ -4,20 +4,23 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 RESULTS := results
+CHECK := $(RESULTS)/check
 APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin linux-source-6.1 build-essential flex bison bc \
 	libelf-dev libssl-dev cpio xz-utils patch python3-venv python3-dev git openssh-server openssh-client iproute2 chromium \
 	linux-config-6.1 dpkg-dev meson ninja-build libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev
-AVOCADO_RUN := $(BIN)/avocado run --max-parallel-tasks 1 --job-results-dir $(RESULTS)
+AVOCADO := $(BIN)/avocado run --max-parallel-tasks 1
+AVOCADO_RUN := $(AVOCADO) --job-results-dir $(RESULTS)
 
 .PHONY: bench check deps unit nightly soak verdicts matrix clean
 bench: deps
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
 
-check: deps
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=10 tests/unit tests/integration
-	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/check.yaml
-	$(AVOCADO_RUN) tests/balloon/functional.py -m configs/check.yaml --mux-filter-out /run/variants/v2
+check: deps    # outcomes are counted from $(CHECK)/ (pytest's JUnit XML, Avocado's results.json): .ci/outcomes.py
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=10 --junitxml=$(CHECK)/pytest.xml \
+		tests/unit tests/integration
+	$(AVOCADO) --job-results-dir $(CHECK) tests/balloon/benchmark.py -m configs/check.yaml
+	$(AVOCADO) --job-results-dir $(CHECK) tests/balloon/functional.py -m configs/check.yaml
 
 unit: deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from harness import cache, config, image, kernel, workload
-from harness.metrics import guest_snapshot
+from harness.accounting import guest_snapshot
 from harness.guest import Guest
 
 

@@ -1,39 +1,65 @@
 """Avocado plugins: check the job file before any test runs; at the end, gather, compare and report.
 
 ``BalloonJobCheck`` (job pre/post plugin) validates every ``-m`` file that is a balloon job with
-``config.load``, so a mistyped key stops the job at once with the file, line and closest valid key.
-``BalloonResult`` (result plugin) writes ``<job dir>/balloon/results.json`` (the
-samples of every test that finished, the comparisons, the tests that left no samples with their status, and the
-``git range-diff`` between consecutive series versions of the job),
-``table.txt`` and ``report.html`` beside it, and prints the table.  Jobs without balloon tests are left alone.
+``config.load``, so a mistyped key stops the job at once with the file, line and closest valid key; after the job
+it fails it (exit status 2, the cause on the console) if the results could not be written.
+``BalloonResult`` (result plugin, run after Avocado's own json and xunit results) writes
+``<job dir>/balloon/results.json`` (the samples of every test that finished, every test's outcome with its variant, every variant the job declares,
+the comparisons, and the ``git range-diff`` between consecutive series versions of the job), ``table.txt`` (every
+metric) and ``report.html`` beside it, and prints the job's outcome and the primary metrics' table.  Jobs without
+balloon tests are left alone.
 """
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 
+from avocado.core import exit_codes
 from avocado.core.exceptions import JobError
+from avocado.core.extension_manager import PluginPriority
 from avocado.core.output import LOG_UI
-from avocado.core.plugin_interfaces import JobPre, Result
+from avocado.core.plugin_interfaces import JobPost, JobPre, Result
 
-from . import cache, config, report, results, tree
+from . import cache, config, console, report, results, tree
 from .apply import range_diff
 from .errors import ConfigError, HarnessError
 from .series import read_series
 
 
-def missing(tests):
-    """The tests of the job that left no samples (failed, cancelled, interrupted), with why."""
-    return [{"test": str(t.get("name")), "status": t.get("status"), "reason": str(t.get("fail_reason") or "")}
-            for t in tests if not (Path(t.get("logdir", "")) / "data" / results.TEST_FILE).exists()]
+def outcomes(tests):
+    """Every test of the job with its variant, check, status, reason, the first trouble line of its guests'
+    consoles, and its log: what report.outcomes sums up per variant."""
+    out = []
+    for t in tests:
+        logdir = Path(t.get("logdir") or "")
+        ident = logdir / "data" / results.IDENTITY_FILE
+        who = json.loads(ident.read_text()) if ident.is_file() else {"variant": "(unknown)"}
+        consoles = sorted(logdir.glob("**/console.log")) if t.get("logdir") else []
+        trouble = next((line for c in consoles if (line := console.first_trouble(c.read_text(errors="replace")))),
+                       None)
+        out.append({**who, "test": str(t.get("name")), "check": check_name(str(t.get("name"))),
+                    "status": t.get("status") or "not run", "reason": str(t.get("fail_reason") or ""),
+                    "trouble": trouble, "log": t.get("logfile"),
+                    "samples": (logdir / "data" / results.TEST_FILE).exists()})
+    return out
 
 
-def range_diffs(job_files):
+def check_name(test):
+    """The check a test ID names: ``benchmark`` or the functional check (``test_reboot``)."""
+    method = test.split(";")[0].rsplit(".", 1)[-1]
+    return "benchmark" if method == "test" else method
+
+
+def job_variants(jobs):
+    """The variants the job files declare, as results.json variant records without a kernel (not built yet)."""
+    return [{"name": v.name, "series": [str(v.series)] if v.series else [], "kernel": {}}
+            for job in jobs for v in job.variants]
+
+
+def range_diffs(jobs):
     """`git range-diff` from each series version of the jobs to the next, by the later variant's name."""
     out = {}
-    for path in job_files:
-        if not config.is_job_file(path):
-            continue
-        job = config.load(path)
+    for job in jobs:
         versions = [v for v in job.variants if v.series]
         if len(versions) > 1:
             base = tree.pristine(tree.resolve(job.base), cache.root())
@@ -43,33 +69,42 @@ def range_diffs(job_files):
 
 
 def finish(job_dir, tests=(), job_files=()):
-    """Write results.json, table.txt and report.html for a finished job directory; return the printed text."""
+    """Write results.json, table.txt and report.html for a finished job directory; return the printed text (None
+    for a job that is not a balloon job)."""
+    jobs = [config.load(p) for p in job_files if config.is_job_file(p)]
     data = results.gather(job_dir)
-    if not data["samples"]:
+    if not data["samples"] and not jobs:
         return None
-    data["missing"] = missing(tests)
-    data["range_diff"] = range_diffs(job_files)
+    data["outcomes"] = outcomes(tests)
+    for v in job_variants(jobs):
+        if v["name"] not in {w["name"] for w in data["variants"]}:
+            data["variants"].append(v)
+    data["range_diff"] = range_diffs(jobs)
     comps = report.comparisons(data)
     data["comparisons"] = [asdict(c) for c in comps]
-    out = f"{report.facts(data)}\n\n{report.table(data, comps)}\n"
-    if data["missing"]:
-        out += "\nno samples from: " + "; ".join(f"{m['test']} ({m['status']})" for m in data["missing"]) + "\n"
+    short = f"{report.facts(data)}\n\n{report.table(data, comps)}\n"
     results.write_json(job_dir / "balloon" / "results.json", data)
-    (job_dir / "balloon" / "table.txt").write_text(out)
+    (job_dir / "balloon" / "table.txt").write_text(f"{report.facts(data)}\n\n{report.table(data, comps, full=True)}\n")
     (job_dir / "balloon" / "report.html").write_text(report.html(data, comps))
-    return out
+    return short
+
+
+FAILED = "balloon_harness_failed"  # the job attribute that carries a failed render to the post hook
 
 
 class BalloonResult(Result):
     name = "balloon"
     description = "balloon-harness results.json, comparison table and HTML report"
+    priority = PluginPriority.LAST_RESORT  # after Avocado's own results.json and xunit
 
     def render(self, result, job):
         job_dir = Path(job.logdir)
         try:
             text = finish(job_dir, result.tests, job.config.get("yaml_to_mux.files") or [])
-        except HarnessError as exc:
-            LOG_UI.error("balloon-harness: %s", exc)
+        except Exception as exc:  # noqa: BLE001 -- whatever lost the results must fail the job, not only a log line
+            LOG_UI.error("balloon-harness: cannot write the job's results: %s", exc,
+                         exc_info=not isinstance(exc, HarnessError))
+            setattr(job, FAILED, str(exc))
             return
         if text:
             LOG_UI.info("\n%s", text)
@@ -77,9 +112,10 @@ class BalloonResult(Result):
             LOG_UI.info("REPORT     : %s", job_dir / "balloon" / "report.html")
 
 
-class BalloonJobCheck(JobPre):
+class BalloonJobCheck(JobPre, JobPost):
     name = "balloon"
-    description = "validate balloon-harness job files before any test runs"
+    description = "validate balloon-harness job files before any test runs; fail a job whose results were lost"
+    priority = PluginPriority.LAST_RESORT  # the post hook ends the job: every other post hook runs first
 
     def pre(self, job):
         for path in job.config.get("yaml_to_mux.files") or []:
@@ -88,3 +124,9 @@ class BalloonJobCheck(JobPre):
                     config.load(path)
                 except ConfigError as exc:
                     raise JobError(str(exc)) from exc
+
+    def post(self, job):
+        """A job whose results.json or report could not be written exits 2 (Avocado's job failure)."""
+        if hasattr(job, FAILED):
+            LOG_UI.error("balloon-harness: job failed: its results could not be written: %s", getattr(job, FAILED))
+            raise SystemExit(job.exitcode | exit_codes.AVOCADO_JOB_FAIL)

@@ -7,12 +7,14 @@ or environment fault ERRORs — always with the cause and the log that shows mor
 """
 
 import contextlib
+import json
 import socket
 import time
+from pathlib import Path
 
 from avocado import Test
 
-from . import cache, config, image, kernel, qemu_build
+from . import cache, config, image, kernel, qemu_build, results
 from .errors import HarnessError, PrerequisiteError
 from .guest import Guest
 from .host import open_host
@@ -31,6 +33,8 @@ class BalloonTest(Test):
             self.variant = self.job.variant(self.params.get("variant", default="base"))
             self.round = self.params.get("round", default=1)
             self.cache_dir = cache.root()
+            results.write_json(Path(self.outputdir) / results.IDENTITY_FILE,
+                               {"variant": self.variant.name, "round": self.round, "axes": self.job.axes})
 
     @contextlib.contextmanager
     def outcome(self):
@@ -39,6 +43,9 @@ class BalloonTest(Test):
             yield
         except HarnessError as exc:
             self.log.error("%s", exc)
+            ident = Path(self.outputdir) / results.IDENTITY_FILE
+            if exc.stage and ident.exists():  # where the kernel under test stopped, for the job's outcome table
+                results.write_json(ident, {**json.loads(ident.read_text()), "stage": exc.stage})
             {"cancel": self.cancel, "fail": self.fail}.get(exc.outcome, self.error)(str(exc))
 
     def kernel(self, variant):

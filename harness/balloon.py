@@ -5,8 +5,8 @@ the target, ``virtio_balloon_set_config`` each time the guest writes ``actual``;
 the time from the target being set to the guest confirming it, and the ``actual`` curve in between.  Polling
 ``query-balloon`` would measure the monitor instead: under TCG the main loop waits for the vCPU thread's lock,
 and answers come in bursts ~0.13 s apart.  ``query-balloon`` is polled every ``poll_s`` only to know when the
-target is reached (``BALLOON_CHANGE`` events are throttled to one a second); a balloon that stops short is
-reported with what it reached.  The balloon device's QOM properties (guest statistics and their polling
+target is reached (``BALLOON_CHANGE`` events are throttled to one a second) and to see a balloon that stalls;
+one that stops short is reported with what it reached.  The balloon device's QOM properties (guest statistics and their polling
 interval) are read and set on its path, ``/machine/peripheral/balloon0``.
 """
 
@@ -44,21 +44,39 @@ def actual(guest):
     return value
 
 
-def drive(guest, target_bytes, poll_s=0.01, timeout_s=120.0):
-    """Set the balloon so the guest has ``target_bytes``, wait until it has, and return QEMU's trace of the way."""
+def drive(guest, target_bytes, poll_s=0.01, timeout_s=120.0, stall_s=10.0):
+    """Set the balloon so the guest has ``target_bytes``, wait until it has, and return QEMU's trace of the way.
+
+    A balloon whose ``actual`` does not move for ``stall_s`` has stalled, and one that has not arrived after
+    ``timeout_s`` is too slow: both raise GuestError at once, with where it stopped and QEMU's trace so far."""
     start_bytes = actual(guest)
     guest.trace_lines()  # what came before this operation
-    t0 = time.perf_counter()
+    t0 = moved = time.perf_counter()
+    last = start_bytes
     guest.qmp("balloon", value=target_bytes)
     while (now := actual(guest)) != target_bytes:
-        if time.perf_counter() - t0 > timeout_s:
-            _, points = _points(guest.trace_lines(), guest.spec.memory_mib << 20, start_bytes)
-            seen = ", ".join(f"{t:.2f}s:{b >> 20}MiB" for t, b in points[-5:])
-            raise GuestError(f"balloon did not reach {target_bytes >> 20} MiB within {timeout_s:.0f} s; actual "
-                             f"went from {start_bytes >> 20} MiB to {now >> 20} MiB (QEMU's trace, last changes: "
-                             f"{seen or 'none'})")
+        clock = time.perf_counter()
+        if now != last:
+            last, moved = now, clock
+        if clock - moved > stall_s or clock - t0 > timeout_s:
+            why = (f"stalled: actual stayed at {now >> 20} MiB for {clock - moved:.1f} s" if clock - moved > stall_s
+                   else f"did not arrive within {timeout_s:.0f} s: actual is {now >> 20} MiB")
+            raise GuestError(f"balloon {why} (from {start_bytes >> 20} MiB towards {target_bytes >> 20} MiB); "
+                             f"QEMU's trace: {_story(guest.trace_lines(), guest.spec.memory_mib << 20, start_bytes)}")
         time.sleep(poll_s)
     return from_trace(guest.trace_lines(), guest.spec.memory_mib << 20, start_bytes, target_bytes)
+
+
+def _story(lines, ram_bytes, start_bytes, keep=5):
+    """QEMU's trace of an operation that went wrong, told once per distinct point: when the target was set and
+    the last ``keep`` values ``actual`` took, each with the time it was first reached."""
+    start, points = _points(lines, ram_bytes, start_bytes)
+    if start is None:
+        return "no virtio_balloon_to_target event (QEMU never passed the target to the device)"
+    distinct = [p for i, p in enumerate(points) if i == 0 or p[1] != points[i - 1][1]]
+    told = ", ".join(f"{b >> 20} MiB at {t:.2f} s" for t, b in distinct[-keep:])
+    changes = len(distinct) - 1
+    return f"target set at 0.00 s; {changes} change(s) of actual" + (f", the last: {told}" if changes else "")
 
 
 TRACE_LINE = re.compile(r"^\d+@(?P<t>\d+\.\d+):(?P<event>virtio_balloon_\w+) (?P<args>.*)$")

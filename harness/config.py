@@ -27,7 +27,7 @@ SCHEMA = {
     "qemu": {"source": str, "series": str},
     "guest": {"memory_mib": int, "cpus": int, "accel": str, "image": str, "qemu": str, "boot_timeout_s": float},
     "workload": {"target_mib": int, "targets": list, "cycles": int, "warmup": int, "poll_interval_s": float,
-                 "op_timeout_s": float},
+                 "op_timeout_s": float, "stall_s": float},
     "variants": {"variant": str, "series": str, "host": str, "cmdline": str},
     "rounds": {"round": int},
 }
@@ -99,6 +99,7 @@ class WorkloadSpec:
     warmup: int = 1
     poll_interval_s: float = 0.01  # how often query-balloon asks whether the target is reached (not the timing)
     op_timeout_s: float = 120.0
+    stall_s: float = 10.0  # an operation whose actual does not move for this long FAILs at once
 
     def pairs(self, memory_mib):
         """The (from, to) MiB pairs each cycle runs: ``targets``, else the guest's RAM down to ``target_mib``."""

@@ -7,9 +7,11 @@ once, and the Avocado tests map the class to a result (see ``OUTCOME``).
 
 
 class HarnessError(Exception):
-    """Root of the hierarchy: ``cause`` (one line), ``hint`` and ``log`` (a path, or None)."""
+    """Root of the hierarchy: ``cause`` (one line), ``hint`` and ``log`` (a path, or None).  ``outcome`` is the
+    Avocado result it maps to, ``stage`` where in the pipeline the kernel under test stopped (None: not its fault)."""
 
     outcome = "error"
+    stage = None
 
     def __init__(self, cause, hint=None, log=None):
         super().__init__(cause)
@@ -42,30 +44,35 @@ class SeriesError(HarnessError):
     """A patch series that cannot be read or used as given."""
 
     outcome = "cancel"
+    stage = "apply"
 
 
 class ApplyError(HarnessError):
     """A series that does not apply to its base."""
 
     outcome = "fail"
+    stage = "apply"
 
 
 class BuildError(HarnessError):
     """A kernel (or QEMU) that does not build."""
 
     outcome = "fail"
+    stage = "build"
 
 
 class BootError(HarnessError):
     """A guest that did not come up (or misbehaved on its console)."""
 
     outcome = "fail"
+    stage = "boot"
 
 
 class GuestError(HarnessError):
     """The kernel under test misbehaved after boot: panic, oops, balloon stuck short of its target."""
 
     outcome = "fail"
+    stage = "run"
 
 
 class QMPError(HarnessError):
@@ -78,6 +85,11 @@ class SSHError(HarnessError):
 
 class HostError(HarnessError):
     """A command on the host running QEMU failed, or the host lacks something."""
+
+
+def reason(exc):
+    """What an exception says, or its class where it says nothing (``str`` of many socket errors is empty)."""
+    return str(exc) or type(exc).__name__
 
 
 class CommandError(HarnessError):

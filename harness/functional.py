@@ -12,8 +12,8 @@ import random
 import secrets
 from dataclasses import dataclass
 
+from .console import first_trouble
 from .errors import GuestError, HarnessError, QMPError
-from .guest import CONSOLE_TROUBLE
 
 MIB = 1 << 20
 KINDS = ("evict", "enlarge", "evict-enlarge", "ratios")
@@ -209,13 +209,8 @@ def compare_stats(stats, mem, vmstat):
 
 
 # dmesg -------------------------------------------------------------------------------------------------------
-def trouble(text):
-    """The lines of a kernel log that report a warning, bug, oops, panic, OOM kill or lockup."""
-    return [line.strip() for line in text.splitlines() if CONSOLE_TROUBLE.search(line)]
-
-
 def expect_clean(where, text, log=None):
-    """Raise GuestError naming the first troubling lines of a kernel log, if any."""
-    found = trouble(text)
-    if found:
-        raise GuestError(f"kernel log ({where}) reports trouble: {' | '.join(found[:3])}", log=log)
+    """Raise GuestError naming the first trouble report of a kernel log, if any."""
+    first = first_trouble(text)
+    if first:
+        raise GuestError(f"kernel log ({where}) reports trouble: {first}", log=log)

@@ -23,8 +23,9 @@ from pathlib import Path
 from qemu.qmp import ExecuteError, QMPError as _QMPLibError
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
+from . import console
 from .errors import (BootError, CommandError, GuestError, HarnessError, HostError, PrerequisiteError, QMPError,
-                     SSHError)
+                     SSHError, reason)
 from .host import LocalHost, SSHHost, as_socket
 
 KVM_SILENCE_S = 10.0
@@ -33,8 +34,6 @@ MACHINES = ("pc", "q35")
 TRACE_LOG = "trace.log"
 TRACE_EVENTS = ("virtio_balloon_to_target", "virtio_balloon_set_config")  # read by balloon.drive
 HOTPLUG_PORT = "rp0"  # on q35, the pcie-root-port the balloon sits in (device_add ... bus=rp0 plugs it back)
-CONSOLE_TROUBLE = re.compile(r"WARNING:|BUG:|Oops|general protection fault|Kernel panic|Call Trace:|Out of memory|"
-                             r"invoked oom-killer|soft lockup|hung_task|blocked for more than")
 
 
 class State(enum.Enum):
@@ -337,10 +336,9 @@ class Guest:
 
     def check_console(self, when, text=None):
         """Raise GuestError if the kernel under test reported trouble on its console (``text``, or read now)."""
-        found = [l.strip() for l in (self.console_text() if text is None else text).splitlines()
-                 if CONSOLE_TROUBLE.search(l)]
-        if found:
-            raise GuestError(f"kernel reported trouble {when}: {' | '.join(found[:3])}", log=str(self.console_log))
+        first = console.first_trouble(self.console_text() if text is None else text)
+        if first:
+            raise GuestError(f"kernel reported trouble {when}: {first}", log=str(self.console_log))
 
     def qmp(self, name, **args):
         """Run one QMP command and return its ``return`` value."""
@@ -351,7 +349,7 @@ class Guest:
         except ExecuteError as exc:
             raise QMPError(f"QMP {name} {args} failed: {exc}") from exc
         except (_QMPLibError, OSError, EOFError) as exc:
-            raise QMPError(f"QMP {name} failed: {exc or type(exc).__name__}; {self._qemu_state()}",
+            raise QMPError(f"QMP {name} failed: {reason(exc)}; {self._qemu_state()}",
                            log=str(self.log_dir / "qemu.log")) from exc
 
     def _qemu_state(self):

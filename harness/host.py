@@ -27,7 +27,7 @@ import paramiko
 
 from . import cache, command
 from .command import CommandResult, Process
-from .errors import CommandError, HarnessError, HostError, PrerequisiteError, SSHError
+from .errors import CommandError, HarnessError, HostError, PrerequisiteError, SSHError, reason
 
 REMOTE_CACHE = ".cache/balloon-harness/artefacts"  # on an SSH host, relative to the login's home
 HOST_COMMAND_TIMEOUT_S = 60.0
@@ -287,9 +287,15 @@ class SSHHost(Host):
         transport = self._client and self._client.get_transport()
         return bool(transport and transport.is_active())
 
+    def _failed(self, what, exc):
+        """The SSHError for ``what`` failing with ``exc``: a lost connection said so, else the exception's words."""
+        if self._client is not None and not self.connected():
+            return SSHError(f"{self.name}: connection lost: cannot {what}")
+        return SSHError(f"{self.name}: cannot {what}: {reason(exc)}")
+
     def _transport(self):
         if not self.connected():
-            raise SSHError(f"{self.name}: not connected")
+            raise SSHError(f"{self.name}: {'connection lost' if self._client else 'not connected'}")
         return self._client.get_transport()
 
     def wait_ready(self, timeout_s, is_alive=lambda: True):
@@ -316,7 +322,7 @@ class SSHHost(Host):
             stderr = err.read().decode(errors="replace")
             rc = out.channel.recv_exit_status()
         except (paramiko.SSHException, socket.error, EOFError) as exc:
-            raise SSHError(f"{self.name}: running {line!r} failed: {exc or type(exc).__name__}") from exc
+            raise self._failed(f"running {line!r}", exc) from exc
         if rc == -1 and not self.connected():
             raise SSHError(f"{self.name}: connection lost while running {line!r}")
         result = CommandResult(tuple(str(a) for a in argv), rc, stdout, stderr, time.perf_counter() - start)
@@ -334,7 +340,7 @@ class SSHHost(Host):
             first = channel.makefile("r").readline().strip()
             channel.settimeout(None)
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise SSHError(f"{self.name}: cannot {what}: {exc or type(exc).__name__}") from exc
+            raise self._failed(what, exc) from exc
         if not first:
             error = channel.makefile_stderr("r").read().decode(errors="replace").strip()
             channel.close()
@@ -367,7 +373,7 @@ class SSHHost(Host):
             return self._transport().open_channel("direct-tcpip", ("127.0.0.1", port), ("127.0.0.1", 0),
                                                   timeout=self._where["timeout"])
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise SSHError(f"{self.name}: cannot reach its 127.0.0.1:{port}: {exc or type(exc).__name__}") from exc
+            raise self._failed(f"reach its 127.0.0.1:{port}", exc) from exc
 
     def put(self, path):
         """Copy ``path`` into the host's cache as ``<sha256>-<name>`` (SFTP) unless there; return the remote path."""
@@ -387,7 +393,7 @@ class SSHHost(Host):
                 raise HostError(f"{self.name}: {path} arrived as sha256 {copied[:16]}, not {digest[:16]}")
             sftp.posix_rename(partial, remote)
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise SSHError(f"{self.name}: copying {path} failed: {exc or type(exc).__name__}") from exc
+            raise self._failed(f"copy {path}", exc) from exc
         return PurePosixPath(remote)
 
     def close(self):

@@ -94,8 +94,9 @@ def strip(title, ylabel, groups, palette):
     return _svg(width, height, title, body)
 
 
-def lines(title, xlabel, ylabel, series, palette):
-    """Line plot of ``(variant, label, [(x, y), ...])`` series on shared axes, legend on the right."""
+def lines(title, xlabel, ylabel, series, palette, steps=False, markers=False):
+    """Line plot of ``(variant, label, [(x, y), ...])`` series on shared axes, legend on the right; ``steps`` holds
+    each value until the next point (a quantity that jumps), ``markers`` dots every point."""
     legend_w = 190
     width, height = 780, 300
     xs = [p[0] for _, _, pts in series for p in pts]
@@ -105,11 +106,23 @@ def lines(title, xlabel, ylabel, series, palette):
     y = _scale(yt[0], yt[-1], height - BOTTOM, TOP)
     body = _frame(width - legend_w, height, title, ylabel, yt, y, xlabel, xt, x)
     for i, (name, label, pts) in enumerate(series):
+        drawn = _steps(pts) if steps else pts
         body += Markup('<polyline points="{}" fill="none" stroke="{}" stroke-width="1.8"/>').format(
-            " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in pts), palette[name])
+            " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in drawn), palette[name])
+        for a, b in pts if markers else ():
+            body += Markup('<circle cx="{:.1f}" cy="{:.1f}" r="3" fill="{}"><title>{:g}: {:.4f}</title></circle>'
+                           ).format(x(a), y(b), palette[name], a, b)
         ly = TOP + 8 + 18 * i
         body += Markup('<line x1="{0}" x2="{1}" y1="{2}" y2="{2}" stroke="{3}" stroke-width="3"/>'
                        '<text x="{4}" y="{2}" dy="0.32em"><title>{5}</title>{6}</text>').format(
             width - legend_w + 8, width - legend_w + 28, ly, palette[name], width - legend_w + 34, label,
             _short(label, 26))
     return _svg(width, height, title, body)
+
+
+def _steps(points):
+    """The corners of a step line through ``points``: each y held until the next x."""
+    out = list(points[:1])
+    for (_, y0), (x1, y1) in zip(points, points[1:]):
+        out += [(x1, y0), (x1, y1)]
+    return out

@@ -1,11 +1,16 @@
-"""Turn results into what a reviewer reads: the comparison table (tabulate) and the HTML report (jinja2 + SVG).
+"""Turn results into what a reviewer reads: the outcome of every variant, the comparison table (tabulate) and the
+HTML report (jinja2 + SVG).
 
-Samples measured on several hosts are summarised and compared per host (each variant against the baseline of its
-own host) unless the job says ``compare_across_hosts: true`` or the caller passes ``across_hosts=True``.  A job
-with axes gets one table for the variants (per setting of the axes) and one per axis (its leaves against the
-first, per variant and setting of the other axes).
+Every variant of the job appears in every output with its outcome (``outcomes``): the tests it ran and how they
+ended, the reason and the first trouble line of the first that did not pass, and its log; a variant that left no
+samples is listed under the verdicts as "not measured", never dropped.  Samples measured on several hosts are
+summarised and compared per host (each variant against the baseline of its own host) unless the job says
+``compare_across_hosts: true`` or the caller passes ``across_hosts=True``.  A job with axes gets one table for the
+variants (per setting of the axes) and one per axis (its leaves against the first, per variant and setting of
+the other axes).
 """
 
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -13,11 +18,13 @@ import jinja2
 from tabulate import tabulate
 
 from . import plots
-from .metrics import METRICS
-from .stats import along, axes_of, compare, compare_axes, hosts, summarize
+from .results import LABELS, METRICS
+from .stats import ALPHA, LEVEL, MARGIN, MIN_BOOTS, POWER, along, axes_of, boot_q1s, compare, compare_axes, hosts, \
+    summarize
 
-LABELS = {m.name: m.label for m in METRICS}
 TONES = {"faster": "better", "less CPU": "better", "slower": "worse", "more CPU": "worse"}
+PASSED = ("PASS", "WARN")
+SEVERITY = ("ERROR", "FAIL", "INTERRUPTED", "CANCEL", "SKIP", "not run")  # the worst outcome names a variant's
 
 
 def variant_names(results):
@@ -35,11 +42,11 @@ def per_host(results, across_hosts=None):
     return not across and len(hosts(results["samples"])) > 1
 
 
-def comparisons(results, seed=0, across_hosts=None):
+def comparisons(results, across_hosts=None):
     """The variants against the baseline, then the leaves of every other axis against that axis's first."""
     split = per_host(results, across_hosts)
     samples = results["samples"]
-    return compare(samples, baseline_of(results), seed, split) + compare_axes(samples, seed, split)
+    return compare(samples, baseline_of(results), split) + compare_axes(samples, split)
 
 
 def views(results):
@@ -50,24 +57,120 @@ def views(results):
     return out
 
 
+def pct(ratio):
+    return f"{(ratio - 1) * 100:+.1f} %"
+
+
 def change_text(c):
-    """The change versus the baseline with its 95 % interval, in percent."""
-    return f"{(c.ratio - 1) * 100:+.1f} % [{(c.ci95[0] - 1) * 100:+.1f}, {(c.ci95[1] - 1) * 100:+.1f}]"
+    """The change versus the baseline with its interval, in percent (the point estimate alone without one)."""
+    if c.ratio is None:
+        return "—"
+    if c.ci is None:
+        return f"{pct(c.ratio)} (no interval)"
+    return f"{pct(c.ratio)} [{(c.ci[0] - 1) * 100:+.1f}, {(c.ci[1] - 1) * 100:+.1f}]"
 
 
-def table(results, comps=None, across_hosts=None):
-    """Per op, metric, (setting,) and variant or leaf: median, lower quartile, IQR, CV, n, and the change of the
-    lower quartile versus the baseline with its verdict; one table per thing compared."""
+def p_text(c):
+    return "" if c.p is None else f"{c.p:.3g}" + ("" if c.p_adjusted == c.p else f" ({c.p_adjusted:.3g})")
+
+
+def rule():
+    """How a verdict is made, in one paragraph, with the statistics module's own numbers."""
+    return (f"Each boot gives the lower quartile (Q1) of its measured cycles (warm-ups excluded); the boots' log Q1s "
+            f"of a variant and of the baseline go into Welch's t-test. The change is the ratio of their geometric "
+            f"means with its {LEVEL * 100:.0f} % interval. Time to target is primary and decides; the other metrics "
+            f"are secondary. Each family is Holm-corrected per variant (p shows the adjusted value in brackets where "
+            f"it differs). A change is called at adjusted p < {ALPHA:g}. \"No significant change\" is said only "
+            f"where the job could have detected a ±{MARGIN * 100:.0f} % change with {POWER * 100:.0f} % power; "
+            f"otherwise the verdict is inconclusive and says how many boots a side it needs (at least "
+            f"{MIN_BOOTS}).")
+
+
+# outcomes ---------------------------------------------------------------------------------------------------
+def label(record):
+    """A variant with its setting of the axes: what one strip, trace, outcome or colour stands for."""
+    return record["variant"] + setting_text(record)
+
+
+def setting_text(entry):
+    """`` [axis=leaf, ...]`` for a record with axes, else empty."""
+    axes = entry.get("axes") or {}
+    return f" [{', '.join(f'{a}={v}' for a, v in sorted(axes.items()))}]" if axes else ""
+
+
+def outcomes(results):
+    """Per variant (and setting) of the job, in job order: ``{label, variant, tests, passed, status, reason,
+    trouble, log, check}``; status is PASS when every test passed, else the worst, "not run" without a test."""
+    by_label = defaultdict(list)
+    for o in results.get("outcomes", []):
+        by_label[label(o)].append(o)
+    names = list(dict.fromkeys([*(label(v | {"variant": v["name"]}) for v in results["variants"]), *by_label]))
+    out = []
+    for name in names:
+        tests = by_label.get(name, [])
+        bad = sorted((o for o in tests if o["status"] not in PASSED),
+                     key=lambda o: SEVERITY.index(o["status"]) if o["status"] in SEVERITY else 0)
+        first = bad[0] if bad else None
+        out.append({"label": name, "variant": tests[0]["variant"] if tests else name, "tests": len(tests),
+                    "passed": len(tests) - len(bad), "status": first["status"] if first else "PASS" if tests else
+                    "not run", "reason": first["reason"] if first else "", "trouble": (first or {}).get("trouble"),
+                    "log": (first or {}).get("log"), "check": (first or {}).get("check")})
+    return out
+
+
+def headline(results):
+    """The job's outcome in one line, before any verdict: how many variants failed, and which."""
+    outs = outcomes(results)
+    bad = [o for o in outs if o["status"] != "PASS"]
+    if not bad:
+        return f"all {len(outs)} variant(s) passed every test"
+    return f"{len(bad)} of {len(outs)} variant(s) did not pass: " + "; ".join(
+        f"{o['label']} {o['status']}{' in ' + o['check'] if o['check'] else ''}" for o in bad)
+
+
+def outcome_table(results):
+    rows = [[o["label"], o["status"], f"{o['passed']}/{o['tests']}", _short(o["trouble"] or o["reason"], 90)]
+            for o in outcomes(results)]
+    return tabulate(rows, headers=["variant", "outcome", "tests passed", "first failure"])
+
+
+def outcome_markdown(outs):
+    """The variants' outcomes as a Markdown table (nightly.md)."""
+    rows = [[o["label"], o["status"], f"{o['passed']}/{o['tests']}",
+             _short(o["trouble"] or o["reason"], 120).replace("|", "\\|")] for o in outs]
+    return tabulate(rows, headers=["variant", "outcome", "tests passed", "first failure"], tablefmt="github",
+                    disable_numparse=True)
+
+
+def _short(text, width):
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def not_measured(results):
+    """(label, outcome) of the variants that left no sample to compare."""
+    measured = {label(s) for s in results["samples"]}
+    return [(o["label"], o) for o in outcomes(results) if o["label"] not in measured]
+
+
+# the console table ------------------------------------------------------------------------------------------
+def table(results, comps=None, across_hosts=None, full=False):
+    """The job's outcome, then per op, metric, (setting,) and variant or leaf: boots, median, Q1, IQR, CV, and the
+    change versus the baseline with its verdict; one table per thing compared.  Without ``full`` only the primary
+    metric's measured rows."""
     split = per_host(results, across_hosts)
     comps = comparisons(results, across_hosts=across_hosts) if comps is None else comps
-    texts = [_table(what, samples, [c for c in comps if c.axis == what], baseline, order, split)
+    texts = [_table(what, samples, [c for c in comps if c.axis == what], baseline, order, split, full)
              for what, samples, baseline, order in views(results)]
-    return "\n\n".join(texts) + hosts_note(results, split)
+    missing = [f"{name}: not measured ({o['status']}{': ' + _short(o['trouble'] or o['reason'], 100) if o['reason'] else ''})"
+               for name, o in not_measured(results)]
+    return "\n\n".join([headline(results), outcome_table(results), *texts, *(["\n".join(missing)] if missing else [])]
+                       ) + hosts_note(results, split)
 
 
-def _table(what, samples, comps, baseline, order, split):
+def _table(what, samples, comps, baseline, order, split, full):
     by_key = {(c.op, c.metric, c.variant, c.where): c for c in comps}
-    summaries = summarize(samples, split)
+    summaries = [s for s in summarize(samples, split) if full or (not s.warmup and _primary(s.metric))]
     settings = any(s.where for s in summaries)
     rows = []
     names = [m.name for m in METRICS]
@@ -76,11 +179,16 @@ def _table(what, samples, comps, baseline, order, split):
         c = by_key.get((s.op, s.metric, s.variant, s.where)) if not s.warmup else None
         alone = settings and not s.warmup and not c and s.variant != baseline
         rows.append([s.op, LABELS[s.metric] + (" (warm-up)" if s.warmup else ""), *([s.where] if settings else []),
-                     s.variant, s.n, f"{s.median:.4f}", f"{s.q1:.4f}", f"{s.iqr:.4f}", f"{s.cv * 100:.1f} %",
-                     change_text(c) if c else "", f"{c.p:.3g}" if c else "",
+                     s.variant, s.boots, s.n, f"{s.median:.4f}", f"{s.q1:.4f}", f"{s.iqr:.4f}", f"{s.cv * 100:.1f} %",
+                     change_text(c) if c else "", p_text(c) if c else "",
                      c.verdict if c else f"no {baseline} in {s.where}" if alone else ""])
-    return tabulate(rows, headers=["op", "metric", *(["setting"] if settings else []), what, "n", "median s", "Q1 s",
-                                   "IQR s", "CV", f"Q1 vs {baseline} (95 % CI)", "p", "verdict"])
+    return tabulate(rows, headers=["op", "metric", *(["setting"] if settings else []), what, "boots", "n",
+                                   "median s", "Q1 s", "IQR s", "CV", f"vs {baseline} ({LEVEL * 100:.0f} % CI)",
+                                   "p (Holm)", "verdict"])
+
+
+def _primary(name):
+    return next(m for m in METRICS if m.name == name).primary
 
 
 def hosts_note(results, split):
@@ -103,8 +211,9 @@ def facts(results):
              f"guest {job.get('memory_mib', '?')} MiB / {job.get('cpus', '?')} vCPU"]
     for v in results["variants"]:
         k = v["kernel"]
-        lines.append(f"{v['name']}{setting_text(v)}: {k.get('release')} config {k.get('config_sha256')} "
-                     f"bzImage {k.get('bzimage_sha256', '')[:16]} series {', '.join(v['series']) or '(none)'}")
+        lines.append(f"{v['name']}{setting_text(v)}: {k.get('release', '(not built)')} config "
+                     f"{k.get('config_sha256', '-')} bzImage {k.get('bzimage_sha256', '-')[:16]} series "
+                     f"{', '.join(v['series']) or '(none)'}")
     settings = results.get("settings", [])
     for st in settings if len(settings) > 1 or any(st.get("axes") for st in settings) else []:
         q = st.get("qemu_build") or {}
@@ -114,39 +223,32 @@ def facts(results):
     return "\n".join(lines)
 
 
-def setting_text(entry):
-    """`` [axis=leaf, ...]`` for a record with axes, else empty."""
-    axes = entry.get("axes") or {}
-    return f" [{', '.join(f'{a}={v}' for a, v in sorted(axes.items()))}]" if axes else ""
-
-
+# the HTML report --------------------------------------------------------------------------------------------
 def verdict_rows(results, comps):
-    """One row per comparison for the HTML verdict table, formatted as in ``table()``, in its order."""
+    """One row per comparison for the HTML verdict table, formatted as in ``table()``, in its order; then a "not
+    measured" row for each variant that left no samples."""
     split = per_host(results)
     rows = []
     names = [m.name for m in METRICS]
     for what, samples, _, order in views(results):
         q1s = {(s.op, s.metric, s.variant, s.where): s.q1 for s in summarize(samples, split) if not s.warmup}
         mine = sorted((c for c in comps if c.axis == what), key=lambda c: (
-            not c.op.startswith("inflate"), c.op, names.index(c.metric), c.where or "", order.index(c.variant)))
+            not c.op.startswith("inflate"), c.op, not c.primary, names.index(c.metric), c.where or "",
+            order.index(c.variant)))
         rows += [{"op": c.op, "metric": LABELS[c.metric] + (f" in {c.where}" if c.where else ""),
-                  "variant": c.variant, "baseline": c.baseline, "n": c.n,
+                  "primary": c.primary, "variant": c.variant, "baseline": c.baseline,
+                  "boots": f"{c.boots} / {c.baseline_boots}",
                   "q1": f"{q1s[(c.op, c.metric, c.variant, c.where)]:.4f}",
                   "base": f"{q1s[(c.op, c.metric, c.baseline, c.where)]:.4f}", "change": change_text(c),
-                  "ratio": f"×{c.ratio:.3f} [{c.ci95[0]:.3f}, {c.ci95[1]:.3f}]", "p": f"{c.p:.3g}",
+                  "ratio": f"×{c.ratio:.3f}" + (f" [{c.ci[0]:.3f}, {c.ci[1]:.3f}]" if c.ci else "")
+                  if c.ratio is not None else "", "p": p_text(c),
                   "verdict": c.verdict, "tone": TONES.get(c.verdict, "same"),
-                  "detectable": f"±{c.detectable * 100:.1f} %"} for c in mine]
+                  "detectable": f"±{c.detectable * 100:.1f} %" if c.detectable is not None else ""} for c in mine]
+    for name, o in not_measured(results):
+        rows.append({"op": "", "metric": LABELS["wall_s"], "primary": True, "variant": name,
+                     "baseline": baseline_of(results), "boots": "0", "q1": "", "base": "", "change": "", "ratio": "",
+                     "p": "", "verdict": f"not measured: {o['status']}", "tone": "worse", "detectable": ""})
     return rows
-
-
-def label(record):
-    """A variant with its setting of the axes: what one strip, trace or colour stands for."""
-    return record["variant"] + setting_text(record)
-
-
-def labels(results):
-    """Every variant-and-setting of the job, in job order."""
-    return list(dict.fromkeys(label(s) for s in results["samples"])) or variant_names(results)
 
 
 def distributions(results, palette):
@@ -157,7 +259,7 @@ def distributions(results, palette):
             if s.get(m.name) is not None:
                 values[(s["op"], m.name, label(s), s["warmup"])].append(s[m.name])
     out, names = [], labels(results)
-    for op in sorted({s["op"] for s in results["samples"]}, key=lambda op: (not op.startswith("inflate"), op)):
+    for op in _ops(results):
         svgs = []
         for m in METRICS:
             groups = [(name, values[(op, m.name, name, False)], values[(op, m.name, name, True)]) for name in names]
@@ -168,9 +270,37 @@ def distributions(results, palette):
     return out
 
 
+def _ops(results):
+    return sorted({s["op"] for s in results["samples"]}, key=lambda op: (not op.startswith("inflate"), op))
+
+
+def labels(results):
+    """Every variant-and-setting of the job that has samples, in job order."""
+    return list(dict.fromkeys(label(s) for s in results["samples"])) or variant_names(results)
+
+
+def drift_plots(results, palette):
+    """Per op: each boot's Q1 of the time to target in run order (round), one line per variant: drift across the
+    job at a glance."""
+    out = []
+    for op in _ops(results):
+        series = []
+        for name in labels(results):
+            mine = [s for s in results["samples"] if label(s) == name and s["op"] == op]
+            q1s = boot_q1s(mine, "wall_s")
+            if q1s:
+                series.append((name, name, sorted((boot, q1) for (_, boot), q1 in q1s.items()
+                                                  if isinstance(boot, (int, float)))))
+        series = [s for s in series if s[2]]
+        if series:
+            out.append(plots.lines(f"{op}: each boot's Q1 of the time to target, in run order", "round",
+                                   "Q1 (s)", series, palette, markers=True))
+    return out
+
+
 def trace_plot(results, palette):
-    """The balloon's ``actual`` (MiB) over time in the first measured inflate of each variant and setting; None
-    without traces."""
+    """The balloon's ``actual`` (MiB) over time in the first measured inflate of each variant and setting, drawn as
+    steps (the balloon moves in whole requests); None without traces."""
     warm = {(label(s), s["boot"], s["cycle"], s["op"]) for s in results["samples"] if s["warmup"]}
     first = {}
     for t in sorted(results.get("traces", []), key=lambda t: (t["boot"], t["cycle"])):
@@ -179,19 +309,35 @@ def trace_plot(results, palette):
     series = [(name, f"{name} (boot {t['boot']}, cycle {t['cycle']})", [(s, b / 2 ** 20) for s, b in t["points"]])
               for name in labels(results) if (t := first.get(name))]
     return plots.lines("balloon actual during one measured inflate", "time (s)", "actual (MiB)", series,
-                       palette) if series else None
+                       palette, steps=True) if series else None
+
+
+def log_link(path, job_dir):
+    """``path`` relative to the report in ``<job>/balloon/``, for a link that works wherever the job dir is."""
+    if not path:
+        return None
+    try:
+        return os.path.relpath(path, Path(job_dir) / "balloon")
+    except ValueError:
+        return str(path)
 
 
 def html(results, comps):
-    """The self-contained HTML report of a job: verdicts, plots, kernel identities, job facts, range-diffs."""
+    """The self-contained HTML report of a job: outcome, verdicts, plots, kernel identities, job facts, range-diffs."""
     axis_leaves = [f"{a}={l}" for a, ls in axes_of(results["samples"]).items() for l in ls]
-    palette = plots.colors(list(dict.fromkeys(variant_names(results) + labels(results) + axis_leaves)))
+    outs = outcomes(results)
+    palette = plots.colors(list(dict.fromkeys(variant_names(results) + labels(results) + axis_leaves
+                                              + [o["label"] for o in outs])))
     names = [h or "?" for h in hosts(results["samples"])]
     job = {**results["job"], **({"host": ", ".join(names)} if len(names) > 1 else {})}
+    for o in outs:
+        o["href"] = log_link(o["log"], results["job"].get("dir", ""))
     env = jinja2.Environment(loader=jinja2.PackageLoader("harness"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     return env.get_template("report.html.j2").render(
         title=Path(results["job"].get("dir", "")).name, job=job, baseline=baseline_of(results),
-        variants=results["variants"], palette=palette, rows=verdict_rows(results, comps),
-        distributions=distributions(results, palette), trace=trace_plot(results, palette),
+        headline=headline(results), outcomes=outs, ok=all(o["status"] == "PASS" for o in outs),
+        variants=results["variants"], palette=palette, rows=verdict_rows(results, comps), rule=rule(),
+        level=f"{LEVEL * 100:.0f} %", distributions=distributions(results, palette),
+        drift=drift_plots(results, palette), trace=trace_plot(results, palette),
         settings=results.get("settings", []), setting_text=setting_text, range_diff=results.get("range_diff") or {})

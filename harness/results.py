@@ -1,9 +1,12 @@
-"""Sample records, the results.json contract, and atomic writes.
+"""Sample records, the declaration of every metric they carry, the results.json contract, and atomic writes.
 
-Each benchmark test writes ``balloon.json`` (its variant, kernel identity, guest facts, samples and ``actual``
-traces) into its own Avocado output directory; at the end of the job the per-test files are gathered into
-``<job dir>/balloon/results.json`` (schema 1).  Every write goes to a temporary file that is fsync'ed and renamed,
-so a reader sees the old file or the new one, never half of one.
+Every balloon test writes ``balloon-test.json`` (its variant, round and axes) first, and a benchmark test
+``balloon.json`` (its variant, kernel identity, guest facts, samples and ``actual`` traces) at its end, into its own
+Avocado output directory.  At the end of the job they are gathered into ``<job dir>/balloon/results.json``
+(schema 1): ``job`` (facts), ``variants`` (every variant the job declares, with its kernel identity once built),
+``settings``, ``samples``, ``traces``, ``outcomes`` (every test: variant, check, status, reason, first console
+trouble line, log), ``comparisons`` and ``range_diff``.  Every write goes to a temporary file that is fsync'ed and
+renamed, so a reader sees the old file or the new one, never half of one.
 """
 
 import json
@@ -16,7 +19,35 @@ from .errors import HarnessError
 
 SCHEMA = 1
 TEST_FILE = "balloon.json"
+IDENTITY_FILE = "balloon-test.json"  # written first by every balloon test: its variant, round and axes
 SETTING_FACTS = ("axes", "qemu_build", "memory_mib", "cpus", "cmdline")  # what an axis leaf can change
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A measured quantity of a sample: its field, unit, direction, label, and whether it decides a verdict."""
+
+    name: str
+    unit: str
+    lower_is_better: bool
+    label: str
+    primary: bool = False  # time to target decides; the rest are secondary (Holm-corrected, never fail a night)
+    resolution: float = 0.0  # the smallest step the quantity moves in
+
+
+METRICS = (
+    Metric("wall_s", "s", True, "time to target", primary=True, resolution=1e-6),
+    Metric("t50_s", "s", True, "time to 50 %", resolution=1e-6),
+    Metric("t90_s", "s", True, "time to 90 %", resolution=1e-6),
+    Metric("qemu_cpu_s", "s", True, "QEMU CPU", resolution=0.01),
+    Metric("guest_cpu_s", "s", True, "guest CPU", resolution=0.01),
+)
+LABELS = {m.name: m.label for m in METRICS}
+
+
+def metric(name):
+    """The ``Metric`` called ``name``."""
+    return next(m for m in METRICS if m.name == name)
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,40 @@
-"""Statistics for comparing variants: robust summaries, confidence intervals of ratios, rank tests, verdicts.
+"""Statistics for comparing variants: boots as the unit, a Welch t-test on their log Q1s, Holm, power, verdicts.
 
-What is compared is the lower quartile (Q1) of the measured cycles, not the median: the host only ever adds time
-(another process on the core, a preempted vCPU thread), so a balloon operation's times have a steady floor and a
-tail that comes and goes with the host, and Q1 follows the floor — the balloon's own cost — while the median moves
-with the tail (docs/statistics.md has the measurement). Samples of a variant are grouped by boot. The ratio of a
-variant's Q1 to the baseline's Q1 gets a 95 % confidence interval from a seeded cluster bootstrap (whole boots
-drawn with replacement), so boot-to-boot variance counts without counting the cycles' own spread twice; with fewer
-than three boots a side has too few clusters to draw from, and the cycles within each drawn boot are resampled too
-(two-level). The Mann-Whitney U test (normal approximation with tie correction) gives a p-value. A change is called
-only when the interval excludes 1 and p < 0.05; otherwise the verdict is "no significant change" and
-``detectable`` says how large a change the job could have seen. Warm-up samples are summarised but never compared.
+Cycles within one boot are not independent (the host's mood lasts a boot), so a variant is judged by its boots:
+each boot gives one number, the lower quartile (Q1) of its measured cycles (the host only ever adds time; Q1
+follows the balloon's own floor, docs/statistics.md), and the boots' log Q1s of the variant and of the baseline go
+into Welch's t-test (``scipy.stats.ttest_ind``, unequal variances).  The change is the ratio of geometric means of
+the boots' Q1s, with its ``LEVEL`` interval from the same test.  ``MIN_BOOTS`` boots a side are needed to judge at
+all; a comparison with fewer says "inconclusive" and how many it needs, with the ratio still shown.
+
+The primary metric (time to target, per op) decides; the other metrics are secondary.  Within each variant and
+setting, the primary comparisons form one family and the secondary ones another, each Holm-corrected, so neither
+the two ops nor the eight secondary comparisons inflate the false-change rate of the job.  A comparison whose
+adjusted p < ``ALPHA`` says faster/slower (less/more CPU).  Otherwise it says "no significant change" only if the
+job could have seen a change of ``MARGIN``: ``detectable`` is the change found with ``POWER`` (80 %) at this
+noise and boot count; where that exceeds ``MARGIN`` the verdict is "inconclusive" with the boots it would take.
+
 A variant is compared only with the baseline measured alike: in the same leaf of every other axis of the job (a
-sample's ``axes``) and, with ``per_host``, on the same host (its ``host``) — two machines or two kernel configs
-differ more than two series do. ``compare_axes`` compares along the other axes the same way: each leaf against the
-axis's first, among samples alike in everything else.
+sample's ``axes``) and, with ``per_host``, on the same host.  ``compare_axes`` compares along the other axes the
+same way: each leaf against the axis's first, among samples alike in everything else.  benchmarks/calibration.py
+measures the false-change rate and the power of these rules.
 """
 
 import math
-import random
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
-from .metrics import METRICS
+from scipy import stats as scipy_stats
 
-BOOTSTRAP = 2000
-ALPHA = 0.05
-MIN_CLUSTERS = 3  # boots a side needs for the cluster bootstrap
+from .results import METRICS, metric
+
+ALPHA = 0.05     # false-change rate of each family of comparisons
+LEVEL = 1 - ALPHA
+POWER = 0.8      # "could detect": the change found this often
+MARGIN = 0.10    # "no significant change" only where a change of this size would have been detected
+MIN_BOOTS = 3    # boots a side a verdict needs
+MAX_BOOTS = 500  # beyond this "needs" is not worth saying
+BETTER = {True: ("faster", "less CPU"), False: ("slower", "more CPU")}
 
 
 def median(xs):
@@ -42,7 +51,7 @@ def quantile(xs, q):
 
 
 def lower_quartile(xs):
-    """Q1, the statistic compared."""
+    """Q1, a boot's statistic."""
     return quantile(xs, 0.25)
 
 
@@ -52,11 +61,12 @@ class Summary:
     metric: str
     variant: str
     warmup: bool
-    n: int
+    n: int             # cycles
+    boots: int
     median: float
-    q1: float          # lower quartile: what ``compare`` compares
+    q1: float          # lower quartile of all the cycles
     iqr: float
-    cv: float          # standard deviation / mean
+    cv: float          # standard deviation / mean of the cycles
     where: str | None = None  # the host and axis leaves the samples share (None: one setting, pooled hosts)
 
 
@@ -66,14 +76,27 @@ class Comparison:
     metric: str
     variant: str
     baseline: str
-    n: int
-    ratio: float       # Q1 of the variant / Q1 of the baseline
-    ci95: tuple
-    p: float
+    boots: int                 # the variant's boots
+    baseline_boots: int
+    ratio: float | None        # geometric mean of the variant's boot Q1s / the baseline's (None: not comparable)
+    ci: tuple | None           # its LEVEL interval (None with fewer than MIN_BOOTS boots a side)
+    p: float | None            # Welch's two-sided p
+    p_adjusted: float | None   # Holm-adjusted within the family (primary or secondary) of the variant
     verdict: str
-    detectable: float  # half-width of the CI as a fraction: smaller changes would not have been seen
-    where: str | None = None  # where both were measured, as in ``Summary``
-    axis: str = "variant"     # what is compared: the variants, or the leaves of this axis
+    detectable: float | None   # the change found with POWER at this noise and boot count, as a fraction
+    needs: int                 # boots a side for ``detectable`` <= MARGIN (0: already there)
+    primary: bool
+    where: str | None = None   # where both were measured, as in ``Summary``
+    axis: str = "variant"      # what is compared: the variants, or the leaves of this axis
+
+    @property
+    def decided(self):
+        """A change was called, or no change with the power to see MARGIN."""
+        return not self.verdict.startswith("inconclusive")
+
+    @property
+    def changed(self):
+        return self.verdict in BETTER[True] + BETTER[False]
 
 
 def hosts(samples):
@@ -115,92 +138,152 @@ def summarize(samples, per_host=False):
     for s in samples:
         for m in METRICS:
             if s.get(m.name) is not None:
-                groups[(s["op"], m.name, s["variant"], s["warmup"], where(s, per_host))].append(s[m.name])
+                groups[(s["op"], m.name, s["variant"], s["warmup"], where(s, per_host))].append(s)
     out = []
-    for (op, metric, variant, warm, setting), xs in groups.items():
+    for (op, name, variant, warm, setting), group in groups.items():
+        xs = [s[name] for s in group]
         mean = sum(xs) / len(xs)
         sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
-        out.append(Summary(op, metric, variant, warm, len(xs), median(xs), lower_quartile(xs),
-                           quantile(xs, 0.75) - quantile(xs, 0.25), sd / mean if mean else 0.0, setting))
+        out.append(Summary(op, name, variant, warm, len(xs), len({(s.get("host"), s["boot"]) for s in group}),
+                           median(xs), lower_quartile(xs), quantile(xs, 0.75) - quantile(xs, 0.25),
+                           sd / mean if mean else 0.0, setting))
     return out
 
 
-def mann_whitney_p(a, b):
-    """Two-sided p-value of the Mann-Whitney U test (normal approximation, tie-corrected)."""
-    n1, n2 = len(a), len(b)
-    ranked = sorted([(x, 0) for x in a] + [(x, 1) for x in b])
-    ranks, ties, i = [0.0] * len(ranked), 0.0, 0
-    while i < len(ranked):
-        j = i
-        while j + 1 < len(ranked) and ranked[j + 1][0] == ranked[i][0]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[k] = (i + j) / 2 + 1
-        t = j - i + 1
-        ties += t ** 3 - t
-        i = j + 1
-    r1 = sum(r for r, (_, g) in zip(ranks, ranked) if g == 0)
-    u = r1 - n1 * (n1 + 1) / 2
-    n = n1 + n2
-    var = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1)))
-    if var <= 0:
-        return 1.0
-    z = (abs(u - n1 * n2 / 2) - 0.5) / math.sqrt(var)
-    return min(1.0, math.erfc(max(z, 0) / math.sqrt(2)))
+def boot_q1s(samples, name):
+    """{(host, boot): Q1 of that boot's measured values of metric ``name``}."""
+    by_boot = defaultdict(list)
+    for s in samples:
+        if not s["warmup"] and s.get(name) is not None:
+            by_boot[(s.get("host"), s["boot"])].append(s[name])
+    return {b: lower_quartile(xs) for b, xs in by_boot.items()}
 
 
-def _resample(by_boot, rng):
-    boots = list(by_boot.values())
-    drawn = [rng.choice(boots) for _ in boots] if len(boots) > 1 else boots
-    if len(boots) < MIN_CLUSTERS:
-        return [rng.choice(b) for b in drawn for _ in b]
-    return [x for b in drawn for x in b]
+def detectable(se, df, alpha=ALPHA, power=POWER):
+    """The change (a fraction, upwards) a two-sided test at ``alpha`` finds with ``power`` given the standard error
+    ``se`` of a log ratio with ``df`` degrees of freedom."""
+    t = scipy_stats.t
+    return math.expm1((t.ppf(1 - alpha / 2, df) + t.ppf(power, df)) * se)
 
 
-def ratio_ci(base_by_boot, var_by_boot, seed=0):
-    """95 % bootstrap interval of Q1(variant) / Q1(base)."""
-    rng = random.Random(seed)
-    ratios = sorted(lower_quartile(_resample(var_by_boot, rng)) / lower_quartile(_resample(base_by_boot, rng))
-                    for _ in range(BOOTSTRAP))
-    return quantile(ratios, ALPHA / 2), quantile(ratios, 1 - ALPHA / 2)
+def boots_needed(sd, alpha=ALPHA, margin=MARGIN):
+    """Boots a side (equal sides, boot-to-boot standard deviation ``sd`` of log Q1) for ``detectable`` <= margin."""
+    for n in range(MIN_BOOTS, MAX_BOOTS + 1):
+        if detectable(sd * math.sqrt(2 / n), 2 * n - 2, alpha) <= margin:
+            return n
+    return MAX_BOOTS
 
 
-def verdict(metric, ci, p):
-    if p >= ALPHA or ci[0] <= 1.0 <= ci[1]:
-        return "no significant change"
-    better = ci[1] < 1.0 if metric.lower_is_better else ci[0] > 1.0
-    if metric.name.startswith(("qemu_cpu", "guest_cpu")):
-        return "less CPU" if better else "more CPU"
-    return "faster" if better else "slower"
+@dataclass(frozen=True)
+class Welch:
+    """Welch's t-test of two sets of boot statistics, on their logs: the ratio, its interval, p, and power."""
+
+    ratio: float
+    ci: tuple
+    p: float
+    se: float
+    df: float
+    sd: float  # the pooled boot-to-boot standard deviation of log Q1
+
+    @classmethod
+    def of(cls, base, variant, level=LEVEL):
+        lb, lv = [math.log(x) for x in base], [math.log(x) for x in variant]
+        diff = sum(lv) / len(lv) - sum(lb) / len(lb)
+        vb, vv = _var(lb), _var(lv)
+        se = math.sqrt(vb / len(lb) + vv / len(lv))
+        if se == 0:  # every boot alike on each side: the difference is exact
+            return cls(math.exp(diff), (math.exp(diff),) * 2, 0.0 if diff else 1.0, 0.0, len(lb) + len(lv) - 2, 0.0)
+        res = scipy_stats.ttest_ind(lv, lb, equal_var=False)
+        lo, hi = res.confidence_interval(level)
+        sd = math.sqrt(((len(lb) - 1) * vb + (len(lv) - 1) * vv) / (len(lb) + len(lv) - 2))
+        return cls(math.exp(diff), (math.exp(lo), math.exp(hi)), float(res.pvalue), se, float(res.df), sd)
 
 
-def compare(samples, baseline, seed=0, per_host=False):
+def _var(xs):
+    mean = sum(xs) / len(xs)
+    return sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
+
+
+def holm(ps):
+    """Holm's step-down adjustment of the p-values ``ps`` (None stays None), in their order."""
+    order = sorted((p, i) for i, p in enumerate(ps) if p is not None)
+    out, running = list(ps), 0.0
+    for rank, (p, i) in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p))
+        out[i] = running
+    return out
+
+
+def judge(m, base, variant, family_size=1):
+    """(ratio, ci, p, detectable, needs, verdict-before-Holm) of boot Q1s ``variant`` against ``base``; the
+    detectable change is figured at the family's Bonferroni level, Holm's first step."""
+    if min(base + variant, default=0) <= 0:
+        return None, None, None, None, MIN_BOOTS, f"inconclusive: a boot's Q1 is 0 (below the {m.resolution:g} " \
+                                                  f"{m.unit} the metric resolves)"
+    if min(len(base), len(variant)) < MIN_BOOTS:
+        ratio = math.exp(sum(map(math.log, variant)) / len(variant) - sum(map(math.log, base)) / len(base))
+        return ratio, None, None, None, MIN_BOOTS, \
+            f"inconclusive: {min(len(base), len(variant))} boot(s) a side, needs ≥ {MIN_BOOTS}"
+    w = Welch.of(base, variant)
+    alpha = ALPHA / family_size
+    seen = detectable(w.se, w.df, alpha) if w.se else 0.0
+    needs = 0 if seen <= MARGIN else boots_needed(w.sd, alpha)
+    return w.ratio, w.ci, w.p, seen, needs, None
+
+
+def words(m, ratio, p_adjusted, seen, boots, needs):
+    """The verdict of a compared metric from its Holm-adjusted p and its power."""
+    if p_adjusted is not None and p_adjusted < ALPHA:
+        return BETTER[(ratio < 1) == m.lower_is_better][m.name.endswith("cpu_s")]
+    if seen is not None and seen <= MARGIN:
+        return f"no significant change (could detect ±{seen * 100:.1f} % with {POWER * 100:.0f} % power)"
+    if seen is None:
+        return None
+    return f"inconclusive: {boots} boots a side could detect only ±{seen * 100:.0f} %, needs ≥ {needs}"
+
+
+def compare(samples, baseline, per_host=False):
     """Compare every non-baseline variant with ``baseline`` on every metric and op (warm-up excluded), within each
     setting (``where``; a setting without the baseline: no comparison)."""
-    data = defaultdict(lambda: defaultdict(list))
+    groups = defaultdict(list)
     for s in samples:
-        if not s["warmup"]:
-            for m in METRICS:
-                if s.get(m.name) is not None:
-                    data[(s["op"], m.name, s["variant"], where(s, per_host))][(s.get("host"), s["boot"])].append(
-                        s[m.name])
+        groups[(s["variant"], where(s, per_host))].append(s)
     out = []
-    for (op, name, variant, setting), by_boot in sorted(data.items(), key=lambda kv: (*kv[0][:3], kv[0][3] or "")):
-        base = data.get((op, name, baseline, setting))
+    for (variant, setting), mine in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        base = groups.get((baseline, setting))
         if variant == baseline or not base:
             continue
-        metric = next(m for m in METRICS if m.name == name)
-        a = [x for xs in base.values() for x in xs]
-        b = [x for xs in by_boot.values() for x in xs]
-        ci = ratio_ci(base, by_boot, seed)
-        p = mann_whitney_p(a, b)
-        out.append(Comparison(op, name, variant, baseline, len(b), lower_quartile(b) / lower_quartile(a), ci, p,
-                              verdict(metric, ci, p), (ci[1] - ci[0]) / 2, setting))
+        out += _family(mine, base, variant, baseline, setting)
     return out
 
 
-def compare_axes(samples, seed=0, per_host=False):
+def _family(mine, base, variant, baseline, setting):
+    """The comparisons of one variant in one setting, Holm-adjusted per family (primary, secondary)."""
+    ops = list(dict.fromkeys(s["op"] for s in mine if not s["warmup"]))
+    keys = [(op, m) for op in ops for m in METRICS
+            if boot_q1s([s for s in mine if s["op"] == op], m.name)
+            and boot_q1s([s for s in base if s["op"] == op], m.name)]
+    size = {flag: sum(1 for _, m in keys if m.primary == flag) for flag in (True, False)}
+    judged = {}
+    for op, m in keys:
+        b = list(boot_q1s([s for s in base if s["op"] == op], m.name).values())
+        v = list(boot_q1s([s for s in mine if s["op"] == op], m.name).values())
+        judged[(op, m.name)] = (len(v), len(b), *judge(m, b, v, size[m.primary]))
+    adjusted = {}
+    for flag in (True, False):
+        family = [k for k in judged if metric(k[1]).primary == flag]
+        adjusted.update(zip(family, holm([judged[k][4] for k in family])))
+    out = []
+    for op, m in keys:
+        n, nb, ratio, ci, p, seen, needs, said = judged[(op, m.name)]
+        verdict = said or words(m, ratio, adjusted[(op, m.name)], seen, min(n, nb), needs)
+        out.append(Comparison(op, m.name, variant, baseline, n, nb, ratio, ci, p, adjusted[(op, m.name)], verdict,
+                              seen, needs, m.primary, setting))
+    return out
+
+
+def compare_axes(samples, per_host=False):
     """Compare along every axis with several leaves: each leaf against the axis's first, within each setting of
     the other axes and the variant."""
     return [replace(c, axis=axis) for axis, leaves in axes_of(samples).items()
-            for c in compare(along(samples, axis), f"{axis}={leaves[0]}", seed, per_host)]
+            for c in compare(along(samples, axis), f"{axis}={leaves[0]}", per_host)]

@@ -11,7 +11,7 @@ stay free of panics and warnings.  Cycles after boot are numbered from 1; the fi
 
 from .balloon import actual, drive
 from .errors import GuestError
-from .metrics import guest_snapshot, process_cpu, process_rss_kb
+from .accounting import guest_snapshot, process_cpu, process_rss_kb
 from .results import Sample
 
 MEMTOTAL_TOLERANCE = 0.01  # fraction of the ballooned amount MemTotal may miss by
@@ -26,7 +26,7 @@ def run(guest, workload, variant, boot, progress=print):
     for cycle in range(1, workload.warmup + workload.cycles + 1):
         for start, end in pairs:
             if actual(guest) != start << 20:  # the pair starts elsewhere: get there, untimed
-                drive(guest, start << 20, workload.poll_interval_s, workload.op_timeout_s)
+                _drive(guest, workload, start << 20)
             for op, target in (("inflate", end << 20), ("deflate", start << 20)):
                 name = op if len(pairs) == 1 else f"{op} {start}→{end} MiB"
                 sample, trace = _measure(guest, workload, variant, boot, cycle, name, target, clk_tck)
@@ -37,7 +37,7 @@ def run(guest, workload, variant, boot, progress=print):
                      f"deflate {samples[-1].wall_s:.3f} s{' (warm-up)' if cycle <= workload.warmup else ''}")
         guest.check_console(f"in cycle {cycle}")
     if actual(guest) != guest.spec.memory_mib << 20:
-        drive(guest, guest.spec.memory_mib << 20, workload.poll_interval_s, workload.op_timeout_s)
+        _drive(guest, workload, guest.spec.memory_mib << 20)
     return samples, traces
 
 
@@ -47,7 +47,7 @@ def soak(guest, workload, cycles, progress=print):
     rows = []
     for cycle in range(1, cycles + 1):
         for target in (workload.target_mib << 20, full):
-            drive(guest, target, workload.poll_interval_s, workload.op_timeout_s)
+            _drive(guest, workload, target)
         rows.append({"cycle": cycle, "memtotal_kb": guest_snapshot(guest.ssh).memtotal_kb,
                      "qemu_rss_kb": process_rss_kb(guest.host, guest.pid)})
         if cycle % 50 == 0:
@@ -60,7 +60,7 @@ def soak(guest, workload, cycles, progress=print):
 def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck):
     before = guest_snapshot(guest.ssh)
     cpu0 = process_cpu(guest.host, guest.pid, clk_tck)
-    trace = drive(guest, target, workload.poll_interval_s, workload.op_timeout_s)
+    trace = _drive(guest, workload, target)
     cpu = process_cpu(guest.host, guest.pid, clk_tck).since(cpu0)
     after = guest_snapshot(guest.ssh)
     moved_kb = (trace.from_bytes - trace.to_bytes) >> 10
@@ -74,6 +74,10 @@ def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck):
                   qemu_cpu_s=round(cpu.total_s, 4), qemu_threads_cpu_s=cpu.threads_s,
                   guest_cpu_s=round(after.busy_s - before.busy_s, 4),
                   guest_memtotal_before_kb=before.memtotal_kb, guest_memtotal_after_kb=after.memtotal_kb), trace
+
+
+def _drive(guest, workload, target):
+    return drive(guest, target, workload.poll_interval_s, workload.op_timeout_s, workload.stall_s)
 
 
 def _thin(points, keep=TRACE_POINTS):

@@ -1,13 +1,13 @@
 """``balloon-harness nightly CONFIG``: run the job, add it to the history, and say what changed since the last nights.
 
 Runs the Avocado job as a child process (one test at a time), stores ``<job>/balloon/results.json`` as a night in
-the history database, compares every variant with its own previous nights (``harness.history``) and writes
+the history database, judges tonight against the previous nights alike (``harness.history``) and writes
 ``<job>/balloon/nightly.md`` (also printed), ``b4-check.json`` and ``kcidb.json``.  Exit status: 0 no regression,
-1 a regression (a significant "slower" or "more CPU") or a test that FAILed, 2 a harness error.
+1 a regression of a candidate's time to target or a variant that FAILed, 2 a harness error (a test that ended
+ERROR or CANCEL, a bad job file, a crash: ``harness.cli``).
 """
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +17,7 @@ import yaml
 from tabulate import tabulate
 
 from .. import config, history, report, results
+from ..results import LABELS
 from ..command import Process
 from ..errors import ConfigError, HarnessError, PrerequisiteError
 
@@ -34,7 +35,10 @@ def add_parser(subparsers):
     p.add_argument("--db", type=Path, metavar="PATH", help=f"history database (default RESULTS_DIR/{history.DB_NAME})")
     p.add_argument("--set-series", action="append", default=[], type=_override, metavar="VARIANT=PATH",
                    help="tonight, build VARIANT with the series at PATH instead (repeatable)")
-    p.add_argument("--nights", type=int, default=7, metavar="N", help="previous nights to compare with (default 7)")
+    p.add_argument("--nights", type=int, default=14, metavar="N",
+                   help="previous nights alike to compare with (default 14)")
+    p.add_argument("--min-nights", type=int, default=history.MIN_NIGHTS, metavar="N",
+                   help=f"nights alike a verdict needs (default {history.MIN_NIGHTS}; fewer see only large changes)")
     p.set_defaults(func=run)
 
 
@@ -49,37 +53,47 @@ def _override(text):
 
 @dataclass(frozen=True)
 class Tonight:
-    """Tonight's verdicts: the job, every variant's trends, the nights compared with, what changed, failed tests."""
+    """Tonight's verdicts: the job, every trend, the nights alike compared with, what changed, every variant's
+    outcome."""
 
     job_dir: Path
     time: str
     trends: tuple
     nights: tuple
     changes: tuple
-    failed: tuple
+    outcomes: tuple
+    min_nights: int = history.MIN_NIGHTS
 
     @property
     def regressions(self):
         return [t for t in self.trends if t.regression]
 
     @property
+    def failed(self):
+        return [o for o in self.outcomes if o["status"] != "PASS"]
+
+    @property
     def status(self):
-        """b4's words: fail (a regression or a failed test), warn (nothing to compare with yet), pass."""
+        """b4's words: fail (a regression or a variant that did not pass), warn (too few nights alike), pass."""
         if self.regressions or self.failed:
             return "fail"
-        return "pass" if any(t.comparison for t in self.trends) else "warn"
+        return "pass" if any(t.judged for t in self.trends if t.alerting) else "warn"
 
 
 def run(args):
     when = datetime.now(UTC).isoformat(timespec="seconds")
     results_dir = args.results_dir.resolve()
-    job_yaml = job_config(args.config.resolve(), dict(args.set_series), results_dir)
+    source = args.config.resolve()
+    job_yaml = job_config(source, dict(args.set_series), results_dir)
     job_dir = run_job(job_yaml, results_dir)
-    failed = test_failures(job_dir)
     data = results.load(job_dir)
+    harness_errors(data)
+    overrides = " ".join(f"{n}={p}" for n, p in args.set_series)
     conn = history.connect((args.db or results_dir / history.DB_NAME).resolve())
     try:
-        tonight = judge(conn, data, job_yaml.read_text(encoding="utf-8"), when, args.nights, failed)
+        night = history.store(conn, data, source.read_text(encoding="utf-8"), job_yaml.read_text(encoding="utf-8"),
+                              overrides, when)
+        tonight = judge(conn, night, data, when, args.nights, args.min_nights)
     finally:
         conn.close()
     print(publish(tonight, data))
@@ -135,30 +149,19 @@ def run_job(job_yaml, results_dir):
     return new[-1]
 
 
-def test_failures(job_dir):
-    """Avocado's FAILed tests as lines; a test that ended otherwise (ERROR, CANCEL, …) is a harness error."""
-    path = job_dir / "results.json"
-    try:
-        tests = json.loads(path.read_text())["tests"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise HarnessError(f"{path}: no Avocado test results ({exc})", log=job_dir / "job.log") from exc
-    for t in tests:
-        if t["status"] not in ("PASS", "WARN", "FAIL"):
-            raise HarnessError(f"{t['name']} ended {t['status']}: {t['fail_reason']}", log=t.get("logfile"))
-    return tuple(f"`{t['name']}`: FAIL — {t['fail_reason']}" for t in tests if t["status"] == "FAIL")
+def harness_errors(data):
+    """Raise HarnessError for a test that ended for a reason other than the kernel under test (ERROR, CANCEL, …):
+    such a night says nothing about the kernels and is not stored."""
+    for o in data.get("outcomes", []):
+        if o["status"] not in ("PASS", "WARN", "FAIL"):
+            raise HarnessError(f"{o['test']} ({o['variant']}) ended {o['status']}: {o['reason']}", log=o.get("log"))
 
 
-def judge(conn, data, config_text, when, count, failed):
-    """Store tonight's results as a night and compare every variant with its previous ``count`` nights."""
-    night = history.store(conn, data, config_text, when)
-    trends, nights, changes = [], {}, []
-    for variant in data["variants"]:
-        previous, samples = history.previous(conn, variant["name"], night, count)
-        trends += history.trends(data["samples"], samples, variant["name"])
-        nights.update({n.id: n for n in previous})
-        changes += history.changes(variant, samples)
-    return Tonight(Path(data["job"]["dir"]), when, tuple(trends), tuple(nights[i] for i in sorted(nights)),
-                   tuple(changes), failed)
+def judge(conn, night, data, when, count=14, min_nights=history.MIN_NIGHTS):
+    """Tonight (stored as ``night``) against up to ``count`` nights alike before it."""
+    trends, nights = history.judge(conn, night, min_nights, count)
+    return Tonight(Path(data["job"]["dir"]), when, tuple(trends), tuple(nights),
+                   tuple(history.changes(conn, night, nights)), tuple(report.outcomes(data)), min_nights)
 
 
 def publish(tonight, data):
@@ -179,90 +182,128 @@ def headline(tonight):
     if tonight.regressions:
         parts.append(f"{len(tonight.regressions)} regression(s)")
     if tonight.failed:
-        parts.append(f"{len(tonight.failed)} test(s) failed")
-    return ", ".join(parts) or ("no regression" if tonight.status == "pass" else "no previous night to compare with")
+        parts.append(f"{len(tonight.failed)} of {len(tonight.outcomes)} variant(s) did not pass: "
+                     + ", ".join(f"{o['label']} {o['status']}" for o in tonight.failed))
+    if parts:
+        return "; ".join(parts)
+    return "no regression" if tonight.status == "pass" else \
+        f"no verdict yet: fewer than {tonight.min_nights} nights alike to compare with"
+
+
+def value_text(t, value):
+    return f"×{value:.3f}" if t.relative else f"{value:.4f} s"
 
 
 def regression_line(t):
-    c = t.comparison
-    return (f"**{t.variant}** {t.op}, {report.LABELS[t.metric]}: **{c.verdict}** {report.change_text(c)}, "
-            f"p = {c.p:.3g} (Q1 tonight {t.tonight:.4f} s, previous nights {t.tonight / c.ratio:.4f} s)")
+    previous = [x for _, x in t.nights]
+    return (f"**{t.variant}**{_setting(t)} {t.op}, {LABELS[t.metric]}: **{t.verdict}**, "
+            f"{report.pct(t.tonight)} of the same night's base tonight against {value_text(t, min(previous))}–"
+            f"{value_text(t, max(previous))} on {len(previous)} nights alike (p {_ps(t)})")
+
+
+def _setting(t):
+    return f" [{t.setting}]" if t.setting else ""
+
+
+def _ps(t):
+    return ", ".join(f"{name} {p:.2g}" for name, p in (("tonight", t.p_tonight), ("two nights", t.p_two))
+                     if p is not None)
 
 
 def summary(tonight):
     """The Markdown summary for a CI page or a mail."""
-    comps = [t.comparison for t in tonight.trends if t.comparison]
     lines = [f"## balloon-harness nightly: {headline(tonight)}", "",
              f"Job `{tonight.job_dir}` · report `{tonight.job_dir / 'balloon' / 'report.html'}`", "",
-             (f"Tonight against the previous {len(tonight.nights)} night(s) of each variant, pooled: ratio of "
-              "lower quartiles (Q1) with its 95 % bootstrap CI and the Mann-Whitney p, as in the job report; "
-              "warm-up excluded."), ""]
+             (f"Each candidate's time to target as a ratio to the same night's base (geometric mean of its boots' "
+              f"Q1), against the same ratio on up to {len(tonight.nights)} previous nights alike (same job file, "
+              f"host, accelerator and QEMU): a one-sided prediction interval for tonight and for the last two "
+              f"nights, together at most {history.FALSE_ALARM * 100:g} % false alarms a night. The base's own Q1 "
+              f"and the other metrics are shown, never alerting (the other metrics Holm-corrected). No verdict "
+              f"before {tonight.min_nights} nights alike."), ""]
     if tonight.regressions:
         lines += ["### Regressions", *(f"- {regression_line(t)}" for t in tonight.regressions), ""]
-    elif comps:
-        seen = sorted(c.detectable * 100 for c in comps)
-        lines += [(f"No significant slowdown or CPU increase in {len(comps)} comparisons (changes below "
-                   f"±{seen[0]:.0f}–{seen[-1]:.0f} % could not have been seen)."), ""]
-    if tonight.failed:
-        lines += ["### Tests that failed", *(f"- {f}" for f in tonight.failed), ""]
+    lines += ["### Variants", "", report.outcome_markdown(tonight.outcomes), ""]
     if tonight.changes:
-        lines += ["### Changed since the previous night", *(f"- {c}" for c in tonight.changes), ""]
-    return "\n".join(lines + ["### History (Q1 per night, s)", "", history_table(tonight), ""])
+        lines += ["### Changed since the previous night alike", *(f"- {c}" for c in tonight.changes), ""]
+    return "\n".join(lines + ["### History (nights alike, then tonight)", "", history_table(tonight), ""])
 
 
 def history_table(tonight):
     rows = []
     for t in tonight.trends:
-        by_night, c = dict(t.nights), t.comparison
-        verdict = (f"**{c.verdict}**" if t.regression else c.verdict) if c else "no history"
-        rows.append([t.variant, t.op, report.LABELS[t.metric],
-                     *(f"{by_night[n.id]:.4f}" if n.id in by_night else "" for n in tonight.nights),
-                     f"{t.tonight:.4f}", report.change_text(c) if c else "", verdict])
+        by_night = dict(t.nights)
+        verdict = f"**{t.verdict}**" if t.regression else t.verdict
+        rows.append([t.variant + _setting(t), t.op, LABELS[t.metric] + (" (vs base)" if t.relative else " (Q1)"),
+                     *(value_text(t, by_night[n.id]) if n.id in by_night else "" for n in tonight.nights),
+                     value_text(t, t.tonight), _ps(t), verdict])
     nights = [f"#{n.id} {n.time[5:16].replace('T', ' ')}" for n in tonight.nights]
-    return tabulate(rows, headers=["variant", "op", "metric", *nights, "tonight", "vs history (95 % CI)", "verdict"],
+    return tabulate(rows, headers=["variant", "op", "metric", *nights, "tonight", "p (one-sided)", "verdict"],
                     tablefmt="github", disable_numparse=True)
 
 
 def b4_check(tonight):
     """A b4 review external-check record."""
-    details = [regression_line(t) for t in tonight.regressions] + list(tonight.failed) + list(tonight.changes)
+    details = ([regression_line(t) for t in tonight.regressions]
+               + [f"{o['label']}: {o['status']} — {o['trouble'] or o['reason']}" for o in tonight.failed]
+               + list(tonight.changes))
     text = f"nightly: {headline(tonight)}"
-    if worst := max(tonight.regressions, key=lambda t: t.comparison.ratio, default=None):
-        text += (f"; worst: {worst.variant} {worst.op} {report.LABELS[worst.metric]} {worst.comparison.verdict} "
-                 f"{report.change_text(worst.comparison)}")
+    if worst := max(tonight.regressions, key=lambda t: t.tonight, default=None):
+        text += f"; worst: {worst.variant} {worst.op} {LABELS[worst.metric]} {report.pct(worst.tonight)}"
     return [{"tool": "balloon-harness", "status": tonight.status, "summary": text,
              "url": str(tonight.job_dir / "balloon" / "report.html"), "details": "\n".join(details)}]
 
 
+KCIDB_VERSION = {"major": 5, "minor": 3}
+STAGE_STATUS = {"apply": "MISS", "build": "FAIL"}  # a build's KCIDB status when its test stopped at that stage
+
+
 def kcidb(tonight, data):
-    """A KCIDB v4.3 submission: a checkout and a build per variant, a test per variant, op and metric."""
+    """A KCIDB v5.3 submission: per variant a checkout (valid unless its series did not apply) and a build (its real
+    status), a test per variant for its outcome (``balloon.outcome``), and one per variant, op and metric that was
+    judged against the history."""
     job, facts = tonight.job_dir.name, data["job"]
-    checkouts, builds = [], []
+    outs = {o["variant"]: o for o in tonight.outcomes}
+    checkouts, builds, tests = [], [], []
+    environment = {"comment": f"{facts.get('host')}, QEMU {facts.get('qemu_version')}, accel {facts.get('accel')}"}
     for v in data["variants"]:
-        k, key = v["kernel"], f"{ORIGIN}:{job}:{v['name']}"
-        checkouts.append(_present({"id": key, "origin": ORIGIN, "tree_name": k.get("base"), "valid": True,
-                                   "comment": f"{k.get('base')} + {' | '.join(v['series']) or 'no series'}",
+        k, key, o = v["kernel"], f"{ORIGIN}:{job}:{v['name']}", outs.get(v["name"], {})
+        stage = o.get("stage")
+        checkouts.append(_present({"id": key, "origin": ORIGIN, "tree_name": k.get("base"),
+                                   "valid": stage != "apply" if o else None,
+                                   "comment": f"{k.get('base') or 'base'} + {' | '.join(v['series']) or 'no series'}",
                                    "start_time": tonight.time}))
         builds.append(_present({"id": key, "origin": ORIGIN, "checkout_id": key, "architecture": "x86_64",
-                                "compiler": k.get("compiler"), "duration": k.get("build_s"), "valid": True,
+                                "compiler": k.get("compiler"), "duration": k.get("build_s"),
+                                "status": STAGE_STATUS.get(stage, "PASS" if k.get("release") else "MISS"),
+                                "log_excerpt": o.get("reason") if stage in STAGE_STATUS else None,
                                 "misc": _present({"kernel_release": k.get("release"),
                                                   "config_sha256": k.get("config_sha256"),
-                                                  "bzimage_sha256": k.get("bzimage_sha256")})}))
-    environment = {"comment": f"{facts.get('host')}, QEMU {facts.get('qemu_version')}, accel {facts.get('accel')}"}
-    tests = [_present({"id": f"{ORIGIN}:{job}:{t.variant}:{t.op}.{t.metric}", "origin": ORIGIN,
-                       "build_id": f"{ORIGIN}:{job}:{t.variant}", "path": f"balloon.{t.op}.{t.metric}",
-                       "status": "FAIL" if t.regression else "PASS" if t.comparison else "DONE",
-                       "comment": t.comparison.verdict if t.comparison else "no history", "start_time": tonight.time,
-                       "environment": environment, "misc": _test_misc(t)}) for t in tonight.trends]
-    return {"version": {"major": 4, "minor": 3}, "checkouts": checkouts, "builds": builds, "tests": tests}
+                                                  "bzimage_sha256": k.get("bzimage_sha256")}) or None}))
+        if o and stage not in STAGE_STATUS:
+            tests.append(_present({"id": f"{key}:outcome", "origin": ORIGIN, "build_id": key,
+                                   "path": "balloon.outcome", "status": KCIDB_STATUS.get(o["status"], "ERROR"),
+                                   "comment": f"{o['passed']} of {o['tests']} tests passed",
+                                   "log_excerpt": (o.get("trouble") or o.get("reason") or None),
+                                   "start_time": tonight.time, "environment": environment}))
+    for t in tonight.trends:
+        tests.append(_present({"id": f"{ORIGIN}:{job}:{t.variant}:{_ident(t.setting or '')}:{_ident(t.op)}.{t.metric}",
+                               "origin": ORIGIN, "build_id": f"{ORIGIN}:{job}:{t.variant}",
+                               "path": f"balloon.{_ident(t.op)}.{t.metric}",
+                               "status": "FAIL" if t.regression else "PASS" if t.judged else "DONE",
+                               "comment": t.verdict, "start_time": tonight.time, "environment": environment,
+                               "misc": _present({"tonight": t.tonight, "nights": [x for _, x in t.nights],
+                                                 "relative_to_base": t.relative, "p_tonight": t.p_tonight,
+                                                 "p_two_nights": t.p_two, "setting": t.setting or None})}))
+    return {"version": KCIDB_VERSION, "checkouts": checkouts, "builds": builds, "tests": tests}
 
 
-def _test_misc(t):
-    misc = {"q1_s": t.tonight, "history_q1_s": [m for _, m in t.nights]}
-    if t.comparison:
-        c = t.comparison
-        misc.update(ratio=c.ratio, ci95=list(c.ci95), p=c.p, verdict=c.verdict, n=c.n)
-    return misc
+KCIDB_STATUS = {"PASS": "PASS", "WARN": "PASS", "FAIL": "FAIL", "ERROR": "ERROR", "CANCEL": "MISS",
+                "SKIP": "SKIP", "INTERRUPTED": "ERROR", "not run": "MISS"}
+
+
+def _ident(text):
+    """``text`` as a KCIDB path or id part: letters, digits, ``_`` and ``-`` only."""
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in text)
 
 
 def _present(record):

@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 from harness import balloon, functional, results
-from harness.metrics import process_rss_kb
+from harness.accounting import process_rss_kb
 from harness.avocado_test import BalloonTest
 from harness.errors import GuestError, HarnessError, QMPError
 from harness.functional import MIB
-from harness.guest import CONSOLE_TROUBLE, HOTPLUG_PORT
+from harness.console import TROUBLE
+from harness.guest import HOTPLUG_PORT
 
 STATS_INTERVAL_S = 2            # guest-stats-polling-interval (seconds)
 OOM_EXCESS_MIB = 256            # the deflate-on-oom workload wants this much more than the guest has available
@@ -92,7 +93,8 @@ class Functional(BalloonTest):
     # shared steps --------------------------------------------------------------------------------------------
     def step(self, g, label, target_bytes, baseline_kb, timeout_s=120.0):
         """Balloon to ``target_bytes``; QMP actual must equal it exactly, MemTotal must move by as much."""
-        trace = balloon.drive(g, target_bytes, self.job.workload.poll_interval_s, timeout_s)
+        trace = balloon.drive(g, target_bytes, self.job.workload.poll_interval_s, timeout_s,
+                              self.job.workload.stall_s)
         now = balloon.actual(g)
         if now != target_bytes:
             raise GuestError(f"{label}: actual {now} B after reaching the target {target_bytes} B (it moved on)")
@@ -111,7 +113,7 @@ class Functional(BalloonTest):
         """dmesg over SSH and the serial console: no WARNING, BUG, Oops, panic, OOM kill or lockup."""
         functional.expect_clean("dmesg over SSH", g.ssh_run(["dmesg"]).stdout)
         functional.expect_clean("serial console", g.console_text(), log=str(g.console_log))
-        self.log.info("dmesg and console clean (no %s)", CONSOLE_TROUBLE.pattern.replace("|", ", "))
+        self.log.info("dmesg and console clean (no %s)", TROUBLE.pattern.replace("|", ", "))
 
     def run_plan(self, kind):
         with self.check(kind), self.boot() as g:
@@ -200,7 +202,7 @@ class Functional(BalloonTest):
             rng = random.Random(self.seed())
             floor = functional.floor_mib(g.spec.memory_mib, mem0["MemTotal"], mem0["MemAvailable"])
             target = rng.randrange(floor, floor + 128) * MIB
-            trace = balloon.drive(g, target, self.job.workload.poll_interval_s)
+            trace = balloon.drive(g, target, self.job.workload.poll_interval_s, stall_s=self.job.workload.stall_s)
             mem1 = functional.meminfo(g)
             held_kb = (self.full_bytes(g) - target) >> 10
             drop_kb = mem0["MemAvailable"] - mem1["MemAvailable"]

@@ -74,12 +74,12 @@ class FaultTest(unittest.TestCase):
         self.assertFalse(marker.exists())
         self.assertIn(f"$(touch {marker})", (job_dir / "balloon" / "results.json").read_text())
 
-    @unittest.skipUnless(os.access("/dev/kvm", os.W_OK), "needs /dev/kvm")
+    @unittest.skipUnless(os.access("/dev/kvm", os.W_OK), "optional: needs /dev/kvm")
     def test_silent_kvm_guest_is_an_environment_error(self):
         _, tests, _ = avocado_job.run(avocado_job.job_yaml(accel="kvm", boot_timeout_s=15))
         (test,) = tests
         if test["status"] == "PASS":
-            self.skipTest("KVM works on this host: nothing to inject")
+            self.skipTest("optional: KVM works on this host: nothing to inject")
         self.assertOutcome(tests, "ERROR", "printed nothing", "under KVM")
 
     def test_sigterm_of_the_job_leaves_no_qemu(self):

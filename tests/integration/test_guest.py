@@ -53,7 +53,7 @@ class GuestTest(unittest.TestCase):
         self.assertIs(g.state, State.STOPPED)
         self.assertFalse(alive(pid))
 
-    @unittest.skipUnless(os.access("/dev/kvm", os.W_OK), "needs /dev/kvm")
+    @unittest.skipUnless(os.access("/dev/kvm", os.W_OK), "optional: needs /dev/kvm")
     def test_auto_accel_probes_kvm_once_and_falls_back_to_tcg_when_it_is_silent(self):
         memo_dir = Path(tempfile.mkdtemp())
         said = []

@@ -5,7 +5,7 @@ import unittest
 
 from harness.errors import CommandError, SSHError
 from harness.host import LocalHost
-from harness.metrics import process_cpu
+from harness.accounting import process_cpu
 
 from .sshd import SSHD
 

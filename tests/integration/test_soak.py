@@ -5,7 +5,7 @@ import unittest
 from pathlib import Path
 
 from harness import workload
-from harness.metrics import guest_snapshot
+from harness.accounting import guest_snapshot
 from harness.guest import Guest
 
 from .common import base_build

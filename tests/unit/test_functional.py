@@ -4,7 +4,7 @@ import itertools
 import unittest
 from types import SimpleNamespace
 
-from harness import balloon, functional, metrics
+from harness import accounting, balloon, console, functional
 from harness.errors import GuestError, HarnessError, QMPError
 from harness.guest import command_line
 
@@ -202,19 +202,19 @@ class GuestCommandLineTest(unittest.TestCase):
 
 class HostAndLogTest(unittest.TestCase):
     def test_vmrss(self):
-        self.assertEqual(metrics.parse_vmrss("Name:\tqemu-system-x86\nVmHWM:\t 999 kB\nVmRSS:\t  345672 kB\n"),
+        self.assertEqual(accounting.parse_vmrss("Name:\tqemu-system-x86\nVmHWM:\t 999 kB\nVmRSS:\t  345672 kB\n"),
                          345672)
         with self.assertRaises(HarnessError):
-            metrics.parse_vmrss("Name:\tqemu\nState:\tZ (zombie)\n")
+            accounting.parse_vmrss("Name:\tqemu\nState:\tZ (zombie)\n")
 
     def test_dmesg_scan(self):
         clean = "virtio_balloon virtio1: ...\nFreeing unused kernel image memory: 1000K\n"
-        self.assertEqual(functional.trouble(clean), [])
+        self.assertEqual(console.trouble(clean), [])
         functional.expect_clean("dmesg", clean)
         dirty = clean + ("------------[ cut here ]------------\nWARNING: CPU: 0 PID: 5 at mm/page_alloc.c:5 x\n"
                          "Call Trace:\nsh invoked oom-killer: gfp_mask=0x100cca\n"
                          "Out of memory: Killed process 77 (dd)\n")
-        self.assertEqual(len(functional.trouble(dirty)), 4)
+        self.assertEqual(len(console.trouble(dirty)), 4)
         with self.assertRaises(GuestError) as cm:
             functional.expect_clean("dmesg", dirty, log="/x/console.log")
         self.assertIn("WARNING: CPU: 0", str(cm.exception))

@@ -1,6 +1,6 @@
 import unittest
 
-from harness import metrics
+from harness import accounting
 from harness.errors import HarnessError
 
 # Golden lines taken from a real QEMU and a real guest.
@@ -17,28 +17,28 @@ MemFree:         2036628 kB
 
 class MetricsTest(unittest.TestCase):
     def test_parse_stat_sums_utime_and_stime(self):
-        s = metrics.parse_stat(QEMU_STAT)
+        s = accounting.parse_stat(QEMU_STAT)
         self.assertEqual((s.pid, s.comm, s.ticks), (3030, "qemu-system-x86", 508))
 
     def test_parse_stat_handles_spaces_and_parentheses_in_names(self):
-        s = metrics.parse_stat(THREAD_STAT)
+        s = accounting.parse_stat(THREAD_STAT)
         self.assertEqual((s.comm, s.ticks), ("CPU 0/TCG", 320))
-        self.assertEqual(metrics.parse_stat("7 (a) b) S" + " 0" * 10 + " 5 6 0").comm, "a) b")
+        self.assertEqual(accounting.parse_stat("7 (a) b) S" + " 0" * 10 + " 5 6 0").comm, "a) b")
 
     def test_parse_stat_rejects_garbage(self):
         with self.assertRaises(HarnessError):
-            metrics.parse_stat("not a stat line")
+            accounting.parse_stat("not a stat line")
 
     def test_parse_guest(self):
-        g = metrics.parse_guest(GUEST)
+        g = accounting.parse_guest(GUEST)
         self.assertEqual(g.memtotal_kb, 2055964)
         self.assertAlmostEqual(g.busy_s, (120 + 340 + 7) / 100)
         with self.assertRaises(HarnessError):
-            metrics.parse_guest("cpu  1 2 3 4 5 6 7 8\n")
+            accounting.parse_guest("cpu  1 2 3 4 5 6 7 8\n")
 
     def test_cpu_snapshot_difference(self):
-        a = metrics.CpuSnapshot(1.0, {"CPU 0/TCG": 0.5, "worker": 0.1})
-        b = metrics.CpuSnapshot(1.5, {"CPU 0/TCG": 0.8, "qemu-system-x86": 0.2})
+        a = accounting.CpuSnapshot(1.0, {"CPU 0/TCG": 0.5, "worker": 0.1})
+        b = accounting.CpuSnapshot(1.5, {"CPU 0/TCG": 0.8, "qemu-system-x86": 0.2})
         d = b.since(a)
         self.assertAlmostEqual(d.total_s, 0.5)
         self.assertEqual(d.threads_s, {"CPU 0/TCG": 0.3, "worker": -0.1, "qemu-system-x86": 0.2})

@@ -1,4 +1,4 @@
-"""CPU and memory accounting, and the declaration of every metric a sample carries.
+"""CPU and memory accounting from /proc, on the host and in the guest.
 
 Host side: QEMU's ``/proc/PID/stat`` and ``/proc/PID/task/*/stat`` read through a ``Host`` (local or SSH), in
 clock ticks divided by that host's ``CLK_TCK``, and its resident memory from ``/proc/PID/status``.  Guest side: ``/proc/stat`` and ``/proc/meminfo`` read over SSH
@@ -11,23 +11,6 @@ from dataclasses import dataclass
 from .errors import HarnessError
 
 GUEST_USER_HZ = 100  # /proc/stat is always in USER_HZ
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    unit: str
-    lower_is_better: bool
-    label: str
-
-
-METRICS = (
-    Metric("wall_s", "s", True, "time to target"),
-    Metric("t50_s", "s", True, "time to 50 %"),
-    Metric("t90_s", "s", True, "time to 90 %"),
-    Metric("qemu_cpu_s", "s", True, "QEMU CPU"),
-    Metric("guest_cpu_s", "s", True, "guest CPU"),
-)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,47 @@
+"""The first trouble line of a kernel console, as a reviewer needs it."""
+
+import unittest
+
+from harness import console
+
+BUG_IN_PROBE = """\
+[    1.201312] virtio_balloon virtio1: probing
+[    1.202001] ------------[ cut here ]------------
+[    1.202077] kernel BUG at drivers/virtio/virtio_balloon.c:867!
+[    1.202145] invalid opcode: 0000 [#1] PREEMPT SMP NOPTI
+[    1.202301] CPU: 0 PID: 1 Comm: swapper/0 Not tainted 6.1.0 #1
+[    1.202400] RIP: 0010:virtballoon_probe+0x1a/0x3c0
+[    1.202500] Call Trace:
+[    1.202555]  <TASK>
+[    1.202600]  virtio_dev_probe+0x1a5/0x2a0
+[    1.202700] Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b
+"""
+
+
+class ConsoleTest(unittest.TestCase):
+    def test_bug_names_its_headline_and_faulting_function_not_the_call_trace(self):
+        self.assertEqual(console.first_trouble(BUG_IN_PROBE),
+                         "kernel BUG at drivers/virtio/virtio_balloon.c:867! (RIP: virtballoon_probe+0x1a/0x3c0)")
+
+    def test_warning_before_a_later_panic_comes_first(self):
+        text = ("[ 2.0] WARNING: CPU: 0 PID: 5 at mm/page_alloc.c:5 x\n[ 2.1] Call Trace:\n"
+                "[ 3.0] Kernel panic - not syncing: oops\n")
+        self.assertEqual(console.first_trouble(text), "WARNING: CPU: 0 PID: 5 at mm/page_alloc.c:5 x")
+
+    def test_sanitizer_reports_are_trouble(self):
+        for line in ("BUG: KASAN: use-after-free in leak_balloon+0x10/0x20",
+                     "UBSAN: shift-out-of-bounds in drivers/virtio/virtio_balloon.c:300:12"):
+            self.assertEqual(console.first_trouble(f"ok\n[ 1.0] {line}\n"), line)
+
+    def test_a_clean_console_has_no_trouble(self):
+        text = "[ 0.1] virtio_balloon virtio1: ready\nFreeing unused kernel image memory: 1000K\nballoon-harness ready\n"
+        self.assertIsNone(console.first_trouble(text))
+        self.assertEqual(console.trouble(text), [])
+
+    def test_trouble_lists_every_report_line_in_order(self):
+        self.assertEqual(console.trouble(BUG_IN_PROBE)[0], "kernel BUG at drivers/virtio/virtio_balloon.c:867!")
+        self.assertIn("Call Trace:", console.trouble(BUG_IN_PROBE))
+
+
+if __name__ == "__main__":
+    unittest.main()
