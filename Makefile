@@ -25,8 +25,9 @@ check: deps    # outcomes are counted from $(CHECK)/ (pytest's JUnit XML, Avocad
 unit: deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
 
-nightly: deps  # the nightly job: history, regression verdicts, summary (docs/nightly.md)
-	$(BIN)/balloon-harness nightly configs/nightly.yaml --results-dir $(RESULTS)/nightly $(NIGHTLY_ARGS)
+NIGHTLY_RESULTS := $(RESULTS)/nightly
+nightly:       # the nightly job (docs/nightly.md); make exits 2 on any failure: schedulers run contrib/nightly
+	contrib/nightly configs/nightly.yaml --results-dir $(NIGHTLY_RESULTS) $(NIGHTLY_ARGS)
 
 soak: deps     # benchmark: 1000 inflate/deflate cycles on one guest
 	$(BIN)/python benchmarks/soak.py --cycles 1000

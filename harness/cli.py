@@ -1,12 +1,14 @@
 """``balloon-harness``: a thin dispatcher over the subcommands in ``harness.commands``.
 
 Each subcommand module registers its parser with ``add_parser`` and sets ``func``; ``main`` catches the root of
-the error hierarchy once and prints the cause, the hint and the log path.
+the error hierarchy once and prints the cause, the hint and the log path.  Exit status: what the command returns
+(``nightly``: 0 no regression, 1 a regression), 2 for a harness error or a crash, 130 when interrupted.
 """
 
 import argparse
 import importlib
 import sys
+import traceback
 
 from .errors import HarnessError
 
@@ -35,6 +37,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("balloon-harness: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # noqa: BLE001 -- a crash must never read as a command's own verdict (nightly's 1)
+        traceback.print_exc()
+        print("balloon-harness: internal error (the traceback above is a bug in the harness)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -100,7 +100,10 @@ def setting_text(entry):
 
 def outcomes(results):
     """Per variant (and setting) of the job, in job order: ``{label, variant, tests, passed, status, reason,
-    trouble, log, check}``; status is PASS when every test passed, else the worst, "not run" without a test."""
+    trouble, log, check, stage}``; status is PASS when every test passed, else the worst, "not run" without a test.
+    Empty for results that carry no test outcomes (results.json of older jobs)."""
+    if "outcomes" not in results:
+        return []
     by_label = defaultdict(list)
     for o in results.get("outcomes", []):
         by_label[label(o)].append(o)
@@ -114,18 +117,28 @@ def outcomes(results):
         out.append({"label": name, "variant": tests[0]["variant"] if tests else name, "tests": len(tests),
                     "passed": len(tests) - len(bad), "status": first["status"] if first else "PASS" if tests else
                     "not run", "reason": first["reason"] if first else "", "trouble": (first or {}).get("trouble"),
-                    "log": (first or {}).get("log"), "check": (first or {}).get("check")})
+                    "log": (first or {}).get("log"), "check": (first or {}).get("check"),
+                    "stage": (first or {}).get("stage")})
     return out
 
 
 def headline(results):
-    """The job's outcome in one line, before any verdict: how many variants failed, and which."""
+    """The job's outcome in one line, before any verdict: how many variants failed, and which (None without test
+    outcomes)."""
     outs = outcomes(results)
+    if not outs:
+        return None
     bad = [o for o in outs if o["status"] != "PASS"]
     if not bad:
         return f"all {len(outs)} variant(s) passed every test"
     return f"{len(bad)} of {len(outs)} variant(s) did not pass: " + "; ".join(
         f"{o['label']} {o['status']}{' in ' + o['check'] if o['check'] else ''}" for o in bad)
+
+
+def failure_text(o, width=100):
+    """An outcome's status with its first trouble line or reason."""
+    why = o["trouble"] or o["reason"]
+    return o["status"] + (f": {_short(why, width)}" if why else "")
 
 
 def outcome_table(results):
@@ -162,10 +175,9 @@ def table(results, comps=None, across_hosts=None, full=False):
     comps = comparisons(results, across_hosts=across_hosts) if comps is None else comps
     texts = [_table(what, samples, [c for c in comps if c.axis == what], baseline, order, split, full)
              for what, samples, baseline, order in views(results)]
-    missing = [f"{name}: not measured ({o['status']}{': ' + _short(o['trouble'] or o['reason'], 100) if o['reason'] else ''})"
-               for name, o in not_measured(results)]
-    return "\n\n".join([headline(results), outcome_table(results), *texts, *(["\n".join(missing)] if missing else [])]
-                       ) + hosts_note(results, split)
+    missing = [f"{name}: not measured ({failure_text(o)})" for name, o in not_measured(results)]
+    head = [headline(results), outcome_table(results)] if outcomes(results) else []
+    return "\n\n".join([*head, *texts, *(["\n".join(missing)] if missing else [])]) + hosts_note(results, split)
 
 
 def _table(what, samples, comps, baseline, order, split, full):

@@ -1,26 +1,38 @@
-"""The nightly entry point on the real small job, three nights: two alike, then one whose inflate is slowed on purpose.
+"""The nightly entry point as schedulers run it (contrib/nightly) on a real small job, four nights: three alike,
+then one whose candidate's inflate is slowed on purpose.
 
-With 3 measured cycles a night, the second night (3 samples against 3) cannot reach p < 0.05 by construction; the
-third (3 against 6) can only when tonight's samples clear every previous one, which the slowed inflate does.
+With ``--min-nights 3`` the first three nights give no verdict (exit 0, "no verdict yet"); the fourth compares the
+candidate's ratio to its own night's base with the three before and must alert (exit 1).  The slowed inflate sleeps
+after every batch (≈ 20× the inflate time), so the alert does not depend on this shared machine's mood.
 """
 
 import json
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import unittest
 from pathlib import Path
 
+import kcidb_io
+
 from .common import ROOT
 
-CLI = Path(sys.executable).with_name("balloon-harness")
+JOB = """\
+base: {debian: linux-source-6.1}
+kernel: {profile: minimal, fragments: [configs/kernel/balloon.config]}
+guest: {memory_mib: 2048, cpus: 1, accel: auto}
+workload: {target_mib: 512, warmup: 1, cycles: 3}
+variants: !mux
+  base: {variant: base}
+  candidate: {variant: candidate, series: patches/batch-pfns/v2}
+"""
 
 
 class NightlyTest(unittest.TestCase):
     def night(self, out, *extra):
         """Run one night; return (exit status, nightly.md, console, the job's balloon dir)."""
-        argv = [CLI, "nightly", "configs/nightly.yaml", "--results-dir", out, "--db", out / "nights.sqlite", *extra]
+        argv = [ROOT / "contrib" / "nightly", out / "nightly.yaml", "--results-dir", out, "--db", out / "nights.sqlite",
+                "--min-nights", "3", *extra]
         before = set(out.glob("job-*"))
         proc = subprocess.run([str(a) for a in argv], cwd=ROOT, capture_output=True, text=True, timeout=1800,
                               check=False)
@@ -28,21 +40,30 @@ class NightlyTest(unittest.TestCase):
         balloon = job / "balloon"
         return proc.returncode, (balloon / "nightly.md").read_text(), proc.stdout + proc.stderr, balloon
 
-    def test_two_alike_nights_pass_and_a_slowed_inflate_is_reported(self):
+    def test_three_alike_nights_pass_and_a_slowed_inflate_is_reported(self):
         out = Path(tempfile.mkdtemp(prefix="bh-nightly-"))
-        for first_line in ("no previous night to compare with", "no regression"):
+        (out / "nightly.yaml").write_text(JOB)
+        for _ in range(3):
             rc, summary, console, _ = self.night(out)
             self.assertEqual(rc, 0, console[-4000:])
-            self.assertIn(first_line, summary.splitlines()[0])
+            self.assertIn("no verdict yet", summary.splitlines()[0])
         rc, summary, console, balloon = self.night(out, "--set-series", "candidate=patches/faults/slow-inflate")
         self.assertEqual(rc, 1, console[-4000:])
         self.assertIn(summary, console)
-        self.assertRegex(summary, r"\*\*candidate\*\* inflate, time to target: \*\*slower\*\* \+\d+\.\d % \[")
+        self.assertRegex(summary, r"\*\*candidate\*\* \[\S+\] inflate, time to target: \*\*regression\*\*, \+\d+\.\d %")
         self.assertIn("fault injection", summary)  # the changed series is named
         self.assertEqual(json.loads((balloon / "b4-check.json").read_text())[0]["status"], "fail")
-        self.assertEqual(json.loads((balloon / "kcidb.json").read_text())["version"], {"major": 4, "minor": 3})
+        kcidb_io.schema.LATEST.validate_exactly(json.loads((balloon / "kcidb.json").read_text()))
         with sqlite3.connect(out / "nights.sqlite") as db:
-            self.assertEqual(db.execute("SELECT count(*) FROM runs").fetchone(), (3,))
+            self.assertEqual(db.execute("SELECT count(*), sum(overrides != '') FROM runs").fetchone(), (4, 1))
+
+    def test_a_bad_job_file_exits_2(self):
+        out = Path(tempfile.mkdtemp(prefix="bh-nightly-"))
+        (out / "bad.yaml").write_text("base: {debian: linux-source-6.1}\nworkload: {cycels: 3}\n")
+        proc = subprocess.run([str(ROOT / "contrib" / "nightly"), str(out / "bad.yaml"), "--results-dir", str(out)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("cycels", proc.stderr)
 
 
 if __name__ == "__main__":

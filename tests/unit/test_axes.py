@@ -132,7 +132,7 @@ class AxesComparisonTest(unittest.TestCase):
     def test_table_has_one_part_per_thing_compared_and_html_lists_settings(self):
         d = doc()
         text = report.table(d)
-        self.assertIn("Q1 vs base (95 % CI)", text)
+        self.assertIn("vs base (95 % CI)", text)
         self.assertIn("vs init_on_alloc=off (95 % CI)", text)
         self.assertIn("init_on_alloc=on", text)
         d["settings"] = [{"axes": {"init_on_alloc": leaf}, "qemu_build": {"version": "7.2.22 (balloon-harness)",

@@ -158,7 +158,7 @@ class WrapperScriptTest(unittest.TestCase):
 
 def samples(host, variant, speed):
     return [{"variant": variant, "host": host, "boot": boot, "cycle": cycle, "op": "inflate", "warmup": False,
-             "wall_s": 0.4 * speed + 0.001 * (3 * boot + cycle)} for boot in (1, 2) for cycle in (1, 2, 3)]
+             "wall_s": 0.4 * speed + 0.001 * (3 * boot + cycle)} for boot in (1, 2, 3) for cycle in (1, 2, 3)]
 
 
 def document(across=False):
@@ -187,7 +187,7 @@ class PerHostComparisonTest(unittest.TestCase):
         for doc, across in ((document(across=True), None), (document(), True)):
             (c,) = report.comparisons(doc, across_hosts=across)
             self.assertIsNone(c.where)
-            self.assertGreater(c.ratio, 1.2)  # against a baseline pooled with the fast host, v1 looks slower
+            self.assertGreater(c.ratio, 1.1)  # against a baseline pooled with the fast host, v1 looks slower
             self.assertIn("hosts pooled as asked", report.table(doc, across_hosts=across))
 
     def test_one_host_reads_as_before(self):

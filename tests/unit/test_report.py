@@ -12,10 +12,11 @@ PATCH = "virtio_balloon: batch 4096 PFNs & <more>"
 
 
 def document():
-    """Two variants, 2 boots × 3 cycles (the first a warm-up): the second inflates faster and burns more QEMU CPU."""
+    """Two variants, 3 boots × 3 cycles (the first a warm-up): the second inflates faster and burns more QEMU CPU;
+    a third variant failed to build and a fourth was never run."""
     samples, traces = [], []
     for name, speed in (("base", 1.0), (EVIL, 0.8)):
-        for boot in (1, 2):
+        for boot in (1, 2, 3):
             for cycle in (1, 2, 3):
                 j = 0.002 * (3 * boot + cycle)
                 for op, k in (("inflate", speed), ("deflate", 1.0)):
@@ -26,10 +27,20 @@ def document():
                                "points": [[i * 0.04 * speed, (2048 - 153.6 * i) * 2 ** 20] for i in range(11)]})
     kernel = {"release": "6.1.192", "config_sha256": "5a5146acb3a7b0aa", "bzimage_sha256": "606148d4d1dacbdc" + "0" * 48}
     variants = [{"name": "base", "series": [], "kernel": kernel},
-                {"name": EVIL, "series": [PATCH], "kernel": {**kernel, "bzimage_sha256": "ca9b4d15da85f15f" + "1" * 48}}]
+                {"name": EVIL, "series": [PATCH], "kernel": {**kernel, "bzimage_sha256": "ca9b4d15da85f15f" + "1" * 48}},
+                {"name": "broken", "series": ["patches/faults/build-break"], "kernel": {}},
+                {"name": "later", "series": [], "kernel": {}}]
     job = {"dir": "/results/job-1", "host": "vm", "qemu_version": "7.2.22", "accel": "tcg", "memory_mib": 2048,
            "cpus": 1}
-    return {"schema": 1, "job": job, "variants": variants, "samples": samples, "traces": traces}
+    outcomes = [{"variant": v, "round": r, "test": f"{i}-benchmark.py:Benchmark.test;run-r{r}-{v}", "check": "benchmark",
+                 "status": "PASS", "reason": "", "trouble": None, "log": f"/results/job-1/test-results/{i}/debug.log"}
+                for i, (r, v) in enumerate(((r, v) for r in (1, 2, 3) for v in ("base", EVIL)), 1)]
+    outcomes.append({"variant": "broken", "round": 1, "test": "7-benchmark.py:Benchmark.test;run-r1-broken",
+                     "check": "benchmark", "status": "FAIL", "stage": "build",
+                     "reason": "make bzImage failed: drivers/virtio/virtio_balloon.c:120:2: error: expected ';'",
+                     "trouble": None, "log": "/results/job-1/test-results/7/debug.log"})
+    return {"schema": 1, "job": job, "variants": variants, "samples": samples, "traces": traces,
+            "outcomes": outcomes}
 
 
 class ReportHtmlTest(unittest.TestCase):
@@ -42,15 +53,39 @@ class ReportHtmlTest(unittest.TestCase):
         verdicts = {(c.op, c.metric): c.verdict for c in self.comps}
         self.assertEqual(verdicts[("inflate", "wall_s")], "faster")
         self.assertEqual(verdicts[("inflate", "qemu_cpu_s")], "more CPU")
-        self.assertEqual(verdicts[("deflate", "wall_s")], "no significant change")
-        text = report.table(self.doc, self.comps)
+        self.assertRegex(verdicts[("deflate", "wall_s")], r"^no significant change \(could detect ±")
+        short, full = report.table(self.doc, self.comps), report.table(self.doc, self.comps, full=True)
         for c in self.comps:
-            self.assertIn(report.change_text(c), text)
+            self.assertIn(report.change_text(c), full)
             self.assertIn(report.change_text(c), self.html)
-            self.assertIn(f"{c.p:.3g}", self.html)
+            self.assertIn(report.p_text(c), self.html)
             self.assertIn(f"±{c.detectable * 100:.1f} %", self.html)
-        for tone, word in (("better", "faster"), ("worse", "more CPU"), ("same", "no significant change")):
+            if c.primary:
+                self.assertIn(report.change_text(c), short)
+        self.assertNotIn("QEMU CPU", short)  # by default the console shows the primary metric only
+        self.assertNotIn("warm-up", short)
+        self.assertIn("(warm-up)", full)
+        for tone, word in (("better", "faster"), ("worse", "more CPU")):
             self.assertIn(f'<span class="verdict {tone}">{word}</span>', self.html)
+        self.assertIn('<span class="verdict same">no significant change (could detect', self.html)
+
+    def test_every_variant_appears_with_its_outcome_first(self):
+        text = report.table(self.doc, self.comps)
+        self.assertEqual(text.splitlines()[0],
+                         "2 of 4 variant(s) did not pass: broken FAIL in benchmark; later not run")
+        self.assertIn("broken: not measured (FAIL: make bzImage failed: drivers/virtio/virtio_balloon.c:120:2: "
+                      "error: expected ';')", text)
+        self.assertIn("later: not measured (not run)", text)
+        self.assertLess(self.html.index('id="headline"'), self.html.index('id="verdicts"'))
+        self.assertIn("2 of 4 variant(s) did not pass", self.html)
+        self.assertIn('<a href="../test-results/7/debug.log">log</a>', self.html)
+        self.assertIn("verdict worse\">not measured: FAIL", self.html)
+        for name in ("broken", "later"):
+            self.assertIn(f"</span>{name}</td>", self.html)
+
+    def test_rule_states_the_statistics_modules_numbers(self):
+        self.assertIn("95 % interval", report.rule())
+        self.assertIn("adjusted p &lt; 0.05", self.html)
 
     def test_identity_and_job_facts(self):
         for text in ("6.1.192", "5a5146acb3a7b0aa", "606148d4d1dacbdc", "ca9b4d15da85f15f", "7.2.22", "tcg",
@@ -63,8 +98,9 @@ class ReportHtmlTest(unittest.TestCase):
         self.assertNotIn("<more>", self.html)
 
     def test_one_strip_plot_per_op_and_metric_and_one_trace_plot(self):
-        self.assertEqual(self.html.count("<svg "), 2 * 5 + 1)
+        self.assertEqual(self.html.count("<svg "), 2 * 5 + 2 + 1)  # strips, drift per op, the trace
         self.assertIn("base (boot 1, cycle 2)", self.html)   # the first measured inflate, not the warm-up
+        self.assertIn("each boot&#39;s Q1 of the time to target, in run order", self.html)
 
     def test_range_diff_only_when_present(self):
         self.assertNotIn("range-diff", self.html)
@@ -98,5 +134,5 @@ class ReportFilesTest(unittest.TestCase):
                       "samples": [s for s in doc["samples"] if s["variant"] == v["name"]],
                       "traces": [t for t in doc["traces"] if t["variant"] == v["name"]]}
             results.write_json(self.job / "test-results" / f"{i}-bench" / "data" / results.TEST_FILE, record)
-        finish(self.job)
+        finish(self.job, job_files=[])
         self.assertIn("more CPU", (self.job / "balloon" / "report.html").read_text())
