@@ -59,21 +59,22 @@ def main():
     jobs = sorted(args.results.glob("job-*/balloon/results.json"))
     for n, path in enumerate(jobs, 1):
         doc = json.loads(path.read_text())
-        for m in doc.get("missing", []):
-            print(f"job {n}: no samples from {m['test']} ({m['status']}): {m['reason'][:120]}")
+        for o in report.outcomes(doc):
+            if o["status"] != "PASS":
+                print(f"job {n}: {o['label']} {report.failure_text(o, 120)}")
         comps = report.comparisons(doc)
         for c in comps:
-            tally[(c.op, c.metric, c.variant, c.verdict)] += 1
+            tally[(c.op, c.metric, c.variant, c.verdict.split(" (")[0].split(":")[0])] += 1
             if c.metric in ("wall_s", "qemu_cpu_s"):
-                print(f"job {n} {c.op:7} {c.metric:10} {c.variant:4} ratio {c.ratio:.3f} "
-                      f"[{c.ci95[0]:.3f}, {c.ci95[1]:.3f}] p={c.p:.3g} {c.verdict}")
-        aa_jobs += any(c.variant == "aa" and c.verdict != "no significant change" for c in comps)
+                print(f"job {n} {c.op:7} {c.metric:10} {c.variant:4} {report.change_text(c)} "
+                      f"p={report.p_text(c)} {c.verdict}")
+        aa_jobs += any(c.variant == "aa" and c.changed for c in comps)
         for op in ("inflate", "deflate"):
             noises[op].append(noise(doc["samples"], "base", op))
     print(f"\nverdicts over {len(jobs)} jobs:")
     print(f"  A/A jobs with a significant change in any metric: {aa_jobs}")
     for (op, metric, variant, verdict), count in sorted(tally.items()):
-        print(f"  {op:7} {metric:10} {variant:4} {verdict:22} {count}")
+        print(f"  {op:7} {metric:10} {variant:4} {verdict:24} {count}")
     for op, rows in noises.items():
         within, medians, q1s = (statistics.median(col) for col in zip(*rows))
         print(f"base {op} time to target: CV within a boot {within:.1%}, between boot medians {medians:.1%}, "

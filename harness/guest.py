@@ -1,7 +1,7 @@
 """One QEMU guest as a context manager: command line, console log, readiness, accelerator fallback, QMP, SSH.
 
-The command line is a list built by small functions (``command_line`` prints it for ``--show-command``).  QEMU
-runs with ``-nodefaults``, the serial console in a log file, QMP on a unix socket in a private 0700 directory,
+The command line is a list built by small functions (``command_line``; each boot writes it to
+qemu-command.txt).  QEMU runs with ``-nodefaults``, the serial console in a log file, QMP on a unix socket in a private 0700 directory,
 a virtio balloon, and user networking with ``restrict=on`` whose only forward is 127.0.0.1:PORT to the guest's
 sshd.  The guest is ready when the image's readiness line is on the console and SSH logs in with the pinned host
 key.  With ``accel: auto`` a KVM guest that prints nothing within a bound (nested/PVM KVM hangs silently) is

@@ -1,12 +1,17 @@
-"""`balloon-harness series`: check a series (integrity, and how it applies to a base) or range-diff two versions."""
+"""`balloon-harness series`: check a series (integrity, and how it applies to a base) or range-diff two versions.
+
+A series is a directory of patches, an mbox or a patch file, or a message-id (``<id@host>`` or ``id@host``) that
+b4 fetches into the cache (``series.fetch_message_id``), with a clear error where the network does not allow it.
+"""
 
 from collections import Counter
 from pathlib import Path
 
 from tabulate import tabulate
 
+from .. import cache
 from ..apply import Outcome, check_series, range_diff
-from ..series import read_series
+from ..series import fetch_message_id, read_series
 
 FAILED = ("conflict", "already-applied")
 ERROR_NOUNS = {"hunk-mismatch": "malformed hunk", "wrapped-line": "wrapped line", "undecoded-qp": "undecoded QP line",
@@ -18,20 +23,32 @@ def add_parser(subparsers):
     parser = subparsers.add_parser("series", help="check a patch series, or diff two versions of it")
     actions = parser.add_subparsers(dest="series_action", metavar="ACTION", required=True)
     check_p = actions.add_parser("check", help="integrity findings and, with --base, how each patch applies")
-    check_p.add_argument("path", type=Path, help="a directory of .patch files, an .mbox/.mbx, or a .patch/.diff")
+    check_p.add_argument("path", type=source, help="a directory of .patch files, an .mbox/.mbx, a .patch/.diff, or "
+                         "a message-id (fetched with b4)")
     check_p.add_argument("--base", type=Path, metavar="DIR", help="a source tree to dry-run the series on")
     check_p.set_defaults(func=check)
     diff_p = actions.add_parser("diff", help="git range-diff of two versions applied to the same base")
-    diff_p.add_argument("old", type=Path, help="the older version of the series")
-    diff_p.add_argument("new", type=Path, help="the newer version of the series")
+    diff_p.add_argument("old", type=source, help="the older version of the series (a path or a message-id)")
+    diff_p.add_argument("new", type=source, help="the newer version of the series (a path or a message-id)")
     diff_p.add_argument("--base", type=Path, metavar="DIR", required=True, help="the source tree both apply to")
     diff_p.set_defaults(func=diff)
     return parser
 
 
+def source(text) -> Path | str:
+    """A series argument as given: a path, or a message-id (not a path that exists, and has an @)."""
+    path = Path(text)
+    return text.strip("<>") if not path.exists() and "@" in text and "/" not in text else path
+
+
+def fetched(arg) -> Path:
+    """The path of a series argument, fetching a message-id with b4 into the cache first."""
+    return arg if isinstance(arg, Path) else fetch_message_id(arg, cache.root() / "b4" / arg)
+
+
 def check(args) -> int:
     """Print a table of the patches, every finding, and a verdict; 1 when the series is unusable or fails to apply."""
-    series = read_series(args.path)
+    series = read_series(fetched(args.path))
     outcomes = check_series(args.base, series) if args.base else \
         tuple(Outcome(p.label, "not-checked", "no --base given") for p in series.patches)
     rows = [(_number(p), p.subject, ", ".join(p.files), o.status, _codes(p.findings))
@@ -73,7 +90,7 @@ def verdict(series, outcomes, checked: bool) -> str:
 
 def diff(args) -> int:
     """Print `git range-diff` of OLD and NEW applied to the same base."""
-    print(range_diff(args.base, read_series(args.old), read_series(args.new)), end="")
+    print(range_diff(args.base, read_series(fetched(args.old)), read_series(fetched(args.new))), end="")
     return 0
 
 

@@ -281,7 +281,7 @@ class Functional(BalloonTest):
                     for load in STRESS_LOAD]
             self.log.info("load running in the guest: 4 x 64 MiB dd buffers in a loop, 128 MiB tmpfs churn "
                           "(pids %s)", ", ".join(pids))
-            time.sleep(2)
+            self.wait_loaded(g)
             loaded = functional.meminfo(g)
             floor = functional.floor_mib(g.spec.memory_mib, loaded["MemTotal"], loaded["MemAvailable"])
             p = functional.plan("evict-enlarge", g.spec.memory_mib, floor, self.seed())
@@ -296,6 +296,15 @@ class Functional(BalloonTest):
             if len(counts.split()) != 2:
                 raise HarnessError(f"the guest load did not run: {counts!r}")
             self.expect_clean(g)
+
+    def wait_loaded(self, g, timeout_s=60.0):
+        """Wait until both loads have finished a first iteration (their counters exist), so the plan is drawn from
+        the loaded guest's MemAvailable."""
+        deadline = time.monotonic() + timeout_s
+        while g.ssh.run(["sh", "-c", "test -s /tmp/stress.cpu && test -s /tmp/stress.mem"], check=False).rc:
+            if time.monotonic() > deadline:
+                raise GuestError(f"the guest load did not complete an iteration within {timeout_s:.0f} s")
+            time.sleep(0.1)
 
     def test_hotplug(self):
         """device_del / device_add of the balloon (q35, native PCIe hotplug), then the balloon still works."""

@@ -3,14 +3,16 @@
 import argparse
 import contextlib
 import io
+import os
 import shutil
 import tempfile
 import time
 import unittest
 from pathlib import Path
+from unittest import mock
 
 from harness.commands import series as series_command
-from harness.errors import ApplyError
+from harness.errors import ApplyError, SeriesError
 from trees import BASE, FILE, git, write_tree
 
 SEED = Path(__file__).resolve().parents[2] / "patches" / "virtio-balloon-v7" / "received" / "0001-seed.txt"
@@ -110,3 +112,14 @@ class SeriesCommandTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class MessageIdTest(unittest.TestCase):
+    def test_a_message_id_is_fetched_with_b4_and_says_why_it_cannot_be(self):
+        with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ, {"PATH": tmp,
+                                                                                "BALLOON_HARNESS_CACHE": tmp}):
+            with self.assertRaises(SeriesError) as caught:
+                run("series", "check", "<20170303054031.GA1@example.org>")
+        self.assertIn("cannot fetch 20170303054031.GA1@example.org: the b4 tool is not installed",
+                      caught.exception.cause)
+        self.assertIsInstance(series_command.source(str(SEED)), Path)
