@@ -11,7 +11,7 @@ APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin linux-source-6.1 bui
 AVOCADO := $(BIN)/avocado run --max-parallel-tasks 1
 AVOCADO_RUN := $(AVOCADO) --job-results-dir $(RESULTS)
 
-.PHONY: bench check deps unit nightly soak verdicts matrix clean
+.PHONY: bench check deps unit nightly soak verdicts calibration record matrix clean
 bench: deps
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
@@ -34,6 +34,15 @@ soak: deps     # benchmark: 1000 inflate/deflate cycles on one guest
 
 verdicts: deps # benchmark: 10 A/A + v2 jobs, verdicts counted
 	$(BIN)/python benchmarks/verdicts.py --jobs 10
+
+calibration: deps # benchmark: the job verdict and the nightly on recorded boots and by simulation
+	$(BIN)/python benchmarks/calibration.py
+	$(BIN)/python benchmarks/nightly_replay.py
+
+record: deps   # a new recording for the calibration (configs/calibration.yaml), kept in benchmarks/data/
+	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/calibration.yaml
+	$(BIN)/python benchmarks/record.py "$$(ls -dt $(RESULTS)/job-* | head -1)" \
+		> benchmarks/data/calibration-$$(date -u +%Y%m%dT%H%M).json
 
 matrix: deps  # the test matrix (docs/matrix.md): kernel profiles x init_on_alloc; kernels x patched QEMU builds
 	$(BIN)/balloon-harness build configs/matrix-kernel.yaml

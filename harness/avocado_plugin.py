@@ -76,9 +76,12 @@ def finish(job_dir, tests=(), job_files=()):
     if not data["samples"] and not jobs:
         return None
     data["outcomes"] = outcomes(tests)
-    for v in job_variants(jobs):
+    declared = job_variants(jobs)
+    for v in declared:
         if v["name"] not in {w["name"] for w in data["variants"]}:
             data["variants"].append(v)
+    order = [v["name"] for v in declared]
+    data["variants"].sort(key=lambda v: order.index(v["name"]) if v["name"] in order else len(order))
     data["range_diff"] = range_diffs(jobs)
     comps = report.comparisons(data)
     data["comparisons"] = [asdict(c) for c in comps]

@@ -19,16 +19,24 @@ def add_parser(subparsers):
                    help="compare variants measured on different hosts with each other (default: per host)")
     p.add_argument("--pool", action="append", default=[], metavar="AXIS",
                    help="pool the leaves of this axis instead of comparing within each (repeatable)")
+    p.add_argument("--all", action="store_true", dest="full",
+                   help="every metric and the warm-up cycles (default: the primary metric, time to target)")
     p.set_defaults(func=run)
 
 
 def merge(datas, names):
-    """Pool several jobs' results; variants of all but the first job get an ``@name`` suffix."""
-    merged = {**datas[0], "variants": list(datas[0]["variants"]), "samples": list(datas[0]["samples"])}
+    """Pool several jobs' results; variants of all but the first job get an ``@name`` suffix.  Test outcomes are
+    kept when every job has them."""
+    merged = {**datas[0], "variants": list(datas[0]["variants"]), "samples": list(datas[0]["samples"]),
+              "outcomes": list(datas[0].get("outcomes", []))}
     for data, name in zip(datas[1:], names[1:]):
         rename = {v["name"]: f"{v['name']}@{name}" for v in data["variants"]}
         merged["variants"] += [{**v, "name": rename[v["name"]]} for v in data["variants"]]
         merged["samples"] += [{**s, "variant": rename[s["variant"]]} for s in data["samples"]]
+        merged["outcomes"] += [{**o, "variant": rename.get(o["variant"], o["variant"])}
+                               for o in data.get("outcomes", [])]
+    if not all("outcomes" in d for d in datas):
+        del merged["outcomes"]
     return merged
 
 
@@ -46,5 +54,5 @@ def run(args):
     data = pool(merge(datas, [d.resolve().name for d in args.jobdirs]), args.pool)
     print(report.facts(data))
     print()
-    print(report.table(data, across_hosts=args.across_hosts))
+    print(report.table(data, across_hosts=args.across_hosts, full=args.full))
     return 0

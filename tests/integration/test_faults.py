@@ -46,17 +46,13 @@ class FaultTest(unittest.TestCase):
         _, tests, _ = avocado_job.run(avocado_job.job_yaml("seed", "patches/virtio-balloon-v7/received"))
         self.assertOutcome(tests, "CANCEL", "missing-members", "hunk-mismatch")
 
-    def test_build_break_fails_with_the_compiler_error(self):
-        _, tests, _ = avocado_job.run(avocado_job.job_yaml("broken", "patches/faults/build-break"))
-        self.assertOutcome(tests, "FAIL", "balloon_harness_undeclared", "build.log")
-
     def test_warning_during_inflate_fails(self):
         _, tests, _ = avocado_job.run(avocado_job.job_yaml("warn", "patches/faults/warn-on-inflate"))
         self.assertOutcome(tests, "FAIL", "WARNING:", "console.log")
 
     def test_balloon_stuck_short_of_target_fails_with_trace(self):
         _, tests, _ = avocado_job.run(avocado_job.job_yaml("stuck", "patches/faults/stuck-at-64mib"))
-        self.assertOutcome(tests, "FAIL", "did not reach 512 MiB", "to 960 MiB", "960MiB")
+        self.assertOutcome(tests, "FAIL", "stalled: actual stayed at 960 MiB", "towards 512 MiB", "960 MiB at")
 
     def test_hidden_bug_actual_without_freeing_pages_is_caught(self):
         text = (avocado_job.ROOT / "configs" / "functional-buggy.yaml").read_text()

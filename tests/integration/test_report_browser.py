@@ -1,5 +1,12 @@
-"""The HTML report in a real browser: headless Chromium renders the verdict table and every SVG plot."""
+"""A real job of the base and four broken variants, and its report in a real browser.
 
+One Avocado job, 1 boot × (1 warm-up + 2 cycles) each: the base, a series that breaks the build, one that hits
+``BUG()`` in probe, one whose inflate never starts, and one whose inflate sleeps after every batch.  Every variant
+must appear in every output with its outcome and the line a reviewer needs, the slowed one must never read "no
+significant change", and headless Chromium must render the report with all five.
+"""
+
+import json
 import shutil
 import struct
 import subprocess
@@ -7,29 +14,24 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import report
+from . import avocado_job
+from .common import base_build
 
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-EVIL = "<b>$(touch /tmp/x)</b>"
-
-
-def document():
-    """Two variants, 2 boots × 3 cycles (the first a warm-up), with an ``actual`` trace per inflate."""
-    samples, traces = [], []
-    for name, speed in (("base", 1.0), (EVIL, 0.8)):
-        for boot, cycle in ((b, c) for b in (1, 2) for c in (1, 2, 3)):
-            j = 0.002 * (3 * boot + cycle)
-            samples += [{"variant": name, "boot": boot, "cycle": cycle, "op": op, "warmup": cycle == 1,
-                         "wall_s": 0.4 * k + j, "t50_s": 0.2 * k + j, "t90_s": 0.35 * k + j,
-                         "qemu_cpu_s": 0.4 / k + j, "guest_cpu_s": 0.1 + j}
-                        for op, k in (("inflate", speed), ("deflate", 1.0))]
-            traces.append({"variant": name, "boot": boot, "cycle": cycle, "op": "inflate",
-                           "points": [[i * 0.04 * speed, (2048 - 153.6 * i) * 2 ** 20] for i in range(11)]})
-    kernel = {"release": "6.1.192", "config_sha256": "5a5146acb3a7b0aa", "bzimage_sha256": "0" * 64}
-    return {"schema": 1, "job": {"host": "vm", "accel": "tcg"}, "samples": samples, "traces": traces,
-            "variants": [{"name": n, "series": [], "kernel": kernel} for n in ("base", EVIL)]}
+JOB = """\
+base: {debian: linux-source-6.1}
+kernel: {fragments: [configs/kernel/balloon.config]}
+guest: {memory_mib: 2048, accel: auto}
+workload: {target_mib: 512, warmup: 1, cycles: 2}
+variants: !mux
+  base: {variant: base}
+  broken: {variant: broken, series: patches/faults/build-break}
+  probe-bug: {variant: probe-bug, series: patches/faults/bug-in-probe}
+  never: {variant: never, series: patches/faults/never-inflates}
+  paced: {variant: paced, series: patches/faults/slow-inflate}
+"""
 
 
 def png_size(path):
@@ -40,31 +42,66 @@ def png_size(path):
     return struct.unpack(">II", head[16:24])
 
 
-@unittest.skipUnless(CHROMIUM, "needs headless Chromium (Debian package 'chromium')")
-class ReportBrowserTest(unittest.TestCase):
-    def setUp(self):
-        self.dir = Path(self.enterContext(tempfile.TemporaryDirectory()))
-        page = self.dir / "report.html"
-        data = document()
-        page.write_text(report.html(data, report.comparisons(data)))
-        self.url = page.as_uri()
+class FailingVariantsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        base_build()
+        cls.console, cls.tests, cls.job = avocado_job.run(JOB, timeout=1500)
+        cls.doc = json.loads((cls.job / "balloon" / "results.json").read_text())
+        variant = {o["test"]: o["variant"] for o in cls.doc["outcomes"]}
+        cls.by = {variant[t["name"]]: t for t in cls.tests}
 
-    def chromium(self, *args):
-        """Run Chromium on the report with a fresh profile; the timeout kills it if it hangs."""
-        profile = tempfile.mkdtemp(dir=self.dir)
-        return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args, self.url],
-                              capture_output=True, text=True, timeout=120, check=True)
+    def test_each_variant_ends_with_the_line_a_reviewer_needs(self):
+        self.assertEqual(self.by["base"]["status"], "PASS", self.by["base"]["fail_reason"])
+        self.assertEqual(self.by["paced"]["status"], "PASS", self.by["paced"]["fail_reason"])
+        broken, bug, never = self.by["broken"], self.by["probe-bug"], self.by["never"]
+        self.assertEqual((broken["status"], bug["status"], never["status"]), ("FAIL", "FAIL", "FAIL"))
+        self.assertIn("balloon_harness_undeclared", broken["fail_reason"])
+        self.assertRegex(bug["fail_reason"], r"kernel BUG at drivers/virtio/virtio_balloon\.c:\d+! "
+                                             r"\(RIP: virtballoon_probe\+")
+        self.assertIn("stalled: actual stayed at 2048 MiB for 1", never["fail_reason"])
+        self.assertIn("0 change(s) of actual", never["fail_reason"])
 
-    def test_dom_holds_the_verdict_table_and_the_plots(self):
-        dom = self.chromium("--dump-dom").stdout
-        self.assertIn('<table id="verdicts">', dom)
-        self.assertIn('<span class="verdict better">faster</span>', dom)
-        self.assertEqual(dom.count("<svg "), 2 * 5 + 1)
-        self.assertIn("&lt;b&gt;$(touch /tmp/x)&lt;/b&gt;", dom)
-        self.assertNotIn("<b>$(touch", dom)
+    def test_every_variant_is_in_results_json_and_the_console(self):
+        names = ["base", "broken", "probe-bug", "never", "paced"]
+        self.assertEqual([v["name"] for v in self.doc["variants"]], names)
+        outcome = {o["variant"]: o for o in self.doc["outcomes"]}
+        self.assertEqual({v: outcome[v]["status"] for v in names},
+                         {"base": "PASS", "broken": "FAIL", "probe-bug": "FAIL", "never": "FAIL", "paced": "PASS"})
+        self.assertEqual((outcome["broken"]["stage"], outcome["probe-bug"]["stage"], outcome["never"]["stage"]),
+                         ("build", "boot", "run"))
+        self.assertRegex(outcome["probe-bug"]["trouble"], r"^kernel BUG at drivers/virtio/virtio_balloon\.c")
+        self.assertIn("3 of 5 variant(s) did not pass: broken FAIL in benchmark; probe-bug FAIL in benchmark; "
+                      "never FAIL in benchmark", self.console)
+        for name in ("broken", "probe-bug", "never"):
+            self.assertIn(f"{name}: not measured (FAIL: ", self.console)
 
-    def test_screenshot_is_a_full_page_not_a_blank_one(self):
-        png = self.dir / "report.png"
-        self.chromium(f"--screenshot={png}", "--window-size=1280,2400")
-        self.assertEqual(png_size(png), (1280, 2400))
-        self.assertGreater(png.stat().st_size, 60_000)   # a blank page of this size is ~14 KB
+    def test_the_paced_inflate_never_reads_no_significant_change(self):
+        (c,) = [c for c in self.doc["comparisons"] if (c["variant"], c["op"], c["metric"]) == ("paced", "inflate",
+                                                                                              "wall_s")]
+        self.assertEqual(c["verdict"], "inconclusive: 1 boot(s) a side, needs ≥ 3")
+        self.assertGreater(c["ratio"], 2)
+
+    @unittest.skipUnless(CHROMIUM, "needs headless Chromium (Debian package 'chromium')")
+    def test_chromium_renders_all_five_with_their_outcomes(self):
+        page = self.job / "balloon" / "report.html"
+        profile = tempfile.mkdtemp()
+        dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+        self.assertIn("3 of 5 variant(s) did not pass", dom)
+        rows = dom.split('<table id="outcomes">')[1].split("</table>")[0]
+        for name, status in (("base", "PASS"), ("broken", "FAIL"), ("probe-bug", "FAIL"), ("never", "FAIL"),
+                             ("paced", "PASS")):
+            self.assertRegex(rows, rf"</span>{name}</td>\s*<td><span class=\"verdict \w+\">{status}</span>")
+        self.assertIn("balloon_harness_undeclared", rows)
+        self.assertIn("kernel BUG at drivers/virtio/virtio_balloon.c", rows)
+        self.assertEqual(dom.count("not measured: FAIL"), 3)
+        png = self.job / "balloon" / "report.png"
+        subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tempfile.mkdtemp()}", f"--screenshot={png}",
+                        "--window-size=1280,1600", page.as_uri()], capture_output=True, timeout=120, check=True)
+        self.assertEqual(png_size(png), (1280, 1600))
+        self.assertGreater(png.stat().st_size, 60_000)   # a blank page of this size is ~10 KB
+
+
+if __name__ == "__main__":
+    unittest.main()
