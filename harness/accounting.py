@@ -1,8 +1,10 @@
 """CPU and memory accounting from /proc, on the host and in the guest.
 
-Host side: QEMU's ``/proc/PID/stat`` and ``/proc/PID/task/*/stat`` read through a ``Host`` (local or SSH), in
-clock ticks divided by that host's ``CLK_TCK``, and its resident memory from ``/proc/PID/status``.  Guest side: ``/proc/stat`` and ``/proc/meminfo`` read over SSH
-in one command.  Every text is parsed into a small record that raises on a missing field.
+Host side, read through a ``Host`` (local or SSH), in clock ticks divided by that host's ``CLK_TCK``: QEMU's
+``/proc/PID/stat`` and ``/proc/PID/task/*/stat`` (per thread name), its resident memory from ``/proc/PID/status``,
+and the whole host's ``/proc/stat`` (busy and stolen time, runnable tasks: what else ran beside QEMU).  Guest
+side: ``/proc/stat`` and ``/proc/meminfo`` read over SSH in one command.  Every text is parsed into a small record
+that raises on a missing field.
 """
 
 from collections import Counter
@@ -53,6 +55,35 @@ def process_cpu(host, pid, clk_tck):
         stat = parse_stat(line)
         threads[stat.comm] += stat.ticks
     return CpuSnapshot(total / clk_tck, {n: t / clk_tck for n, t in threads.items()})
+
+
+@dataclass(frozen=True)
+class HostCpu:
+    """The host's CPU time so far over all its CPUs (``/proc/stat``): busy (user, nice, system, irq, softirq) and
+    stolen by a hypervisor, in seconds; and the runnable tasks now."""
+
+    busy_s: float
+    steal_s: float
+    running: int
+
+
+def parse_host_stat(text, clk_tck):
+    """``HostCpu`` from the text of ``/proc/stat``."""
+    busy = steal = running = None
+    for line in text.splitlines():
+        if line.startswith("cpu ") and len(line.split()) > 8:
+            v = [int(x) for x in line.split()[1:]]
+            busy, steal = v[0] + v[1] + v[2] + v[5] + v[6], v[7]
+        elif line.startswith("procs_running "):
+            running = int(line.split()[1])
+    if busy is None or running is None:
+        raise HarnessError("host /proc/stat lacks the 'cpu' or 'procs_running' line")
+    return HostCpu(busy / clk_tck, steal / clk_tck, running)
+
+
+def host_cpu(host, clk_tck):
+    """The CPU time of ``host`` as a whole (``HostCpu``)."""
+    return parse_host_stat(host.read_text("/proc/stat"), clk_tck)
 
 
 def parse_vmrss(status_text):

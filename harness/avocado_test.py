@@ -112,6 +112,7 @@ class BalloonTest(Test):
                 "qemu_version": self.host_facts["qemu_version"],
                 "qemu_build": {**self.qemu().identity(), "version": self.host_facts["qemu_version"]},
                 "memory_mib": self.job.guest.memory_mib, "cpus": self.job.guest.cpus,
+                "placement": g.placed or self.job.guest.placement,
                 "cmdline": self.job.cmdline(self.variant), "axes": self.job.axes, "boot_s": round(g.boot_s, 3),
                 "held": [round(self.held_since, 3), round(time.time(), 3)],  # the host was ours (epoch s)
                 "compare_across_hosts": self.job.compare_across_hosts}

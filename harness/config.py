@@ -25,7 +25,8 @@ SCHEMA = {
     "base": {"debian": str, "git": str, "ref": str, "tarball": str},
     "kernel": {"profile": str, "fragments": list, "cmdline": str},
     "qemu": {"source": str, "series": str},
-    "guest": {"memory_mib": int, "cpus": int, "accel": str, "image": str, "qemu": str, "boot_timeout_s": float},
+    "guest": {"memory_mib": int, "cpus": int, "accel": str, "image": str, "qemu": str, "boot_timeout_s": float,
+              "placement": str},
     "workload": {"target_mib": int, "targets": list, "cycles": int, "warmup": int, "poll_interval_s": float,
                  "op_timeout_s": float, "stall_s": float},
     "variants": {"variant": str, "series": str, "host": str, "cmdline": str},
@@ -35,6 +36,7 @@ HOST_SCHEMA = {"name": str, "ssh": str, "key": str, "known_hosts": str}
 TOP_SCHEMA = {**{k: dict for k in SCHEMA}, "hosts": list, "compare_across_hosts": bool}
 SSH_TARGET = re.compile(r"(?P<user>[^@\s]+)@(?P<address>\[[^\]\s]+\]|[^@:\s]+)(?::(?P<port>\d+))?")
 ACCELS = ("auto", "kvm", "tcg")
+PLACEMENTS = ("shared", "split")  # guest.placement: see guest.Guest.place
 PROFILES = ("minimal", "distro", "defconfig")  # or the path of a kernel config file
 QEMU_SOURCES = ("system", "debian")
 AXIS_SECTIONS = ("kernel", "guest", "workload", "qemu")  # what an axis leaf may override
@@ -89,6 +91,7 @@ class GuestSpec:
     image: str = "minimal"
     qemu: str = "qemu-system-x86_64"
     boot_timeout_s: float = 120.0
+    placement: str = "shared"  # shared: the host's scheduler places QEMU's threads; split: vCPUs on a core of their own
 
 
 @dataclass(frozen=True)
@@ -322,6 +325,9 @@ def _validate(data, where, source):
     guest = GuestSpec(**{k: float(v) if k.endswith("_s") else v for k, v in data.get("guest", {}).items()})
     if guest.accel not in ACCELS:
         raise ConfigError(f"{where(('guest', 'accel'))}: accel {guest.accel!r} is not one of {', '.join(ACCELS)}")
+    if guest.placement not in PLACEMENTS:
+        raise ConfigError(f"{where(('guest', 'placement'))}: placement {guest.placement!r} is not one of "
+                          f"{', '.join(PLACEMENTS)}")
     if guest.memory_mib < MIN_GUEST_MIB:
         raise ConfigError(f"{where(('guest', 'memory_mib'))}: {guest.memory_mib} MiB is below the {MIN_GUEST_MIB} MiB floor")
     workload = WorkloadSpec(**{k: float(v) if k.endswith("_s") else v for k, v in data.get("workload", {}).items()})

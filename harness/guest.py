@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import enum
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -47,7 +48,8 @@ def command_line(qemu, kernel, image, spec, accel, run_dir, log_dir, port, cmdli
                  balloon_props=(), qmp_port=None):
     """The QEMU argument list for one guest; QMP on ``run_dir``'s unix socket, or on 127.0.0.1:``qmp_port``."""
     qmp = f"tcp:127.0.0.1:{qmp_port}" if qmp_port else f"unix:{run_dir}/qmp.sock"
-    return [qemu, "-name", "balloon-harness", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+    return [qemu, "-name", "balloon-harness,debug-threads=on",  # threads named: CPU 0/TCG, worker, …
+            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             *_machine(accel, machine), "-m", f"{spec.memory_mib}M", "-smp", str(spec.cpus),
             "-kernel", kernel.bzimage, "-initrd", image.initrd,
             "-append", " ".join(["console=ttyS0", "panic=-1", cmdline]).strip(),
@@ -103,6 +105,7 @@ class Guest:
         self.accel = None
         self.boot_s = None
         self.ssh = None
+        self.placed = None
         self._proc = None
         self._qmp = None
         self._qmp_port = None
@@ -145,7 +148,27 @@ class Guest:
             self._boot(accel)
         self._await_ready()
         self.state = State.READY
+        self.placed = self.place()
         self.progress(f"guest up under {accel.upper()}: SSH ready {self.boot_s:.2f} s after QEMU started")
+
+    def place(self):
+        """Where QEMU's threads run, by the job's ``guest.placement``.  ``shared``: wherever the host's scheduler puts
+        them.  ``split``: every thread of QEMU (main loop, I/O, workers) on the host's first cores, then its vCPU
+        threads (QMP ``query-cpus-fast``) on the last one, so the main loop answering the harness never takes the
+        vCPU's core; on this machine the harness's own process joins the first cores too.  Returns
+        ``{"vcpus": cores, "rest": cores}``, or None for shared."""
+        if self.spec.placement == "shared":
+            return None
+        count = self.host.cores()
+        if count < 2:
+            raise HostError(f"{self.host.name}: placement split needs 2 cores, the host has {count}",
+                            hint="use guest: {placement: shared}")
+        rest, vcpus = f"0-{count - 2}", str(count - 1)
+        self.host.pin([self._proc.pid], rest, every_thread=True)
+        self.host.pin([c["thread-id"] for c in self.qmp("query-cpus-fast")], vcpus)
+        if self.host.local:
+            os.sched_setaffinity(0, range(count - 1))
+        return {"vcpus": vcpus, "rest": rest}
 
     def stop(self):
         if self.state is State.STOPPED:

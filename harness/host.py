@@ -131,6 +131,16 @@ class Host:
     def kvm_usable(self):
         return self.run(["test", "-r", "/dev/kvm", "-a", "-w", "/dev/kvm"], check=False).rc == 0
 
+    def cores(self):
+        """The number of CPUs the host's processes may run on."""
+        return int(self.run(["nproc"]).stdout)
+
+    def pin(self, pids, cores, every_thread=False):
+        """Restrict ``pids`` (threads; with ``every_thread`` every thread of each process) to the CPU list
+        ``cores`` (e.g. ``0-2``)."""
+        for pid in pids:
+            self.run(["taskset", *(["-a"] if every_thread else []), "-p", "-c", cores, str(pid)])
+
     def ports(self, listening=False):
         """The TCP ports in use on the host (only those listening, with ``listening``)."""
         return ports_in_use(self.run(["cat", "/proc/net/tcp", "/proc/net/tcp6"], check=False).stdout, listening)

@@ -24,6 +24,7 @@ from .stats import ALPHA, LEVEL, MARGIN, MIN_BOOTS, POWER, along, axes_of, boot_
 
 TONES = {"faster": "better", "less CPU": "better", "slower": "worse", "more CPU": "worse"}
 PASSED = ("PASS", "WARN")
+INTERFERENCE = 0.5  # a boot whose operations saw the rest of the host use more than this many cores is flagged
 SEVERITY = ("ERROR", "FAIL", "INTERRUPTED", "CANCEL", "SKIP", "not run")  # the worst outcome names a variant's
 
 
@@ -166,6 +167,27 @@ def not_measured(results):
     return [(o["label"], o) for o in outcomes(results) if o["label"] not in measured]
 
 
+def interference(results):
+    """The boots measured under interference, as ``(label, boot, cores)``: during their measured operations the
+    rest of the host (everything but QEMU: other jobs, the harness itself) used more than ``INTERFERENCE`` cores
+    on average.  Flagged in every output, never dropped: their samples stay in the comparison."""
+    busy, wall = defaultdict(float), defaultdict(float)
+    for s in results["samples"]:
+        if not s["warmup"] and s.get("host_other_cpu_s") is not None:
+            busy[(label(s), s["boot"])] += s["host_other_cpu_s"]
+            wall[(label(s), s["boot"])] += s["wall_s"]
+    return [(name, boot, busy[(name, boot)] / wall[(name, boot)]) for name, boot in busy
+            if wall[(name, boot)] and busy[(name, boot)] / wall[(name, boot)] > INTERFERENCE]
+
+
+def interference_text(results):
+    flagged = interference(results)
+    if not flagged:
+        return None
+    return (f"{len(flagged)} boot(s) measured while the rest of the host used more than {INTERFERENCE:g} core "
+            "(kept in the comparison): " + ", ".join(f"{n} boot {b} ({c:.2f} cores)" for n, b, c in flagged))
+
+
 # the console table ------------------------------------------------------------------------------------------
 def table(results, comps=None, across_hosts=None, full=False):
     """The job's outcome, then per op, metric, (setting,) and variant or leaf: boots, median, Q1, IQR, CV, and the
@@ -177,7 +199,8 @@ def table(results, comps=None, across_hosts=None, full=False):
              for what, samples, baseline, order in views(results)]
     missing = [f"{name}: not measured ({failure_text(o)})" for name, o in not_measured(results)]
     head = [headline(results), outcome_table(results)] if outcomes(results) else []
-    return "\n\n".join([*head, *texts, *(["\n".join(missing)] if missing else [])]) + hosts_note(results, split)
+    noisy = [interference_text(results)] if interference(results) else []
+    return "\n\n".join([*head, *texts, *(["\n".join(missing)] if missing else []), *noisy]) + hosts_note(results, split)
 
 
 def _table(what, samples, comps, baseline, order, split, full):
@@ -351,5 +374,6 @@ def html(results, comps):
         headline=headline(results), outcomes=outs, ok=all(o["status"] == "PASS" for o in outs),
         variants=results["variants"], palette=palette, rows=verdict_rows(results, comps), rule=rule(),
         level=f"{LEVEL * 100:.0f} %", distributions=distributions(results, palette),
-        drift=drift_plots(results, palette), trace=trace_plot(results, palette),
+        drift=drift_plots(results, palette), interference=interference_text(results),
+        trace=trace_plot(results, palette),
         settings=results.get("settings", []), setting_text=setting_text, range_diff=results.get("range_diff") or {})

@@ -69,6 +69,9 @@ class Sample:
     guest_cpu_s: float
     guest_memtotal_before_kb: int
     guest_memtotal_after_kb: int
+    host_other_cpu_s: float | None = None  # CPU the host spent on anything but QEMU during the operation
+    host_steal_s: float | None = None      # CPU a hypervisor took from the host during the operation
+    host_running: int | None = None        # runnable tasks on the host when the operation ended
 
 
 def write_json(path, data):

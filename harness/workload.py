@@ -3,15 +3,15 @@
 Each cycle, for each (from, to) pair of the workload's ``targets`` (by default the guest's RAM down to
 ``target_mib``), inflates the balloon from ``from`` to ``to`` MiB left to the guest and deflates it back; with
 several pairs the op names carry the sizes (``inflate 8192→1024 MiB``).
-Around every operation the guest's CPU and MemTotal are read over SSH and QEMU's CPU through its host, outside
-the timed window; the guest must see the change (MemTotal moves by what the balloon took) and its console must
-stay free of panics and warnings.  Cycles after boot are numbered from 1; the first ``warmup`` are kept but marked.
+Around every operation the guest's CPU and MemTotal are read over SSH, and QEMU's CPU and the whole host's
+through its host (what else ran: ``host_other_cpu_s``, stolen time), outside the timed window; the guest must see
+the change (MemTotal moves by what the balloon took) and its console must stay free of panics and warnings.  Cycles after boot are numbered from 1; the first ``warmup`` are kept but marked.
 ``soak`` repeats plain cycles to show that MemTotal comes back and QEMU's memory stays flat.
 """
 
 from .balloon import actual, drive
 from .errors import GuestError
-from .accounting import guest_snapshot, process_cpu, process_rss_kb
+from .accounting import guest_snapshot, host_cpu, process_cpu, process_rss_kb
 from .results import Sample
 
 MEMTOTAL_TOLERANCE = 0.01  # fraction of the ballooned amount MemTotal may miss by
@@ -60,7 +60,9 @@ def soak(guest, workload, cycles, progress=print):
 def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck):
     before = guest_snapshot(guest.ssh)
     cpu0 = process_cpu(guest.host, guest.pid, clk_tck)
+    host0 = host_cpu(guest.host, clk_tck)
     trace = _drive(guest, workload, target)
+    host1 = host_cpu(guest.host, clk_tck)
     cpu = process_cpu(guest.host, guest.pid, clk_tck).since(cpu0)
     after = guest_snapshot(guest.ssh)
     moved_kb = (trace.from_bytes - trace.to_bytes) >> 10
@@ -73,7 +75,9 @@ def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck):
                   t50_s=round(trace.time_to(0.5), 6), t90_s=round(trace.time_to(0.9), 6),
                   qemu_cpu_s=round(cpu.total_s, 4), qemu_threads_cpu_s=cpu.threads_s,
                   guest_cpu_s=round(after.busy_s - before.busy_s, 4),
-                  guest_memtotal_before_kb=before.memtotal_kb, guest_memtotal_after_kb=after.memtotal_kb), trace
+                  guest_memtotal_before_kb=before.memtotal_kb, guest_memtotal_after_kb=after.memtotal_kb,
+                  host_other_cpu_s=round(max(0.0, host1.busy_s - host0.busy_s - cpu.total_s), 4),
+                  host_steal_s=round(host1.steal_s - host0.steal_s, 4), host_running=host1.running), trace
 
 
 def _drive(guest, workload, target):

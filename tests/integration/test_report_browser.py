@@ -3,7 +3,8 @@
 One Avocado job, 1 boot × (1 warm-up + 2 cycles) each: the base, a series that breaks the build, one that hits
 ``BUG()`` in probe, one whose inflate never starts, and one whose inflate sleeps after every batch.  Every variant
 must appear in every output with its outcome and the line a reviewer needs, the slowed one must never read "no
-significant change", and headless Chromium must render the report with all five.
+significant change", Avocado's JUnit XML and TAP must say the same as read by junitparser and tap.py, and headless
+Chromium must render the report with all five.
 """
 
 import json
@@ -13,6 +14,9 @@ import subprocess
 import tempfile
 import unittest
 from pathlib import Path
+
+import junitparser
+import tap.parser
 
 from . import avocado_job
 from .common import base_build
@@ -81,6 +85,16 @@ class FailingVariantsTest(unittest.TestCase):
                                                                                               "wall_s")]
         self.assertEqual(c["verdict"], "inconclusive: 1 boot(s) a side, needs ≥ 3")
         self.assertGreater(c["ratio"], 2)
+
+    def test_avocados_junit_and_tap_say_the_same_read_by_their_own_libraries(self):
+        xml = junitparser.JUnitXml.fromfile(str(self.job / "results.xml"))
+        cases = [case for suite in (xml if isinstance(xml, junitparser.JUnitXml) else [xml]) for case in suite]
+        self.assertEqual(len(cases), 5)
+        self.assertEqual(sum(any(isinstance(r, junitparser.Failure) for r in c.result) for c in cases), 3)
+        lines = [line for line in tap.parser.Parser().parse_file(str(self.job / "results.tap"))
+                 if line.category == "test"]
+        self.assertEqual(len(lines), 5)
+        self.assertEqual(sorted(line.ok for line in lines), [False, False, False, True, True])
 
     @unittest.skipUnless(CHROMIUM, "needs headless Chromium (Debian package 'chromium')")
     def test_chromium_renders_all_five_with_their_outcomes(self):

@@ -46,3 +46,13 @@ class MetricsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HostStatTest(unittest.TestCase):
+    def test_busy_steal_and_running_from_proc_stat(self):
+        text = ("cpu  100 5 50 9000 20 3 2 7 0 0\ncpu0 50 2 25 4500 10 1 1 3 0 0\nintr 1\nctxt 9\n"
+                "procs_running 3\nprocs_blocked 0\n")
+        h = accounting.parse_host_stat(text, 100)
+        self.assertEqual((h.busy_s, h.steal_s, h.running), (1.6, 0.07, 3))
+        with self.assertRaises(HarnessError):
+            accounting.parse_host_stat("cpu  1 2 3 4\n", 100)

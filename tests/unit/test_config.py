@@ -59,6 +59,10 @@ class ConfigTest(unittest.TestCase):
         with self.assertRaises(ConfigError) as cm:
             config.load(write("guest: {accel: hvf}\n"))
         self.assertIn("accel 'hvf'", str(cm.exception))
+        with self.assertRaises(ConfigError) as cm:
+            config.load(write("guest: {placement: pinned}\n"))
+        self.assertIn("placement 'pinned' is not one of shared, split", str(cm.exception))
+        self.assertEqual(config.load(write("guest: {placement: split}\n")).guest.placement, "split")
 
     def test_git_base_needs_ref(self):
         with self.assertRaises(ConfigError) as cm:

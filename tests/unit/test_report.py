@@ -136,3 +136,16 @@ class ReportFilesTest(unittest.TestCase):
             results.write_json(self.job / "test-results" / f"{i}-bench" / "data" / results.TEST_FILE, record)
         finish(self.job, job_files=[])
         self.assertIn("more CPU", (self.job / "balloon" / "report.html").read_text())
+
+
+class InterferenceTest(unittest.TestCase):
+    def test_boots_measured_beside_other_load_are_flagged_and_kept(self):
+        doc = document()
+        for s in doc["samples"]:
+            s["host_other_cpu_s"] = 0.9 * s["wall_s"] if (s["variant"], s["boot"]) == ("base", 2) else 0.01
+        self.assertEqual([(n, b) for n, b, _ in report.interference(doc)], [("base", 2)])
+        text = report.table(doc)
+        self.assertIn("1 boot(s) measured while the rest of the host used more than 0.5 core (kept in the "
+                      "comparison): base boot 2 (0.90 cores)", text)
+        self.assertIn('id="interference"', report.html(doc, report.comparisons(doc)))
+        self.assertEqual(report.comparisons(doc)[0].boots, 3)  # never dropped
