@@ -106,6 +106,7 @@ class Guest:
         self.boot_s = None
         self.ssh = None
         self.placed = None
+        self._affinity = None  # the harness thread's CPUs before ``place`` narrowed them
         self._proc = None
         self._qmp = None
         self._qmp_port = None
@@ -155,7 +156,7 @@ class Guest:
         """Where QEMU's threads run, by the job's ``guest.placement``.  ``shared``: wherever the host's scheduler puts
         them.  ``split``: every thread of QEMU (main loop, I/O, workers) on the host's first cores, then its vCPU
         threads (QMP ``query-cpus-fast``) on the last one, so the main loop answering the harness never takes the
-        vCPU's core; on this machine the harness's own process joins the first cores too.  Returns
+        vCPU's core; on this machine the harness's own thread joins the first cores too until ``stop``.  Returns
         ``{"vcpus": cores, "rest": cores}``, or None for shared."""
         if self.spec.placement == "shared":
             return None
@@ -167,6 +168,7 @@ class Guest:
         self.host.pin([self._proc.pid], rest, every_thread=True)
         self.host.pin([c["thread-id"] for c in self.qmp("query-cpus-fast")], vcpus)
         if self.host.local:
+            self._affinity = os.sched_getaffinity(0)
             os.sched_setaffinity(0, range(count - 1))
         return {"vcpus": vcpus, "rest": rest}
 
@@ -182,6 +184,8 @@ class Guest:
                     self.host_log("console.log")
                     self.host_log("qemu.log")
         finally:
+            if self._affinity:
+                os.sched_setaffinity(0, self._affinity)
             self._files.close()
             self.state = State.STOPPED
 

@@ -132,8 +132,8 @@ class Host:
         return self.run(["test", "-r", "/dev/kvm", "-a", "-w", "/dev/kvm"], check=False).rc == 0
 
     def cores(self):
-        """The number of CPUs the host's processes may run on."""
-        return int(self.run(["nproc"]).stdout)
+        """The number of CPUs online on the host."""
+        return int(self.run(["getconf", "_NPROCESSORS_ONLN"]).stdout)
 
     def pin(self, pids, cores, every_thread=False):
         """Restrict ``pids`` (threads; with ``every_thread`` every thread of each process) to the CPU list

@@ -29,6 +29,20 @@ class GuestTest(unittest.TestCase):
         return Guest(self.kernel, kw.pop("image", self.image), self.job.guest, Path(tempfile.mkdtemp()),
                      self.cache, progress=lambda m: None, **kw)
 
+    def test_split_placement_puts_the_vcpu_on_a_core_of_its_own(self):
+        spec = dataclasses.replace(self.job.guest, placement="split")
+        with Guest(self.kernel, self.image, spec, Path(tempfile.mkdtemp()), self.cache, progress=lambda m: None) as g:
+            last = os.cpu_count() - 1
+            self.assertEqual(g.placed, {"vcpus": str(last), "rest": f"0-{last - 1}"})
+            allowed = {}
+            for task in Path(f"/proc/{g.pid}/task").iterdir():
+                comm = (task / "comm").read_text().strip()
+                line = next(l for l in (task / "status").read_text().splitlines() if l.startswith("Cpus_allowed_list"))
+                allowed[comm] = line.split()[1]
+            self.assertEqual(allowed.pop("CPU 0/TCG" if g.accel == "tcg" else "CPU 0/KVM"), str(last))
+            self.assertEqual(set(allowed.values()), {"0" if last == 1 else f"0-{last - 1}"})
+            balloon.drive(g, 512 << 20)  # still works
+
     def test_boot_balloon_and_measure(self):
         with self.guest() as g:
             pid = g.pid
@@ -46,6 +60,9 @@ class GuestTest(unittest.TestCase):
             for s in samples:
                 self.assertGreater(s.wall_s, 0)
                 self.assertLessEqual(s.t50_s, s.t90_s)
+                self.assertGreaterEqual(s.host_other_cpu_s, 0)
+                self.assertGreaterEqual(s.host_running, 1)
+            self.assertIn("CPU 0/TCG" if g.accel == "tcg" else "CPU 0/KVM", inflate.qemu_threads_cpu_s)
                 self.assertLessEqual(s.t90_s, s.wall_s)
                 self.assertGreater(s.qemu_cpu_s, 0)
                 self.assertTrue(s.qemu_threads_cpu_s)
