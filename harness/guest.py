@@ -289,7 +289,7 @@ class Guest:
     def _await_ready(self):
         deadline = self._started + self.spec.boot_timeout_s
         while self.image.ready not in (text := self.console_text()):
-            self.check_console("during boot", text)
+            self.check_console("during boot", text, BootError)
             self._check_alive("during boot")
             if time.perf_counter() > deadline and not text:
                 raise HostError(f"guest printed nothing in {self.spec.boot_timeout_s:.0f} s under "
@@ -361,11 +361,12 @@ class Guest:
         lines = [l for l in self.console_text().splitlines() if l.strip()]
         return " | ".join(lines[-n:]) or "(nothing)"
 
-    def check_console(self, when, text=None):
-        """Raise GuestError if the kernel under test reported trouble on its console (``text``, or read now)."""
+    def check_console(self, when, text=None, error=GuestError):
+        """Raise ``error`` naming the first trouble report of the kernel under test on its console (``text``, or
+        read now)."""
         first = console.first_trouble(self.console_text() if text is None else text)
         if first:
-            raise GuestError(f"kernel reported trouble {when}: {first}", log=str(self.console_log))
+            raise error(f"kernel reported trouble {when}: {first}", log=str(self.console_log))
 
     def qmp(self, name, **args):
         """Run one QMP command and return its ``return`` value."""

@@ -12,7 +12,7 @@ JOB = """\
 base: {{debian: linux-source-6.1}}
 kernel: {{fragments: [configs/kernel/balloon.config]}}
 guest: {{memory_mib: 1024, accel: {accel}, qemu: {qemu}, boot_timeout_s: {boot_timeout_s}}}
-workload: {{target_mib: 512, warmup: 0, cycles: 1, op_timeout_s: 10}}
+workload: {{target_mib: 512, warmup: 0, cycles: 1, op_timeout_s: 20, stall_s: 5}}
 variants: !mux
   {leaf}: {{variant: '{variant}'{series}}}
 """

@@ -52,7 +52,7 @@ class FaultTest(unittest.TestCase):
 
     def test_balloon_stuck_short_of_target_fails_with_trace(self):
         _, tests, _ = avocado_job.run(avocado_job.job_yaml("stuck", "patches/faults/stuck-at-64mib"))
-        self.assertOutcome(tests, "FAIL", "stalled: actual stayed at 960 MiB", "towards 512 MiB", "960 MiB at")
+        self.assertOutcome(tests, "FAIL", "stalled: actual stayed at 960 MiB for 5", "towards 512 MiB", "960 MiB at")
 
     def test_hidden_bug_actual_without_freeing_pages_is_caught(self):
         text = (avocado_job.ROOT / "configs" / "functional-buggy.yaml").read_text()
