@@ -23,7 +23,7 @@ from scipy import stats as scipy_stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import report, results, stats  # noqa: E402
+from harness import outcomes, results, stats  # noqa: E402
 
 ROUNDS = 6  # a default job's boots a side
 
@@ -45,7 +45,7 @@ def rows(doc):
             setup = (s.get("axes") or {}).get("setup", "(none)")
             groups[(setup, s["op"])][s["boot"]].append(s)
     flagged = defaultdict(int)
-    for name, _, _ in report.interference(doc):
+    for name, _, _ in outcomes.interference(doc):
         flagged[name] += 1
     out = []
     for (setup, op), boots in groups.items():

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import report, stats  # noqa: E402
+from harness import outcomes, report, stats  # noqa: E402
 
 
 def run_job(config, results):
@@ -59,9 +59,9 @@ def main():
     jobs = sorted(args.results.glob("job-*/balloon/results.json"))
     for n, path in enumerate(jobs, 1):
         doc = json.loads(path.read_text())
-        for o in report.outcomes(doc):
+        for o in outcomes.outcomes(doc):
             if o["status"] != "PASS":
-                print(f"job {n}: {o['label']} {report.failure_text(o, 120)}")
+                print(f"job {n}: {o['label']} {outcomes.failure_text(o, 120)}")
         comps = report.comparisons(doc)
         for c in comps:
             tally[(c.op, c.metric, c.variant, c.verdict.split(" (")[0].split(":")[0])] += 1

@@ -28,7 +28,7 @@ from .series import read_series
 
 def outcomes(tests):
     """Every test of the job with its variant, check, status, reason, the first trouble line of its guests'
-    consoles, and its log: what report.outcomes sums up per variant."""
+    consoles, and its log: what outcomes.outcomes sums up per variant."""
     out = []
     for t in tests:
         logdir = Path(t.get("logdir") or "")

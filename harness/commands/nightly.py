@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from tabulate import tabulate
 
-from .. import config, history, report, results
+from .. import config, history, outcomes, report, results
 from ..results import LABELS
 from ..command import Process
 from ..errors import ConfigError, HarnessError, PrerequisiteError
@@ -161,7 +161,7 @@ def judge(conn, night, data, when, count=14, min_nights=history.MIN_NIGHTS):
     """Tonight (stored as ``night``) against up to ``count`` nights alike before it."""
     trends, nights = history.judge(conn, night, min_nights, count)
     return Tonight(Path(data["job"]["dir"]), when, tuple(trends), tuple(nights),
-                   tuple(history.changes(conn, night, nights)), tuple(report.outcomes(data)), min_nights)
+                   tuple(history.changes(conn, night, nights)), tuple(outcomes.outcomes(data)), min_nights)
 
 
 def publish(tonight, data):
@@ -222,7 +222,7 @@ def summary(tonight):
               f"before {tonight.min_nights} nights alike."), ""]
     if tonight.regressions:
         lines += ["### Regressions", *(f"- {regression_line(t)}" for t in tonight.regressions), ""]
-    lines += ["### Variants", "", report.outcome_markdown(tonight.outcomes), ""]
+    lines += ["### Variants", "", outcomes.markdown(tonight.outcomes), ""]
     if tonight.changes:
         lines += ["### Changed since the previous night alike", *(f"- {c}" for c in tonight.changes), ""]
     return "\n".join(lines + ["### History (nights alike, then tonight)", "", history_table(tonight), ""])

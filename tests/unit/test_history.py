@@ -8,7 +8,7 @@ from pathlib import Path
 
 import kcidb_io
 
-from harness import history, report
+from harness import history, outcomes
 from harness.commands import nightly
 from harness.errors import ConfigError, HarnessError
 
@@ -139,7 +139,7 @@ class TrendTest(unittest.TestCase):
         self.assertEqual(cpu.verdict, "higher")
         self.assertFalse(cpu.regression)  # secondary metrics never fail the night
         tonight = nightly.Tonight(Path("/results/now"), "2026-12-01T02:00:00+00:00", tuple(trends), tuple(nights),
-                                  (), tuple(report.outcomes(night("now", {"base": 0.4, "candidate": 0.4}, 50))))
+                                  (), tuple(outcomes.outcomes(night("now", {"base": 0.4, "candidate": 0.4}, 50))))
         self.assertEqual(tonight.status, "fail")
 
     def test_a_faster_candidate_is_an_improvement(self):

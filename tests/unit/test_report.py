@@ -4,7 +4,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import cli, plots, report, results
+from harness import cli, outcomes, plots, report, results
 from harness.avocado_plugin import finish
 
 EVIL = "<b>$(touch /tmp/x)</b>"
@@ -143,7 +143,7 @@ class InterferenceTest(unittest.TestCase):
         doc = document()
         for s in doc["samples"]:
             s["host_other_cpu_s"] = 0.9 * s["wall_s"] if (s["variant"], s["boot"]) == ("base", 2) else 0.01
-        self.assertEqual([(n, b) for n, b, _ in report.interference(doc)], [("base", 2)])
+        self.assertEqual([(n, b) for n, b, _ in outcomes.interference(doc)], [("base", 2)])
         text = report.table(doc)
         self.assertIn("1 boot(s) measured while the rest of the host used more than 0.5 core (kept in the "
                       "comparison): base boot 2 (0.90 cores)", text)
