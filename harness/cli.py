@@ -12,7 +12,7 @@ import traceback
 
 from .errors import HarnessError
 
-COMMANDS = ("series", "build", "compare", "report", "nightly")
+COMMANDS = ("series", "build", "compare", "report", "nightly", "review")
 
 
 def parser():

@@ -187,10 +187,15 @@ def load(path):
     return replace(settings[0][1], axes={a: tuple(leaves) for a, leaves in axes.items()}, settings=settings)
 
 
+def sections(path):
+    """The top-level mapping of a YAML job file as plain data (``!mux`` mappings as mappings), unvalidated."""
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Loader)
+
+
 def is_job_file(path):
     """Whether a YAML file looks like a balloon job (has a job section, even misspelt), not some other mux file."""
     try:
-        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Loader)
+        data = sections(path)
     except (OSError, yaml.YAMLError):
         return True  # unreadable: let load() say why
     return isinstance(data, dict) and any(difflib.get_close_matches(k, SCHEMA, n=1, cutoff=0.7) for k in data)

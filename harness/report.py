@@ -62,12 +62,17 @@ def pct(ratio):
 
 
 def change_text(c):
-    """The change versus the baseline with its interval, in percent (the point estimate alone without one)."""
-    if c.ratio is None:
+    """The change of a ``stats.Comparison`` versus the baseline with its interval, in percent."""
+    return interval_text(c.ratio, c.ci)
+
+
+def interval_text(ratio, ci):
+    """A ratio as a change in percent with its interval (the point estimate alone without one)."""
+    if ratio is None:
         return "—"
-    if c.ci is None:
-        return f"{pct(c.ratio)} (no interval)"
-    return f"{pct(c.ratio)} [{(c.ci[0] - 1) * 100:+.1f}, {(c.ci[1] - 1) * 100:+.1f}]"
+    if ci is None:
+        return f"{pct(ratio)} (no interval)"
+    return f"{pct(ratio)} [{(ci[0] - 1) * 100:+.1f}, {(ci[1] - 1) * 100:+.1f}]"
 
 
 def p_text(c):

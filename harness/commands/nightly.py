@@ -8,7 +8,6 @@ ERROR or CANCEL, a bad job file, a crash: ``harness.cli``).
 """
 
 import argparse
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,12 +16,10 @@ import yaml
 from tabulate import tabulate
 
 from .. import config, history, outcomes, report, results
+from ..errors import ConfigError, HarnessError
 from ..results import LABELS
-from ..command import Process
-from ..errors import ConfigError, HarnessError, PrerequisiteError
+from . import jobs
 
-ROOT = Path(__file__).resolve().parents[2]
-TEST = "tests/balloon/benchmark.py"
 ORIGIN = "balloon_harness"
 STR = "tag:yaml.org,2002:str"
 
@@ -85,7 +82,7 @@ def run(args):
     results_dir = args.results_dir.resolve()
     source = args.config.resolve()
     job_yaml = job_config(source, dict(args.set_series), results_dir)
-    job_dir = run_job(job_yaml, results_dir)
+    job_dir = jobs.run(jobs.BENCHMARK, job_yaml, results_dir)
     data = results.load(job_dir)
     harness_errors(data)
     overrides = " ".join(f"{n}={p}" for n, p in args.set_series)
@@ -130,23 +127,6 @@ def with_series(path, overrides):
         node.value = [(k, v) for k, v in node.value if k.value != "series"] + [
             (yaml.ScalarNode(STR, "series"), yaml.ScalarNode(STR, str(series)))]
     return f"# {path} with --set-series {' '.join(f'{n}={s}' for n, s in overrides.items())}\n" + yaml.serialize(root)
-
-
-def run_job(job_yaml, results_dir):
-    """Run the Avocado job on ``job_yaml`` with its console on ours; return the new job directory."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    before = set(results_dir.glob("job-*"))
-    argv = [Path(sys.executable).with_name("avocado"), "run", "--max-parallel-tasks", "1", "--job-results-dir",
-            results_dir, TEST, "-m", job_yaml]
-    try:
-        with Process(argv, stdout=None, stderr=None, cwd=ROOT) as proc:
-            rc = proc.popen.wait()
-    except OSError as exc:
-        raise PrerequisiteError(f"{argv[0]}: cannot run Avocado: {exc.strerror}", hint="make deps installs it") from exc
-    new = sorted(set(results_dir.glob("job-*")) - before)
-    if not new:
-        raise HarnessError(f"Avocado exited {rc} and left no job directory in {results_dir}")
-    return new[-1]
 
 
 def harness_errors(data):

@@ -1,0 +1,160 @@
+"""``balloon-harness review [--base SPEC] [--job JOB.yaml] SERIES...``: from versions of a series to a reply.
+
+Each SERIES is a directory of patches, an mbox (``b4 am`` output) or a message-id (fetched with b4).  The command
+reads every version, range-diffs consecutive ones on the base, writes ``job.yaml`` into a new review directory
+(the template's kernel, guest and workload; the base, or ``--base``; the base kernel and one variant per version,
+``--rounds`` interleaved rounds) and runs the benchmark and the functional checks on it through Avocado, so the
+two ``avocado run`` lines in the reply reproduce them.  Then it writes ``reply.txt`` into the directory and prints
+it: plain text of at most 72 columns to paste under a quoted patch mail — per version whether it applies, builds
+and passes the functional checks (or what failed first), the primary verdicts with their intervals or
+"inconclusive", the environment, the commands, and a ``Tested-by:`` only where everything passed.
+"""
+
+import argparse
+import subprocess
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from .. import cache, config, outcomes, report, results, tree
+from ..apply import APPLIES, check_series, range_diff
+from ..errors import ConfigError
+from ..series import read_series
+from . import jobs
+from .series import fetched, source
+
+WIDTH = 72
+PRIMARY = (("inflate", "wall_s"), ("deflate", "wall_s"), ("inflate", "qemu_cpu_s"))
+KEPT = ("kernel", "guest", "workload", "qemu", "hosts", "compare_across_hosts")  # what the template gives
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser("review", help="benchmark and check versions of a series; write a reply for the list")
+    p.add_argument("series", nargs="+", type=source, help="each version: a directory, an mbox or a message-id")
+    p.add_argument("--job", type=Path, default=jobs.ROOT / "configs" / "default.yaml", metavar="JOB.yaml",
+                   help="the template: kernel, guest, workload and base (default configs/default.yaml)")
+    p.add_argument("--base", type=_mapping, metavar="SPEC",
+                   help="the base instead of the template's, e.g. '{git: ~/linux, ref: v6.1}'")
+    p.add_argument("--rounds", type=int, default=6, metavar="N", help="interleaved boots per kernel (default 6)")
+    p.add_argument("--checks", default="", metavar="TEST[,TEST]",
+                   help="only these functional checks (e.g. test_evict); default all")
+    p.add_argument("--results-dir", type=Path, default=Path("results/review"), metavar="DIR")
+    p.add_argument("--tested-by", metavar="'NAME <EMAIL>'", help="default: git config user.name and user.email")
+    p.set_defaults(func=run)
+
+
+def _mapping(text):
+    value = yaml.safe_load(text)
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a YAML mapping such as '{{git: ~/linux, ref: v6.1}}'")
+    return value
+
+
+def run(args):
+    paths = [fetched(s).resolve() for s in args.series]
+    versions = [read_series(p) for p in paths]
+    names = [f"v{s.version or n}" for n, s in enumerate(versions, 1)]
+    if len(set(names)) < len(names):
+        names = [f"v{n}" for n in range(1, len(versions) + 1)]
+    template = config.load(args.job)
+    base = args.base or template.base
+    where = args.results_dir.resolve() / datetime.now(UTC).strftime("review-%Y%m%dT%H%M%S")
+    where.mkdir(parents=True)
+    job_yaml = where / "job.yaml"
+    job_yaml.write_text(job_text(args.job, base, dict(zip(names, paths)), args.rounds), encoding="utf-8")
+    config.load(job_yaml)
+    pristine = tree.pristine(tree.resolve(base), cache.root())
+    applies = {n: check_series(pristine, s) for n, s in zip(names, versions)}
+    diffs = [(a, b, range_diff(pristine, x, y)) for (a, x), (b, y) in zip(zip(names, versions),
+                                                                          zip(names[1:], versions[1:]))]
+    for a, b, text in diffs:
+        (where / f"range-diff-{a}-{b}.txt").write_text(text)
+    checks = [f"{jobs.FUNCTIONAL}:Functional.{c}" for c in args.checks.split(",") if c] or [jobs.FUNCTIONAL]
+    bench = jobs.run(jobs.BENCHMARK, job_yaml, where)
+    functional = [jobs.run(c, job_yaml, where) for c in checks]
+    text = reply(results.load(bench), [results.load(f) for f in functional], names, versions, applies,
+                 [jobs.command_line(t, job_yaml, where) for t in (jobs.BENCHMARK, *checks)],
+                 args.tested_by or git_identity())
+    (where / "reply.txt").write_text(text)
+    print(text, end="")
+    return 0 if "Tested-by:" in text else 1
+
+
+def job_text(template, base, versions, rounds):
+    """The review's job file: the template's sections, the base, and the base plus each version as variants."""
+    sections = config.sections(template)
+    if any(k not in config.TOP_SCHEMA for k in sections):
+        raise ConfigError(f"{template}: a review template has no axes", hint="use a job file without axes")
+    kept = {k: v for k, v in sections.items() if k in KEPT}
+    head = yaml.safe_dump({"base": base, **kept}, sort_keys=False, default_flow_style=None, width=100)
+    rounds_ = "".join(f"  r{n}: {{round: {n}}}\n" for n in range(1, rounds + 1))
+    variants = "  base: {variant: base}\n" + "".join(f"  {name}: {{variant: {name}, series: '{path}'}}\n"
+                                                      for name, path in versions.items())
+    return f"# written by balloon-harness review\n{head}rounds: !mux\n{rounds_}variants: !mux\n{variants}"
+
+
+def git_identity():
+    """``Name <email>`` from git config, or None."""
+    def get(key):
+        out = subprocess.run(["git", "config", key], capture_output=True, text=True, check=False)
+        return out.stdout.strip()
+    name, email = get("user.name"), get("user.email")
+    return f"{name} <{email}>" if name and email else None
+
+
+def reply(bench, functional, names, versions, applies, commands, tested_by):
+    """reply.txt: per version what happened and the primary verdicts, then the environment and the commands."""
+    out = []
+    comps = {(c["variant"], c["op"], c["metric"]): c for c in bench.get("comparisons", [])}
+    bench_out = {o["variant"]: o for o in outcomes.outcomes(bench)}
+    checks = [o for f in functional for o in f.get("outcomes", [])]
+    everything = True
+    for name, series in zip(names, versions):
+        ok_apply = all(o.status in APPLIES for o in applies[name])
+        mine = [o for o in checks if o["variant"] == name]
+        passed = sum(o["status"] == "PASS" for o in mine)
+        b = bench_out.get(name, {"status": "not run", "stage": None, "reason": "", "trouble": None})
+        built = b.get("stage") not in ("apply", "build") and b["status"] != "not run"
+        head = (f"{name} ({len(series.patches)} patch{'es' if len(series.patches) != 1 else ''}): "
+                f"{'applies' if ok_apply else 'does not apply'}, {'builds' if built else 'does not build'}, "
+                f"functional checks {passed} of {len(mine)} PASS")
+        out += _wrap(head)
+        for o in [o for o in mine if o["status"] != "PASS"][:1] + ([b] if b["status"] != "PASS" else []):
+            out += _wrap(f"{o.get('check') or 'benchmark'}: {outcomes.failure_text(o, 200)}", "  ")
+        for op, metric in PRIMARY:
+            c = comps.get((name, op, metric))
+            if c:
+                change = report.interval_text(c["ratio"], c["ci"])
+                verdict = c["verdict"].split(" (could detect")[0]
+                out += _wrap(f"{op} {results.LABELS[metric]}: {change} {verdict}", "  ")
+        everything &= ok_apply and built and b["status"] == "PASS" and mine and passed == len(mine)
+        out.append("")
+    job = bench["job"]
+    version = next((v for v in bench["variants"] if v.get("kernel")), {}).get("kernel", {})
+    boots = max((c.get("boots", 0) for c in bench.get("comparisons", [])), default=0)
+    out += _wrap(f"Measured under {str(job.get('accel', '?')).upper()} with QEMU {job.get('qemu_version', '?')} on "
+                 f"{(job.get('host_facts') or {}).get('cpu_model', job.get('host', '?'))}, a "
+                 f"{job.get('memory_mib')} MiB guest, kernel config {str(version.get('config_sha256'))[:12]}, "
+                 f"command line '{job.get('cmdline') or ''}', {boots} boots per kernel; base "
+                 f"{bench['variants'][0]['kernel'].get('release', '?')}. Changes are of each boot's lower "
+                 f"quartile, with 95 % intervals.", hang="")
+    out += ["", "Reproduce (from a balloon-harness checkout):"]
+    for line in commands:
+        out += _shell(line)
+    if everything and tested_by:
+        out += ["", f"Tested-by: {tested_by}"]
+    return "\n".join(out) + "\n"
+
+
+def _shell(line, indent="  "):
+    """A shell line broken at its arguments with backslashes, each piece within ``WIDTH`` columns."""
+    pieces = textwrap.wrap(line, WIDTH - len(indent) - 4, break_long_words=False, break_on_hyphens=False)
+    ends = [" \\"] * (len(pieces) - 1) + [""]
+    return [indent + ("  " if i else "") + p + end for i, (p, end) in enumerate(zip(pieces, ends))]
+
+
+def _wrap(text, indent="", hang="  "):
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + hang,
+                         break_on_hyphens=False) or [""]

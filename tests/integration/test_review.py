@@ -1,0 +1,48 @@
+"""``balloon-harness review`` on real kernels: batch-pfns v1 as a directory and v2 as an mbox, one round, one
+functional check, through real Avocado jobs; the reply is pasteable and the job file reruns as it is."""
+
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+from .common import ROOT, base_build
+
+CLI = Path(sys.executable).with_name("balloon-harness")
+TEMPLATE = """\
+base: {debian: linux-source-6.1}
+kernel: {profile: minimal, fragments: [configs/kernel/balloon.config]}
+guest: {memory_mib: 2048, cpus: 1, accel: auto}
+workload: {target_mib: 512, warmup: 1, cycles: 2}
+"""
+
+
+class ReviewTest(unittest.TestCase):
+    def test_two_versions_end_in_a_reply(self):
+        base_build()
+        tmp = Path(tempfile.mkdtemp(prefix="bh-review-"))
+        (tmp / "template.yaml").write_text(TEMPLATE)
+        mbox = tmp / "v2.mbox"  # what `git format-patch --stdout` or `b4 am` gives
+        mbox.write_text("".join(p.read_text() for p in sorted((ROOT / "patches/batch-pfns/v2").glob("*.patch"))))
+        proc = subprocess.run([str(CLI), "review", "patches/batch-pfns/v1", str(mbox), "--job",
+                               str(tmp / "template.yaml"), "--rounds", "1", "--checks", "test_evict",
+                               "--results-dir", str(tmp), "--tested-by", "Ann Reviewer <ann@example.org>"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False)
+        (review,) = tmp.glob("review-*")
+        reply = (review / "reply.txt").read_text()
+        self.assertEqual(proc.returncode, 0, proc.stdout[-3000:] + proc.stderr[-3000:])
+        self.assertIn(reply, proc.stdout)
+        lines = reply.splitlines()
+        self.assertLessEqual(max(map(len, lines)), 72, reply)
+        for version in ("v1", "v2"):
+            self.assertIn(f"{version} (1 patch): applies, builds, functional checks 1 of 1 PASS", reply)
+        self.assertIn("inflate time to target: ", reply)
+        self.assertIn("inconclusive: 1 boot(s) a side, needs ≥ 3", reply)
+        self.assertEqual(lines[-1], "Tested-by: Ann Reviewer <ann@example.org>")
+        self.assertIn("-m " + str(review / "job.yaml"), reply.replace(" \\\n    ", " "))
+        self.assertTrue((review / "range-diff-v1-v2.txt").read_text().strip())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,86 @@
+"""``balloon-harness review``: the job file it writes and the reply it composes (tests/integration/test_review.py
+runs the whole command on real kernels)."""
+
+import tempfile
+import unittest
+from pathlib import Path
+
+from harness import config
+from harness.apply import Outcome
+from harness.commands import review
+from harness.series import read_series
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def outcome(variant, status="PASS", check="benchmark", **kw):
+    return {"variant": variant, "test": f"x;{variant};{check}", "check": check, "status": status, "reason": "",
+            "trouble": None, "log": None, **kw}
+
+
+def bench(v2_status="PASS", stage=None):
+    kernel = {"release": "6.1.192", "config_sha256": "efb96d46fed3ac7e0000"}
+    comps = [{"variant": v, "op": op, "metric": m, "ratio": r, "ci": [r - 0.03, r + 0.03],
+              "verdict": "faster" if r < 0.97 else "no significant change (could detect ±4.1 % with 80 % power)"}
+             for v, r in (("v1", 0.99), ("v2", 0.90)) for op, m in review.PRIMARY]
+    return {"job": {"accel": "tcg", "qemu_version": "7.2.22", "memory_mib": 2048, "cmdline": "",
+                    "host_facts": {"cpu_model": "AMD EPYC 7B13"}},
+            "variants": [{"name": n, "series": [], "kernel": kernel} for n in ("base", "v1", "v2")],
+            "samples": [], "comparisons": comps,
+            "outcomes": [outcome("base"), outcome("v1"), outcome("v2", v2_status,
+                                                                  **({"stage": stage} if stage else {}))]}
+
+
+def functional(v2_status="PASS"):
+    return {"outcomes": [outcome(v, s, c) for v in ("base", "v1", "v2") for c in ("test_evict", "test_reboot")
+                         for s in (v2_status if (v, c) == ("v2", "test_reboot") else "PASS",)]}
+
+
+class ReviewTest(unittest.TestCase):
+    def setUp(self):
+        self.versions = [read_series(ROOT / "patches" / "batch-pfns" / v) for v in ("v1", "v2")]
+        self.applies = {n: (Outcome("1/1", "clean", ""),) for n in ("v1", "v2")}
+
+    def reply(self, b, f, tested_by="Ann Reviewer <ann@example.org>"):
+        return review.reply(b, [f], ["v1", "v2"], self.versions, self.applies,
+                            ["avocado run --max-parallel-tasks 1 --job-results-dir /r tests/balloon/benchmark.py "
+                             "-m /r/job.yaml"], tested_by)
+
+    def test_the_job_file_is_a_valid_job_with_a_variant_per_version(self):
+        text = review.job_text(ROOT / "configs" / "default.yaml", {"debian": "linux-source-6.1"},
+                               {"v1": ROOT / "patches/batch-pfns/v1", "v2": ROOT / "patches/batch-pfns/v2"}, 3)
+        path = Path(tempfile.mkdtemp()) / "job.yaml"
+        path.write_text(text)
+        job = config.load(path)
+        self.assertEqual([v.name for v in job.variants], ["base", "v1", "v2"])
+        self.assertEqual(job.rounds, 3)
+        self.assertEqual(job.workload.cycles, 8)
+
+    def test_a_clean_review_fits_72_columns_and_ends_tested_by(self):
+        text = self.reply(bench(), functional())
+        lines = text.splitlines()
+        self.assertLessEqual(max(map(len, lines)), 72, text)
+        self.assertLessEqual(len(lines), 24, text)
+        self.assertIn("v2 (1 patch): applies, builds, functional checks 2 of 2 PASS", text)
+        self.assertIn("  inflate time to target: -10.0 % [-13.0, -7.0] faster", text)
+        self.assertIn("  inflate time to target: -1.0 % [-4.0, +2.0] no significant", text)
+        self.assertIn("AMD EPYC 7B13", text)
+        self.assertEqual(lines[-1], "Tested-by: Ann Reviewer <ann@example.org>")
+
+    def test_a_failure_is_named_and_withholds_tested_by(self):
+        f = functional("FAIL")
+        f["outcomes"][-1]["trouble"] = "kernel BUG at drivers/virtio/virtio_balloon.c:867!"
+        text = self.reply(bench(), f)
+        self.assertIn("v2 (1 patch): applies, builds, functional checks 1 of 2 PASS", text)
+        self.assertIn("test_reboot: FAIL: kernel BUG at drivers/virtio/virtio_balloon.c:867!", text)
+        self.assertNotIn("Tested-by", text)
+        broken = self.reply(bench("FAIL", "build"), functional())
+        self.assertIn("v2 (1 patch): applies, does not build", broken)
+        self.assertNotIn("Tested-by", broken)
+
+    def test_no_tested_by_without_an_identity(self):
+        self.assertNotIn("Tested-by", self.reply(bench(), functional(), tested_by=None))
+
+
+if __name__ == "__main__":
+    unittest.main()
