@@ -14,8 +14,9 @@ Holm over the two):
   recorded), each boot's cycles drawn from the recording's within-boot shapes (cycle / its boot's Q1).
 
 Per source and rounds it prints: the share of A/A jobs that called a change on either op (false changes per job),
-the power (share of comparisons, one per op, that called the change) at −3, −5 and −10 %, the share of A/A verdicts that were decided
-("no significant change" with the power to see ±10 %, rather than "inconclusive"), and the median detectable change.
+the power (share of comparisons, one per op, that called the change) at −3, −5 and −10 %, the share of A/A verdicts
+that were decided ("no significant change" with the power to see ±10 %, rather than "inconclusive"), and the median
+detectable change.
 """
 
 import argparse

@@ -1,13 +1,12 @@
 """Avocado plugins: check the job file before any test runs; at the end, gather, compare and report.
 
-``BalloonJobCheck`` (job pre/post plugin) validates every ``-m`` file that is a balloon job with
-``config.load``, so a mistyped key stops the job at once with the file, line and closest valid key; after the job
-it fails it (exit status 2, the cause on the console) if the results could not be written.
-``BalloonResult`` (result plugin, run after Avocado's own json and xunit results) writes
-``<job dir>/balloon/results.json`` (the samples of every test that finished, every test's outcome with its variant, every variant the job declares,
-the comparisons, and the ``git range-diff`` between consecutive series versions of the job), ``table.txt`` (every
-metric) and ``report.html`` beside it, and prints the job's outcome and the primary metrics' table.  Jobs without
-balloon tests are left alone.
+``BalloonJobCheck`` (job pre/post plugin) validates every ``-m`` file that is a balloon job with ``config.load``, so
+a mistyped key stops the job at once with the file, line and closest valid key; after the job it fails it (exit
+status 2, the cause on the console) if the results could not be written. ``BalloonResult`` (result plugin, run after
+Avocado's own json and xunit results) writes ``<job dir>/balloon/results.json`` (the samples of every test that
+finished, every test's outcome with its variant, every variant the job declares, the comparisons, and the ``git
+range-diff`` between consecutive series versions of the job), ``table.txt`` (every metric) and ``report.html``
+beside it, and prints the job's outcome and the primary metrics' table. Jobs without balloon tests are left alone.
 """
 
 import json

@@ -1,13 +1,13 @@
 """Balloon operations over QMP: set a target and time the guest's way to it.
 
-An operation is timed by QEMU itself: its trace (``virtio_balloon_to_target`` when the ``balloon`` command sets
-the target, ``virtio_balloon_set_config`` each time the guest writes ``actual``; microsecond timestamps) gives
-the time from the target being set to the guest confirming it, and the ``actual`` curve in between.  Polling
-``query-balloon`` would measure the monitor instead: under TCG the main loop waits for the vCPU thread's lock,
-and answers come in bursts ~0.13 s apart.  ``query-balloon`` is polled every ``poll_s`` only to know when the
-target is reached (``BALLOON_CHANGE`` events are throttled to one a second) and to see a balloon that stalls;
-one that stops short is reported with what it reached.  The balloon device's QOM properties (guest statistics and their polling
-interval) are read and set on its path, ``/machine/peripheral/balloon0``.
+An operation is timed by QEMU itself: its trace (``virtio_balloon_to_target`` when the ``balloon`` command sets the
+target, ``virtio_balloon_set_config`` each time the guest writes ``actual``; microsecond timestamps) gives the time
+from the target being set to the guest confirming it, and the ``actual`` curve in between. Polling ``query-balloon``
+would measure the monitor instead: under TCG the main loop waits for the vCPU thread's lock, and answers come in
+bursts ~0.13 s apart. ``query-balloon`` is polled every ``poll_s`` only to know when the target is reached
+(``BALLOON_CHANGE`` events are throttled to one a second) and to see a balloon that stalls; one that stops short is
+reported with what it reached. The balloon device's QOM properties (guest statistics and their polling interval) are
+read and set on its path, ``/machine/peripheral/balloon0``.
 """
 
 import re

@@ -1,15 +1,14 @@
 """One QEMU guest as a context manager: command line, console log, readiness, accelerator fallback, QMP, SSH.
 
-The command line is a list built by small functions (``command_line``; each boot writes it to
-qemu-command.txt).  QEMU runs with ``-nodefaults``, the serial console in a log file, QMP on a unix socket in a private 0700 directory,
-a virtio balloon, and user networking with ``restrict=on`` whose only forward is 127.0.0.1:PORT to the guest's
-sshd.  The guest is ready when the image's readiness line is on the console and SSH logs in with the pinned host
-key.  With ``accel: auto`` a KVM guest that prints nothing within a bound (nested/PVM KVM hangs silently) is
-ended and the boot retried under TCG; the verdict is remembered for the host's boot.  QEMU runs on ``host``
-(default: this machine), is started through ``host.spawn`` and ended by pid on every exit path.  On an SSH host
-the kernel and initrd are copied into its cache, the console and QEMU logs live in a private directory there
-(mirrored into ``log_dir`` when read), QMP listens on the host's loopback (TCP), and QMP and the guest's SSH are
-reached through ``host.forward``.
+The command line is a list built by small functions (``command_line``; each boot writes it to qemu-command.txt).
+QEMU runs with ``-nodefaults``, the serial console in a log file, QMP on a unix socket in a private 0700 directory,
+a virtio balloon, and user networking with ``restrict=on`` whose only forward is 127.0.0.1:PORT to the guest's sshd.
+The guest is ready when the image's readiness line is on the console and SSH logs in with the pinned host key. With
+``accel: auto`` a KVM guest that prints nothing within a bound (nested/PVM KVM hangs silently) is ended and the boot
+retried under TCG; the verdict is remembered for the host's boot. QEMU runs on ``host`` (default: this machine), is
+started through ``host.spawn`` and ended by pid on every exit path. On an SSH host the kernel and initrd are copied
+into its cache, the console and QEMU logs live in a private directory there (mirrored into ``log_dir`` when read),
+QMP listens on the host's loopback (TCP), and QMP and the guest's SSH are reached through ``host.forward``.
 """
 
 import contextlib

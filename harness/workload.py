@@ -2,11 +2,12 @@
 
 Each cycle, for each (from, to) pair of the workload's ``targets`` (by default the guest's RAM down to
 ``target_mib``), inflates the balloon from ``from`` to ``to`` MiB left to the guest and deflates it back; with
-several pairs the op names carry the sizes (``inflate 8192→1024 MiB``).
-Around every operation the guest's CPU and MemTotal are read over SSH, and QEMU's CPU and the whole host's
-through its host (what else ran: ``host_other_cpu_s``, stolen time), outside the timed window; the guest must see
-the change (MemTotal moves by what the balloon took) and its console must stay free of panics and warnings.  Cycles after boot are numbered from 1; the first ``warmup`` are kept but marked.
-``soak`` repeats plain cycles to show that MemTotal comes back and QEMU's memory stays flat.
+several pairs the op names carry the sizes (``inflate 8192→1024 MiB``). Around every operation the guest's CPU and
+MemTotal are read over SSH, and QEMU's CPU and the whole host's through its host (what else ran:
+``host_other_cpu_s``, stolen time), outside the timed window; the guest must see the change (MemTotal moves by what
+the balloon took) and its console must stay free of panics and warnings. Cycles after boot are numbered from 1; the
+first ``warmup`` are kept but marked. ``soak`` repeats plain cycles to show that MemTotal comes back and QEMU's
+memory stays flat.
 """
 
 from .balloon import actual, drive
@@ -52,7 +53,8 @@ def soak(guest, workload, cycles, progress=print):
                      "qemu_rss_kb": process_rss_kb(guest.host, guest.pid)})
         if cycle % 50 == 0:
             guest.check_console(f"in soak cycle {cycle}")
-            progress(f"soak cycle {cycle}: MemTotal {rows[-1]['memtotal_kb']} kB, QEMU RSS {rows[-1]['qemu_rss_kb']} kB")
+            progress(f"soak cycle {cycle}: MemTotal {rows[-1]['memtotal_kb']} kB, "
+                     f"QEMU RSS {rows[-1]['qemu_rss_kb']} kB")
     guest.check_console(f"after {cycles} soak cycles")
     return rows
 

@@ -15,10 +15,13 @@ spec.loader.exec_module(outcomes)
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
 <testcase classname="tests.unit.test_a" name="test_ok"/>
-<testcase classname="tests.unit.test_a" name="test_bad"><failure message="AssertionError: 1 != 2">trace</failure></testcase>
+<testcase classname="tests.unit.test_a" name="test_bad">
+  <failure message="AssertionError: 1 != 2">trace</failure></testcase>
 <testcase classname="tests.unit.test_a" name="test_broken"><error message="fixture failed">trace</error></testcase>
-<testcase classname="tests.integration.test_b" name="test_browser"><skipped type="pytest.skip" message="needs headless Chromium"/></testcase>
-<testcase classname="tests.integration.test_b" name="test_kvm"><skipped type="pytest.skip" message="optional: needs /dev/kvm"/></testcase>
+<testcase classname="tests.integration.test_b" name="test_browser">
+  <skipped type="pytest.skip" message="needs headless Chromium"/></testcase>
+<testcase classname="tests.integration.test_b" name="test_kvm">
+  <skipped type="pytest.skip" message="optional: needs /dev/kvm"/></testcase>
 </testsuite></testsuites>
 """
 

@@ -34,7 +34,8 @@ class ConsoleTest(unittest.TestCase):
             self.assertEqual(console.first_trouble(f"ok\n[ 1.0] {line}\n"), line)
 
     def test_a_clean_console_has_no_trouble(self):
-        text = "[ 0.1] virtio_balloon virtio1: ready\nFreeing unused kernel image memory: 1000K\nballoon-harness ready\n"
+        text = ("[ 0.1] virtio_balloon virtio1: ready\nFreeing unused kernel image memory: 1000K\n"
+                "balloon-harness ready\n")
         self.assertIsNone(console.first_trouble(text))
         self.assertEqual(console.trouble(text), [])
 

@@ -13,7 +13,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PATH = re.compile(r"(?<![\w/.-])((?:configs|benchmarks|docs|harness|tests|patches|contrib|guest-images|\.ci)/"
                   r"[\w.*/-]*[\w*])")
 MAKE = re.compile(r"\bmake ([a-z][\w-]*)")
-KERNEL_TARGETS = {"olddefconfig", "tinyconfig", "defconfig", "x86_64_defconfig"}  # the kernel's own make targets, named as such
+KERNEL_TARGETS = {"olddefconfig", "tinyconfig", "defconfig", "x86_64_defconfig"}  # the kernel's own, named as such
 MAKE_VAR = re.compile(r"\$\(([A-Z_]+)\)|\bmake [^`\n]*?\b([A-Z][A-Z_]+)=")
 COMMAND = re.compile(r"balloon-harness ([a-z]+)((?: [a-z]+)?)([^`\n|]*)")
 SCRIPT = re.compile(r"(benchmarks/\w+\.py)([^`\n|]*)")

@@ -25,22 +25,24 @@ def document():
                                     "qemu_cpu_s": 0.4 / k + j, "guest_cpu_s": 0.1 + j})
                 traces.append({"variant": name, "boot": boot, "cycle": cycle, "op": "inflate",
                                "points": [[i * 0.04 * speed, (2048 - 153.6 * i) * 2 ** 20] for i in range(11)]})
-    kernel = {"release": "6.1.192", "config_sha256": "5a5146acb3a7b0aa", "bzimage_sha256": "606148d4d1dacbdc" + "0" * 48}
+    kernel = {"release": "6.1.192", "config_sha256": "5a5146acb3a7b0aa",
+              "bzimage_sha256": "606148d4d1dacbdc" + "0" * 48}
     variants = [{"name": "base", "series": [], "kernel": kernel},
-                {"name": EVIL, "series": [PATCH], "kernel": {**kernel, "bzimage_sha256": "ca9b4d15da85f15f" + "1" * 48}},
+                {"name": EVIL, "series": [PATCH],
+                 "kernel": {**kernel, "bzimage_sha256": "ca9b4d15da85f15f" + "1" * 48}},
                 {"name": "broken", "series": ["patches/faults/build-break"], "kernel": {}},
                 {"name": "later", "series": [], "kernel": {}}]
     job = {"dir": "/results/job-1", "host": "vm", "qemu_version": "7.2.22", "accel": "tcg", "memory_mib": 2048,
            "cpus": 1}
-    outcomes = [{"variant": v, "round": r, "test": f"{i}-benchmark.py:Benchmark.test;run-r{r}-{v}", "check": "benchmark",
-                 "status": "PASS", "reason": "", "trouble": None, "log": f"/results/job-1/test-results/{i}/debug.log"}
-                for i, (r, v) in enumerate(((r, v) for r in (1, 2, 3) for v in ("base", EVIL)), 1)]
-    outcomes.append({"variant": "broken", "round": 1, "test": "7-benchmark.py:Benchmark.test;run-r1-broken",
+    outs = [{"variant": v, "round": r, "test": f"{i}-benchmark.py:Benchmark.test;run-r{r}-{v}", "check": "benchmark",
+             "status": "PASS", "reason": "", "trouble": None, "log": f"/results/job-1/test-results/{i}/debug.log"}
+            for i, (r, v) in enumerate(((r, v) for r in (1, 2, 3) for v in ("base", EVIL)), 1)]
+    outs.append({"variant": "broken", "round": 1, "test": "7-benchmark.py:Benchmark.test;run-r1-broken",
                      "check": "benchmark", "status": "FAIL", "stage": "build",
                      "reason": "make bzImage failed: drivers/virtio/virtio_balloon.c:120:2: error: expected ';'",
                      "trouble": None, "log": "/results/job-1/test-results/7/debug.log"})
     return {"schema": 1, "job": job, "variants": variants, "samples": samples, "traces": traces,
-            "outcomes": outcomes}
+            "outcomes": outs}
 
 
 class ReportHtmlTest(unittest.TestCase):
