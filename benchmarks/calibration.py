@@ -132,12 +132,12 @@ def main():
           + "  ".join(f"{e:+.0%}".rjust(6) for e in EFFECTS) + f"  {'decided':>8}  detectable")
     resampled = Resampled(boots, rng)
     for rounds in args.rounds:
-        if 2 * rounds <= len(resampled.null):
+        if 2 * rounds < len(resampled.null):  # draws that leave room to differ
             print(row("resampled", rounds, args.jobs, resampled.pair))
         print(row("simulated", rounds, args.jobs, sim.pair))
     if resampled.v2:
         for rounds in args.rounds:
-            if rounds <= min(len(resampled.base), len(resampled.v2)):
+            if rounds < min(len(resampled.base), len(resampled.v2)):
                 calls = [stats.compare(as_samples("base", b) + as_samples("v2", v), "base")
                          for b, v in (resampled.real(rounds) for _ in range(args.jobs))]
                 faster = {op: sum(any(c.op == op and c.verdict == "faster" for c in cs) for cs in calls) / args.jobs
