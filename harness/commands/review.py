@@ -71,7 +71,7 @@ def run(args):
                                                                           zip(names[1:], versions[1:]))]
     for a, b, text in diffs:
         (where / f"range-diff-{a}-{b}.txt").write_text(text)
-    checks = [f"{jobs.FUNCTIONAL}:Functional.{c}" for c in args.checks.split(",") if c] or [jobs.FUNCTIONAL]
+    checks = [f"{jobs.FUNCTIONAL}:Functional.{c}$" for c in args.checks.split(",") if c] or [jobs.FUNCTIONAL]
     bench = jobs.run(jobs.BENCHMARK, job_yaml, where)
     functional = [jobs.run(c, job_yaml, where) for c in checks]
     text = reply(results.load(bench), [results.load(f) for f in functional], names, versions, applies,

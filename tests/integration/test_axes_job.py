@@ -12,7 +12,7 @@ JOB = """\
 base: {debian: linux-source-6.1}
 kernel: {fragments: [configs/kernel/balloon.config]}
 guest: {memory_mib: 1024, accel: auto}
-workload: {target_mib: 256, warmup: 0, cycles: 3, op_timeout_s: 60}
+workload: {target_mib: 256, warmup: 0, cycles: 2, op_timeout_s: 60}
 rounds: !mux
   r1: {round: 1}
   r2: {round: 2}

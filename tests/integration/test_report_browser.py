@@ -1,6 +1,6 @@
 """A real job of the base and four broken variants, and its report in a real browser.
 
-One Avocado job, 1 boot × (1 warm-up + 2 cycles) each: the base, a series that breaks the build, one that hits
+One Avocado job, 1 boot × 2 cycles each: the base, a series that breaks the build, one that hits
 ``BUG()`` in probe, one whose inflate never starts, and one whose inflate sleeps after every batch.  Every variant
 must appear in every output with its outcome and the line a reviewer needs, the slowed one must never read "no
 significant change", Avocado's JUnit XML and TAP must say the same as read by junitparser and tap.py, and headless
@@ -28,7 +28,7 @@ JOB = """\
 base: {debian: linux-source-6.1}
 kernel: {fragments: [configs/kernel/balloon.config]}
 guest: {memory_mib: 2048, accel: auto}
-workload: {target_mib: 512, warmup: 1, cycles: 2}
+workload: {target_mib: 512, warmup: 0, cycles: 2}
 variants: !mux
   base: {variant: base}
   broken: {variant: broken, series: patches/faults/build-break}
