@@ -137,7 +137,7 @@ def reply(bench, functional, names, versions, applies, commands, tested_by):
     out += _wrap(f"Measured under {str(job.get('accel', '?')).upper()} with QEMU {job.get('qemu_version', '?')} on "
                  f"{(job.get('host_facts') or {}).get('cpu_model', job.get('host', '?'))}, a "
                  f"{job.get('memory_mib')} MiB guest, kernel config {str(version.get('config_sha256'))[:12]}, "
-                 f"command line '{job.get('cmdline') or ''}', {boots} boots per kernel; base "
+                 f"command line '{job.get('cmdline') or ''}', {boots} boot{'s' * (boots != 1)} per kernel; base "
                  f"{bench['variants'][0]['kernel'].get('release', '?')}. Changes are of each boot's lower "
                  f"quartile, with 95 % intervals.", hang="")
     out += ["", "Reproduce (from a balloon-harness checkout):"]
