@@ -16,7 +16,6 @@ import dataclasses
 import enum
 import json
 import os
-import re
 import time
 from pathlib import Path
 
