@@ -11,6 +11,7 @@ and passes the functional checks (or what failed first), the primary verdicts wi
 """
 
 import argparse
+import re
 import subprocess
 import textwrap
 from datetime import UTC, datetime
@@ -95,6 +96,13 @@ def job_text(template, base, versions, rounds):
     return f"# written by balloon-harness review\n{head}rounds: !mux\n{rounds_}variants: !mux\n{variants}"
 
 
+def short_verdict(verdict):
+    """A verdict in a few words for the reply: the word, and the boots an inconclusive one needs."""
+    needs = re.search(r"needs ≥ (\d+)", verdict)
+    word = verdict.split(":")[0].split(" (")[0]
+    return f"{word}, needs ≥ {needs[1]} boots a side" if needs else word
+
+
 def git_identity():
     """``Name <email>`` from git config, or None."""
     def get(key):
@@ -127,8 +135,7 @@ def reply(bench, functional, names, versions, applies, commands, tested_by):
             c = comps.get((name, op, metric))
             if c:
                 change = report.interval_text(c["ratio"], c["ci"])
-                verdict = c["verdict"].split(" (could detect")[0]
-                out += _wrap(f"{op} {results.LABELS[metric]}: {change} {verdict}", "  ")
+                out += _wrap(f"{op} {results.LABELS[metric]}: {change} {short_verdict(c['verdict'])}", "  ")
         everything &= ok_apply and built and b["status"] == "PASS" and mine and passed == len(mine)
         out.append("")
     job = bench["job"]
