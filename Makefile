@@ -17,6 +17,7 @@ bench: deps
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
 
 check: deps    # outcomes are counted from $(CHECK)/ (pytest's JUnit XML, Avocado's results.json): .ci/outcomes.py
+	rm -rf $(CHECK)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=10 --junitxml=$(CHECK)/pytest.xml \
 		tests/unit tests/integration
 	$(AVOCADO) --job-results-dir $(CHECK) tests/balloon/benchmark.py -m configs/check.yaml
@@ -35,9 +36,9 @@ soak: deps     # benchmark: 1000 inflate/deflate cycles on one guest
 verdicts: deps # benchmark: 10 A/A + v2 jobs, verdicts counted
 	$(BIN)/python benchmarks/verdicts.py --jobs 10
 
-calibration: deps # benchmark: the job verdict and the nightly on recorded boots and by simulation
-	$(BIN)/python benchmarks/calibration.py
-	$(BIN)/python benchmarks/nightly_replay.py
+calibration: deps # benchmark: the job verdict and the nightly on each recording's boots and by simulation
+	for r in benchmarks/data/calibration-*.json; do \
+		$(BIN)/python benchmarks/calibration.py $$r && $(BIN)/python benchmarks/nightly_replay.py $$r || exit 1; done
 
 record: deps   # a new recording for the calibration (configs/calibration.yaml), kept in benchmarks/data/
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/calibration.yaml
