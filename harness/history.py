@@ -166,11 +166,11 @@ def levels(samples):
     return out, configs
 
 
-def values(samples, configs=None):
+def values(samples, configs=None, measured=None):
     """{(variant, setting, op, metric): the night's value}: a candidate's level minus the same night's base level in
     the same setting, the base's own level.  With ``configs`` ({(variant, setting): config hash}, tonight's), a
-    variant whose kernel config differs is left out."""
-    level, mine = levels(samples)
+    variant whose kernel config differs is left out.  ``measured`` is ``levels(samples)`` where already known."""
+    level, mine = measured or levels(samples)
     out = {}
     for (variant, setting, op, name), x in level.items():
         if configs is not None and configs.get((variant, setting)) != mine.get((variant, setting)):
@@ -240,8 +240,8 @@ def judge(conn, night, min_nights=MIN_NIGHTS, count=14):
     """Trends of night ``night`` (already stored) against up to ``count`` nights alike before it: (trends, nights)."""
     nights = alike(conn, night, count)
     tonight_samples = samples_of(conn, [night])
-    _, configs = levels(tonight_samples)
-    tonight = values(tonight_samples)
+    measured = levels(tonight_samples)
+    tonight, configs = values(tonight_samples, measured=measured), measured[1]
     every = samples_of(conn, nights) if nights else []
     by_night = {n.id: values([s for s in every if s["run"] == n.id], configs) for n in nights}
     return trends(tonight, nights, by_night, min_nights), nights

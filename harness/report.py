@@ -20,7 +20,7 @@ from . import plots
 from .outcomes import failure_text, headline, interference, interference_text, label, not_measured, outcomes, \
     setting_text
 from .outcomes import table as outcome_table
-from .results import LABELS, METRICS
+from .results import LABELS, METRICS, metric
 from .stats import ALPHA, LEVEL, MARGIN, MIN_BOOTS, POWER, along, axes_of, boot_q1s, compare, compare_axes, hosts, \
     summarize
 
@@ -108,7 +108,7 @@ def table(results, comps=None, across_hosts=None, full=False):
 
 def _table(what, samples, comps, baseline, order, split, full):
     by_key = {(c.op, c.metric, c.variant, c.where): c for c in comps}
-    summaries = [s for s in summarize(samples, split) if full or (not s.warmup and _primary(s.metric))]
+    summaries = [s for s in summarize(samples, split) if full or (not s.warmup and metric(s.metric).primary)]
     settings = any(s.where for s in summaries)
     rows = []
     names = [m.name for m in METRICS]
@@ -123,10 +123,6 @@ def _table(what, samples, comps, baseline, order, split, full):
     return tabulate(rows, headers=["op", "metric", *(["setting"] if settings else []), what, "boots", "n",
                                    "median s", "Q1 s", "IQR s", "CV", f"vs {baseline} ({LEVEL * 100:.0f} % CI)",
                                    "p (Holm)", "verdict"])
-
-
-def _primary(name):
-    return next(m for m in METRICS if m.name == name).primary
 
 
 def hosts_note(results, split):

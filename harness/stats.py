@@ -260,14 +260,14 @@ def compare(samples, baseline, per_host=False):
 def _family(mine, base, variant, baseline, setting):
     """The comparisons of one variant in one setting, Holm-adjusted per family (primary, secondary)."""
     ops = list(dict.fromkeys(s["op"] for s in mine if not s["warmup"]))
-    keys = [(op, m) for op in ops for m in METRICS
-            if boot_q1s([s for s in mine if s["op"] == op], m.name)
-            and boot_q1s([s for s in base if s["op"] == op], m.name)]
+    q1s = {(op, m): (list(boot_q1s([s for s in base if s["op"] == op], m.name).values()),
+                     list(boot_q1s([s for s in mine if s["op"] == op], m.name).values()))
+           for op in ops for m in METRICS}
+    keys = [key for key, (b, v) in q1s.items() if b and v]
     size = {flag: sum(1 for _, m in keys if m.primary == flag) for flag in (True, False)}
     judged = {}
     for op, m in keys:
-        b = list(boot_q1s([s for s in base if s["op"] == op], m.name).values())
-        v = list(boot_q1s([s for s in mine if s["op"] == op], m.name).values())
+        b, v = q1s[(op, m)]
         judged[(op, m.name)] = (len(v), len(b), *judge(m, b, v, size[m.primary]))
     adjusted = {}
     for flag in (True, False):
