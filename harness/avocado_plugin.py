@@ -82,6 +82,10 @@ def finish(job_dir, tests=(), job_files=()):
     order = [v["name"] for v in declared]
     data["variants"].sort(key=lambda v: order.index(v["name"]) if v["name"] in order else len(order))
     data["range_diff"] = range_diffs(jobs)
+    looks = next((job.looks for job in jobs if job.looks), None)
+    if looks and (at := report.stop(data, looks)):
+        data["sequential"] = {"looks": list(looks), "round": at.round, "index": at.index, "alpha": at.alpha,
+                              "decided": at.decided}
     comps = report.comparisons(data)
     data["comparisons"] = [asdict(c) for c in comps]
     short = f"{report.facts(data)}\n\n{report.table(data, comps)}\n"

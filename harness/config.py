@@ -33,7 +33,7 @@ SCHEMA = {
     "rounds": {"round": int},
 }
 HOST_SCHEMA = {"name": str, "ssh": str, "key": str, "known_hosts": str}
-TOP_SCHEMA = {**{k: dict for k in SCHEMA}, "hosts": list, "compare_across_hosts": bool}
+TOP_SCHEMA = {**{k: dict for k in SCHEMA}, "hosts": list, "compare_across_hosts": bool, "looks": list}
 SSH_TARGET = re.compile(r"(?P<user>[^@\s]+)@(?P<address>\[[^\]\s]+\]|[^@:\s]+)(?::(?P<port>\d+))?")
 ACCELS = ("auto", "kvm", "tcg")
 PLACEMENTS = ("shared", "split")  # guest.placement: see guest.Guest.place
@@ -124,6 +124,7 @@ class Job:
     compare_across_hosts: bool = False
     qemu: QemuSpec = field(default_factory=QemuSpec)
     axes: dict = field(default_factory=dict)  # axis -> its leaves' names (job file) or this test's leaf (params)
+    looks: tuple = ()  # the rounds after which the results are judged; the rounds stop once decided (sequential.py)
     settings: tuple = ()  # job file: (axes of one combination, its Job) for every combination of the axes
 
     def cmdline(self, variant):
@@ -184,7 +185,11 @@ def load(path):
                                        keys))
     settings = tuple((choice, _validate(_merge(data, [axes[a][leaf] for a, leaf in choice.items()]),
                                         where_in(choice), str(path))) for choice in _choices(axes))
-    return replace(settings[0][1], axes={a: tuple(leaves) for a, leaves in axes.items()}, settings=settings)
+    job = settings[0][1]
+    if job.looks and job.looks[-1] != job.rounds:
+        raise ConfigError(f"{where(('looks',))}: the last look must be the last round ({job.rounds}), not "
+                          f"{job.looks[-1]}", hint=f"rounds lists {job.rounds} leaves")
+    return replace(job, axes={a: tuple(leaves) for a, leaves in axes.items()}, settings=settings)
 
 
 def sections(path):
@@ -354,8 +359,12 @@ def _validate(data, where, source):
     if len(set(placed)) != len(placed):
         raise ConfigError(f"{where(('variants',))}: variant names repeat on one host: {[v.name for v in variants]}")
     rounds = max(1, len(data.get("rounds") or {}))
+    looks = tuple(data.get("looks") or ())
+    if looks and (not all(isinstance(n, int) and n > 0 for n in looks) or list(looks) != sorted(set(looks))):
+        raise ConfigError(f"{where(('looks',))}: looks must be rounds in ascending order, e.g. [3, 6, 9, 12], "
+                          f"not {list(looks)}")
     return Job(base, kernel, guest, workload, variants, rounds, source, hosts, data.get("compare_across_hosts", False),
-               qemu)
+               qemu, looks=looks)
 
 
 def _targets(workload, guest, where):

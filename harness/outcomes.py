@@ -11,6 +11,8 @@ from collections import defaultdict
 
 from tabulate import tabulate
 
+from .sequential import STOPPED
+
 PASSED = ("PASS", "WARN")
 SEVERITY = ("ERROR", "FAIL", "INTERRUPTED", "CANCEL", "SKIP", "not run")  # the worst outcome names a variant's
 INTERFERENCE = 0.5  # a boot whose operations saw the rest of the host use more than this many cores is flagged
@@ -30,12 +32,14 @@ def setting_text(entry):
 def outcomes(results):
     """Per variant (and setting) of the job, in job order: ``{label, variant, tests, passed, status, reason,
     trouble, log, check, stage}``; status is PASS when every test passed, else the worst, "not run" without a test.
-    Empty for results that carry no test outcomes (results.json of older jobs)."""
+    The rounds a sequential job did not need (SKIP, ``STOPPED``) are not its tests.  Empty for results that carry
+    no test outcomes (results.json of older jobs)."""
     if "outcomes" not in results:
         return []
     by_label = defaultdict(list)
     for o in results.get("outcomes", []):
-        by_label[label(o)].append(o)
+        if not (o["status"] == "SKIP" and o["reason"].startswith(STOPPED)):
+            by_label[label(o)].append(o)
     names = list(dict.fromkeys([*(label(v | {"variant": v["name"]}) for v in results["variants"]), *by_label]))
     out = []
     for name in names:

@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 from tabulate import tabulate
 
-from . import plots
+from . import plots, sequential
 from .outcomes import failure_text, headline, interference, interference_text, label, not_measured, outcomes, \
     setting_text
 from .outcomes import table as outcome_table
@@ -43,10 +43,38 @@ def per_host(results, across_hosts=None):
 
 
 def comparisons(results, across_hosts=None):
-    """The variants against the baseline, then the leaves of every other axis against that axis's first."""
+    """The variants against the baseline, then the leaves of every other axis against that axis's first; for a
+    sequential job, on the rounds its deciding look judged, at that look's level."""
     split = per_host(results, across_hosts)
-    samples = results["samples"]
-    return compare(samples, baseline_of(results), split) + compare_axes(samples, split)
+    samples, alpha = results["samples"], ALPHA
+    if results.get("sequential"):
+        alpha = results["sequential"]["alpha"]
+        samples = [s for s in samples if s["boot"] <= results["sequential"]["round"]]
+    return compare(samples, baseline_of(results), split, alpha) + compare_axes(samples, split, alpha)
+
+
+def stop(results, looks):
+    """The ``sequential.Look`` that judges a job's results so far (None before its first look)."""
+    upto = max((s["boot"] for s in results["samples"]), default=0)
+    return sequential.look(results["samples"], baseline_of(results), looks, upto, per_host(results))
+
+
+def level(results):
+    """The intervals' level: 95 %, or a sequential job's deciding look's."""
+    return 1 - (results.get("sequential") or {}).get("alpha", ALPHA)
+
+
+def sequential_text(results):
+    """How a sequential job's rounds ended (empty for a job of fixed rounds)."""
+    seq = results.get("sequential")
+    if not seq:
+        return ""
+    how = ("every primary comparison decided" if seq["decided"] else
+           "not every primary comparison decided" + (" by the last look" if seq["round"] == seq["looks"][-1] else
+                                                      ": the job ended before its last look"))
+    return (f"Rounds stopped after round {seq['round']} of at most {seq['looks'][-1]} (look {seq['index']} of "
+            f"{len(seq['looks'])}): {how}. The looks share alpha {ALPHA:g} between them, so this look's verdicts "
+            f"are at alpha {seq['alpha']:.4f} and its intervals at {(1 - seq['alpha']) * 100:.4g} %.")
 
 
 def views(results):
@@ -98,15 +126,16 @@ def table(results, comps=None, across_hosts=None, full=False):
     metric's measured rows."""
     split = per_host(results, across_hosts)
     comps = comparisons(results, across_hosts=across_hosts) if comps is None else comps
-    texts = [_table(what, samples, [c for c in comps if c.axis == what], baseline, order, split, full)
-             for what, samples, baseline, order in views(results)]
+    texts = [_table(what, samples, [c for c in comps if c.axis == what], baseline, order, split, full,
+                    level(results)) for what, samples, baseline, order in views(results)]
     missing = [f"{name}: not measured ({failure_text(o)})" for name, o in not_measured(results)]
     head = [headline(results), outcome_table(results)] if outcomes(results) else []
+    head += [sequential_text(results)] if results.get("sequential") else []
     noisy = [interference_text(results)] if interference(results) else []
     return "\n\n".join([*head, *texts, *(["\n".join(missing)] if missing else []), *noisy]) + hosts_note(results, split)
 
 
-def _table(what, samples, comps, baseline, order, split, full):
+def _table(what, samples, comps, baseline, order, split, full, level_):
     by_key = {(c.op, c.metric, c.variant, c.where): c for c in comps}
     summaries = [s for s in summarize(samples, split) if full or (not s.warmup and metric(s.metric).primary)]
     settings = any(s.where for s in summaries)
@@ -121,7 +150,7 @@ def _table(what, samples, comps, baseline, order, split, full):
                      change_text(c) if c else "", p_text(c) if c else "",
                      c.verdict if c else f"no {baseline} in {s.where}" if alone else ""])
     return tabulate(rows, headers=["op", "metric", *(["setting"] if settings else []), what, "boots", "n",
-                                   "median s", "Q1 s", "IQR s", "CV", f"vs {baseline} ({LEVEL * 100:.0f} % CI)",
+                                   "median s", "Q1 s", "IQR s", "CV", f"vs {baseline} ({level_ * 100:.4g} % CI)",
                                    "p (Holm)", "verdict"])
 
 
@@ -272,7 +301,8 @@ def html(results, comps):
         title=Path(results["job"].get("dir", "")).name, job=job, baseline=baseline_of(results),
         headline=headline(results), outcomes=outs, ok=all(o["status"] == "PASS" for o in outs),
         variants=results["variants"], palette=palette, rows=verdict_rows(results, comps), rule=rule(),
-        level=f"{LEVEL * 100:.0f} %", distributions=distributions(results, palette),
+        level=f"{level(results) * 100:.4g} %", sequential=sequential_text(results),
+        distributions=distributions(results, palette),
         drift=drift_plots(results, palette), interference=interference_text(results),
         trace=trace_plot(results, palette),
         settings=results.get("settings", []), setting_text=setting_text, range_diff=results.get("range_diff") or {})

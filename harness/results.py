@@ -5,7 +5,8 @@ Every balloon test writes ``balloon-test.json`` (its variant, round and axes) fi
 Avocado output directory.  At the end of the job they are gathered into ``<job dir>/balloon/results.json``
 (schema 1): ``job`` (facts), ``variants`` (every variant the job declares, with its kernel identity once built),
 ``settings``, ``samples``, ``traces``, ``outcomes`` (every test: variant, check, status, reason, first console
-trouble line, log), ``comparisons`` and ``range_diff``.  Every write goes to a temporary file that is fsync'ed and
+trouble line, log), ``comparisons``, ``range_diff`` and, for a job with ``looks``, ``sequential`` (the look that
+judged it: its round, index, alpha and whether it decided).  Every write goes to a temporary file that is fsync'ed and
 renamed, so a reader sees the old file or the new one, never half of one.
 """
 

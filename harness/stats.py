@@ -214,7 +214,7 @@ def holm(ps):
     return out
 
 
-def judge(m, base, variant, family_size=1):
+def judge(m, base, variant, family_size=1, alpha=ALPHA):
     """(ratio, ci, p, detectable, needs, verdict-before-Holm) of boot Q1s ``variant`` against ``base``; the
     detectable change is figured at the family's Bonferroni level, Holm's first step."""
     if min(base + variant, default=0) <= 0:
@@ -224,16 +224,15 @@ def judge(m, base, variant, family_size=1):
         ratio = math.exp(sum(map(math.log, variant)) / len(variant) - sum(map(math.log, base)) / len(base))
         return ratio, None, None, None, MIN_BOOTS, \
             f"inconclusive: {min(len(base), len(variant))} boot(s) a side, needs ≥ {MIN_BOOTS}"
-    w = Welch.of(base, variant)
-    alpha = ALPHA / family_size
-    seen = detectable(w.se, w.df, alpha) if w.se else 0.0
-    needs = 0 if seen <= MARGIN else boots_needed(w.sd, alpha)
+    w = Welch.of(base, variant, 1 - alpha)
+    seen = detectable(w.se, w.df, alpha / family_size) if w.se else 0.0
+    needs = 0 if seen <= MARGIN else boots_needed(w.sd, alpha / family_size)
     return w.ratio, w.ci, w.p, seen, needs, None
 
 
-def words(m, ratio, p_adjusted, seen, boots, needs):
+def words(m, ratio, p_adjusted, seen, boots, needs, alpha=ALPHA):
     """The verdict of a compared metric from its Holm-adjusted p and its power."""
-    if p_adjusted is not None and p_adjusted < ALPHA:
+    if p_adjusted is not None and p_adjusted < alpha:
         return BETTER[(ratio < 1) == m.lower_is_better][m.name.endswith("cpu_s")]
     if seen is not None and seen <= MARGIN:
         return f"no significant change (could detect ±{seen * 100:.1f} % with {POWER * 100:.0f} % power)"
@@ -242,9 +241,10 @@ def words(m, ratio, p_adjusted, seen, boots, needs):
     return f"inconclusive: {boots} boots a side could detect only ±{seen * 100:.0f} %, needs ≥ {needs}"
 
 
-def compare(samples, baseline, per_host=False):
+def compare(samples, baseline, per_host=False, alpha=ALPHA):
     """Compare every non-baseline variant with ``baseline`` on every metric and op (warm-up excluded), within each
-    setting (``where``; a setting without the baseline: no comparison)."""
+    setting (``where``; a setting without the baseline: no comparison), each family at ``alpha`` (a sequential
+    job's look sets it lower), its intervals at 1 - ``alpha``."""
     groups = defaultdict(list)
     for s in samples:
         groups[(s["variant"], where(s, per_host))].append(s)
@@ -253,11 +253,11 @@ def compare(samples, baseline, per_host=False):
         base = groups.get((baseline, setting))
         if variant == baseline or not base:
             continue
-        out += _family(mine, base, variant, baseline, setting)
+        out += _family(mine, base, variant, baseline, setting, alpha)
     return out
 
 
-def _family(mine, base, variant, baseline, setting):
+def _family(mine, base, variant, baseline, setting, alpha):
     """The comparisons of one variant in one setting, Holm-adjusted per family (primary, secondary)."""
     ops = list(dict.fromkeys(s["op"] for s in mine if not s["warmup"]))
     q1s = {(op, m): (list(boot_q1s([s for s in base if s["op"] == op], m.name).values()),
@@ -268,7 +268,7 @@ def _family(mine, base, variant, baseline, setting):
     judged = {}
     for op, m in keys:
         b, v = q1s[(op, m)]
-        judged[(op, m.name)] = (len(v), len(b), *judge(m, b, v, size[m.primary]))
+        judged[(op, m.name)] = (len(v), len(b), *judge(m, b, v, size[m.primary], alpha))
     adjusted = {}
     for flag in (True, False):
         family = [k for k in judged if metric(k[1]).primary == flag]
@@ -276,14 +276,14 @@ def _family(mine, base, variant, baseline, setting):
     out = []
     for op, m in keys:
         n, nb, ratio, ci, p, seen, needs, said = judged[(op, m.name)]
-        verdict = said or words(m, ratio, adjusted[(op, m.name)], seen, min(n, nb), needs)
+        verdict = said or words(m, ratio, adjusted[(op, m.name)], seen, min(n, nb), needs, alpha)
         out.append(Comparison(op, m.name, variant, baseline, n, nb, ratio, ci, p, adjusted[(op, m.name)], verdict,
                               seen, needs, m.primary, setting))
     return out
 
 
-def compare_axes(samples, per_host=False):
+def compare_axes(samples, per_host=False, alpha=ALPHA):
     """Compare along every axis with several leaves: each leaf against the axis's first, within each setting of
     the other axes and the variant."""
     return [replace(c, axis=axis) for axis, leaves in axes_of(samples).items()
-            for c in compare(along(samples, axis), f"{axis}={leaves[0]}", per_host)]
+            for c in compare(along(samples, axis), f"{axis}={leaves[0]}", per_host, alpha)]

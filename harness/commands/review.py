@@ -3,8 +3,10 @@
 Each SERIES is a directory of patches, an mbox (``b4 am`` output) or a message-id (fetched with b4).  The command
 reads every version, range-diffs consecutive ones on the base, writes ``job.yaml`` into a new review directory
 (the template's kernel, guest and workload; the base, or ``--base``; the base kernel and one variant per version,
-``--rounds`` interleaved rounds) and runs the benchmark and the functional checks on it through Avocado, so the
-two ``avocado run`` lines in the reply reproduce them.  Then it writes ``reply.txt`` into the directory and prints
+at most ``--rounds`` interleaved rounds, looked at every ``LOOK_EVERY`` rounds: they stop once every primary
+comparison is decided, harness/sequential.py) and ``checks.yaml`` (the same kernels, one round), and runs the
+benchmark and the functional checks on them through Avocado, so the ``avocado run`` lines in the reply reproduce
+them.  Then it writes ``reply.txt`` into the directory and prints
 it: plain text of at most 72 columns to paste under a quoted patch mail — per version whether it applies, builds
 and passes the functional checks (or what failed first), the primary verdicts with their intervals or
 "inconclusive", the environment, the commands, and a ``Tested-by:`` only where everything passed.
@@ -29,6 +31,7 @@ from .series import fetched, source
 WIDTH = 72
 PRIMARY = (("inflate", "wall_s"), ("deflate", "wall_s"), ("inflate", "qemu_cpu_s"))
 KEPT = ("kernel", "guest", "workload", "qemu", "hosts", "compare_across_hosts")  # what the template gives
+LOOK_EVERY = 3  # rounds between looks (benchmarks/sequential.py)
 
 
 def add_parser(subparsers):
@@ -38,7 +41,8 @@ def add_parser(subparsers):
                    help="the template: kernel, guest, workload and base (default configs/default.yaml)")
     p.add_argument("--base", type=_mapping, metavar="SPEC",
                    help="the base instead of the template's, e.g. '{git: ~/linux, ref: v6.1}'")
-    p.add_argument("--rounds", type=int, default=6, metavar="N", help="interleaved boots per kernel (default 6)")
+    p.add_argument("--rounds", type=int, default=18, metavar="N",
+                   help=f"at most this many interleaved boots per kernel, looked at every {LOOK_EVERY} (default 18)")
     p.add_argument("--checks", default="", metavar="TEST[,TEST]",
                    help="only these functional checks (e.g. test_evict); default all")
     p.add_argument("--results-dir", type=Path, default=Path("results/review"), metavar="DIR")
@@ -63,8 +67,9 @@ def run(args):
     base = args.base or template.base
     where = args.results_dir.resolve() / datetime.now(UTC).strftime("review-%Y%m%dT%H%M%S")
     where.mkdir(parents=True)
-    job_yaml = where / "job.yaml"
+    job_yaml, checks_yaml = where / "job.yaml", where / "checks.yaml"
     job_yaml.write_text(job_text(args.job, base, dict(zip(names, paths)), args.rounds), encoding="utf-8")
+    checks_yaml.write_text(job_text(args.job, base, dict(zip(names, paths))), encoding="utf-8")
     config.load(job_yaml)
     pristine = tree.pristine(tree.resolve(base), cache.root())
     applies = {n: check_series(pristine, s) for n, s in zip(names, versions)}
@@ -74,26 +79,35 @@ def run(args):
         (where / f"range-diff-{a}-{b}.txt").write_text(text)
     checks = [f"{jobs.FUNCTIONAL}:Functional.{c}$" for c in args.checks.split(",") if c] or [jobs.FUNCTIONAL]
     bench = jobs.run(jobs.BENCHMARK, job_yaml, where)
-    functional = [jobs.run(c, job_yaml, where) for c in checks]
+    functional = [jobs.run(c, checks_yaml, where) for c in checks]
     text = reply(results.load(bench), [results.load(f) for f in functional], names, versions, applies,
-                 [jobs.command_line(t, job_yaml, where) for t in (jobs.BENCHMARK, *checks)],
+                 [jobs.command_line(jobs.BENCHMARK, job_yaml, where),
+                  *(jobs.command_line(c, checks_yaml, where) for c in checks)],
                  args.tested_by or git_identity())
     (where / "reply.txt").write_text(text)
     print(text, end="")
     return 0 if "Tested-by:" in text else 1
 
 
-def job_text(template, base, versions, rounds):
-    """The review's job file: the template's sections, the base, and the base plus each version as variants."""
+def looks(rounds):
+    """The rounds a review looks at: every ``LOOK_EVERY``-th and the last."""
+    return [*range(LOOK_EVERY, rounds, LOOK_EVERY), rounds]
+
+
+def job_text(template, base, versions, rounds=None):
+    """A review's job file: the template's sections, the base, and the base plus each version as variants; with
+    ``rounds``, that many interleaved rounds at most, stopped at the first look that decides."""
     sections = config.sections(template)
     if any(k not in config.TOP_SCHEMA for k in sections):
         raise ConfigError(f"{template}: a review template has no axes", hint="use a job file without axes")
     kept = {k: v for k, v in sections.items() if k in KEPT}
     head = yaml.safe_dump({"base": base, **kept}, sort_keys=False, default_flow_style=None, width=100)
-    rounds_ = "".join(f"  r{n}: {{round: {n}}}\n" for n in range(1, rounds + 1))
+    if rounds:
+        head += (f"looks: {looks(rounds)}  # the rounds stop at the first look that decides (harness/sequential.py)\n"
+                 "rounds: !mux\n" + "".join(f"  r{n}: {{round: {n}}}\n" for n in range(1, rounds + 1)))
     variants = "  base: {variant: base}\n" + "".join(f"  {name}: {{variant: {name}, series: '{path}'}}\n"
                                                       for name, path in versions.items())
-    return f"# written by balloon-harness review\n{head}rounds: !mux\n{rounds_}variants: !mux\n{variants}"
+    return f"# written by balloon-harness review\n{head}variants: !mux\n{variants}"
 
 
 def short_verdict(verdict):
@@ -141,12 +155,15 @@ def reply(bench, functional, names, versions, applies, commands, tested_by):
     job = bench["job"]
     version = next((v for v in bench["variants"] if v.get("kernel")), {}).get("kernel", {})
     boots = max((c.get("boots", 0) for c in bench.get("comparisons", [])), default=0)
+    seq = bench.get("sequential")
+    stopped = (f" ({'decided' if seq['decided'] else 'undecided'} at round {seq['round']} of at most "
+               f"{seq['looks'][-1]})" if seq else "")
     out += _wrap(f"Measured under {str(job.get('accel', '?')).upper()} with QEMU {job.get('qemu_version', '?')} on "
                  f"{(job.get('host_facts') or {}).get('cpu_model', job.get('host', '?'))}, a "
                  f"{job.get('memory_mib')} MiB guest, kernel config {str(version.get('config_sha256'))[:12]}, "
-                 f"command line '{job.get('cmdline') or ''}', {boots} boot{'s' * (boots != 1)} per kernel; base "
-                 f"{bench['variants'][0]['kernel'].get('release', '?')}. Changes are of each boot's lower "
-                 f"quartile, with 95 % intervals.", hang="")
+                 f"command line '{job.get('cmdline') or ''}', {boots} boot{'s' * (boots != 1)} per kernel"
+                 f"{stopped}; base {bench['variants'][0]['kernel'].get('release', '?')}. Changes are of each "
+                 f"boot's lower quartile, with {report.level(bench) * 100:.4g} % intervals.", hang="")
     out += ["", "Reproduce (from a balloon-harness checkout):"]
     for line in commands:
         out += _shell(line)

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from harness import results, workload
+from avocado.core.exceptions import TestSkipError
+
+from harness import report, results, sequential, workload
 from harness.avocado_test import BalloonTest
 
 
@@ -11,6 +13,16 @@ class Benchmark(BalloonTest):
 
     :avocado: enable
     """
+
+    def setUp(self):
+        """A job with ``looks`` skips the rounds after the look that decided it (harness/sequential.py)."""
+        super().setUp()
+        if self.job.looks:
+            done = results.gather(Path(self.logdir).parents[1])  # this job's tests so far
+            why = sequential.stop_reason(done["samples"], report.baseline_of(done), self.job.looks, self.round,
+                                         report.per_host(done))
+            if why:
+                raise TestSkipError(why)
 
     def test(self):
         with self.outcome():
