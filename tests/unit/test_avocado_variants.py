@@ -1,0 +1,91 @@
+"""Balloon jobs' variant IDs name the mux leaves (``r2-v1``); the tests still find their variant, round and axes."""
+
+import json
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+from avocado.core.parameters import AvocadoParams
+from avocado.core.varianter import Varianter
+from avocado_varianter_yaml_to_mux.mux import MuxTree, MuxTreeNode
+from avocado_varianter_yaml_to_mux.varianter_yaml_to_mux import create_from_yaml
+
+from harness import avocado_plugin, avocado_variants, config, outcomes, results
+
+ROOT = Path(__file__).resolve().parents[2]
+AVOCADO = Path(sys.executable).parent / "avocado"
+
+
+def variants(*args):
+    """``avocado variants`` of the job files: the printed IDs and the dumped variants (as a Varianter's)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = Path(tmp) / "variants.json"
+        out = subprocess.run([str(AVOCADO), "variants", "--json-variants-dump", str(dump), *args], cwd=ROOT,
+                             capture_output=True, text=True, check=True, timeout=120).stdout
+        state = json.loads(dump.read_text())
+    ids = [line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith("Variant ")]
+    return out, ids, list(Varianter(state=state).itertests())
+
+
+def mux_tree(text):
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        f.write(text)
+        f.flush()
+        root = MuxTreeNode()
+        root.merge(create_from_yaml([f.name]))
+    return MuxTree(root)
+
+
+@unittest.skipUnless(AVOCADO.exists(), "needs the venv's avocado")
+class VariantIdsTest(unittest.TestCase):
+    def test_default_job_names_round_then_variant_and_each_test_finds_both(self):
+        out, ids, dumped = variants("-m", "configs/default.yaml")
+        self.assertEqual([f"r{r}-{v}" for r in range(1, 7) for v in ("base", "v1", "v2")], ids)
+        self.assertEqual(1, out.count("Multiplex variants"), "yaml_to_mux must not multiplex the job again")
+        self.assertEqual(ids, [d["variant_id"] for d in dumped])
+        for d in dumped:  # what a test's setUp (harness/avocado_test.py) reads from its params
+            params = AvocadoParams(d["variant"], d["paths"])
+            job = config.from_params(params.iteritems())
+            self.assertEqual(d["variant_id"], f"r{params.get('round')}-{job.variant(params.get('variant')).name}")
+
+    def test_axes_join_in_file_order_and_the_params_keep_them(self):
+        _, ids, dumped = variants("-m", "configs/matrix-kernel.yaml")
+        self.assertEqual([f"r{r}-{p}-{c}" for r in (1, 2, 3) for p in ("minimal", "distro")
+                          for c in ("default", "off", "on")], ids)
+        for d in dumped:
+            axes = config.from_params(AvocadoParams(d["variant"], d["paths"]).iteritems()).axes
+            self.assertEqual(d["variant_id"].split("-", 1)[1], f"{axes['profile']}-{axes['init_on_alloc']}")
+        _, ids, _ = variants("-m", "configs/scenarios.yaml")
+        self.assertEqual(["r1-default-2g-base", "r1-default-2g-v2", "r1-seed-8g-base"], ids[:3])
+
+    def test_other_mux_files_keep_avocados_ids(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+            f.write("speed: !mux\n  fast: {k: 1}\n  slow: {k: 2}\n")
+            f.flush()
+            _, ids, _ = variants("-m", f.name)
+        self.assertEqual(2, len(ids))
+        self.assertTrue(all(i.startswith("run-speed-") for i in ids), ids)
+
+
+class FallbackTest(unittest.TestCase):
+    def test_shared_or_empty_short_ids_keep_avocados_unique_ones(self):
+        tree = mux_tree("a: !mux\n  x-y: {k: 1}\n  x: {k: 2}\nb: !mux\n  z: {j: 1}\n  y-z: {j: 2}\n")
+        ids = avocado_variants.variant_ids(tree)
+        self.assertEqual(4, len(set(ids)))
+        self.assertEqual(["x-y-y-z", "x-z"], [i for i in ids if not i.startswith("run-")])  # x-y-z twice: long
+        [plain] = avocado_variants.variant_ids(mux_tree("guest: {cpus: 1}\n"))  # no mux: no short ID
+        self.assertRegex(plain, r"^run-guest-[0-9a-f]{4}$")
+
+    def test_outcomes_read_variant_and_round_from_the_identity_file_not_the_id(self):
+        logdir = Path(tempfile.mkdtemp())
+        results.write_json(logdir / "data" / results.IDENTITY_FILE, {"variant": "v1", "round": 2, "axes": {}})
+        got = avocado_plugin.outcomes([{"name": "1-tests/balloon/benchmark.py:Benchmark.test;r2-v1",
+                                        "status": "PASS", "logdir": str(logdir)}])
+        self.assertEqual(("v1", 2, "benchmark"), (got[0]["variant"], got[0]["round"], got[0]["check"]))
+        self.assertEqual(["v1"], [o["variant"] for o in outcomes.outcomes({"outcomes": got, "variants": []})])
+
+
+if __name__ == "__main__":
+    unittest.main()
