@@ -5,14 +5,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 RESULTS := results
 CHECK := $(RESULTS)/check
-APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin linux-source-6.1 build-essential flex bison bc \
-	libelf-dev libssl-dev cpio xz-utils patch python3-venv python3-dev git openssh-server openssh-client iproute2 chromium \
-	linux-config-6.1 dpkg-dev meson ninja-build libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev
+# Each target installs only what it uses (without Recommends): the default job needs QEMU, the guest's userland,
+# the kernel source and its build tools; the tests add sshd and netns test hosts, the browser that checks the
+# report, Debian's kernel configs and QEMU's build dependencies.
+BENCH_PACKAGES := qemu-system-x86 busybox-static dropbear-bin linux-source-6.1 build-essential flex bison bc \
+	libelf-dev libssl-dev cpio xz-utils patch python3-venv git openssh-client
+CHECK_PACKAGES := $(BENCH_PACKAGES) openssh-server iproute2 chromium linux-config-6.1 dpkg-dev meson ninja-build \
+	libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev
+PACKAGES := $(CHECK_PACKAGES)
+bench: PACKAGES := $(BENCH_PACKAGES)
 AVOCADO := $(BIN)/avocado run --max-parallel-tasks 1
 AVOCADO_RUN := $(AVOCADO) --job-results-dir $(RESULTS)
 
-.PHONY: bench check deps unit nightly soak verdicts calibration record matrix clean
-bench: deps
+.PHONY: bench check deps packages unit nightly soak verdicts calibration record matrix clean
+bench: packages $(VENV)/.installed
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
 
@@ -51,17 +57,22 @@ matrix: deps  # the test matrix (docs/matrix.md): kernel profiles x init_on_allo
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/matrix-kernel.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/matrix-qemu.yaml
 
-deps: $(VENV)/.installed
-	@missing=$$(for p in $(APT_PACKAGES); do \
+deps: packages $(VENV)/.installed-test
+
+packages:
+	@missing=$$(for p in $(PACKAGES); do \
 		dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | grep -qx installed || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:" $$missing; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 $(VENV)/.installed: setup.cfg pyproject.toml
-	python3 -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	test -x $(BIN)/pip || python3 -m venv $(VENV)
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
