@@ -17,7 +17,7 @@ class Benchmark(BalloonTest):
     def setUp(self):
         """A job with ``looks`` skips the rounds after the look that decided it (harness/sequential.py)."""
         super().setUp()
-        if self.job.looks:
+        if self.job.looks and self.round > self.job.looks[0]:
             done = results.gather(Path(self.logdir).parents[1])  # this job's tests so far
             why = sequential.stop_reason(done["samples"], report.baseline_of(done), self.job.looks, self.round,
                                          report.per_host(done))
