@@ -25,6 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from scipy import stats as scipy_stats
+from scipy.special import stdtrit
 
 from .results import METRICS, metric
 
@@ -162,16 +163,20 @@ def boot_q1s(samples, name):
 def detectable(se, df, alpha=ALPHA, power=POWER):
     """The change (a fraction, upwards) a two-sided test at ``alpha`` finds with ``power`` given the standard error
     ``se`` of a log ratio with ``df`` degrees of freedom."""
-    t = scipy_stats.t
-    return math.expm1((t.ppf(1 - alpha / 2, df) + t.ppf(power, df)) * se)
+    return math.expm1((stdtrit(df, 1 - alpha / 2) + stdtrit(df, power)) * se)  # t quantiles, as t.ppf
 
 
 def boots_needed(sd, alpha=ALPHA, margin=MARGIN):
-    """Boots a side (equal sides, boot-to-boot standard deviation ``sd`` of log Q1) for ``detectable`` <= margin."""
-    for n in range(MIN_BOOTS, MAX_BOOTS + 1):
+    """Boots a side (equal sides, boot-to-boot standard deviation ``sd`` of log Q1) for ``detectable`` <= margin;
+    ``detectable`` falls as boots are added, so a bisection finds the fewest."""
+    lo, hi = MIN_BOOTS, MAX_BOOTS
+    while lo < hi:
+        n = (lo + hi) // 2
         if detectable(sd * math.sqrt(2 / n), 2 * n - 2, alpha) <= margin:
-            return n
-    return MAX_BOOTS
+            hi = n
+        else:
+            lo = n + 1
+    return lo
 
 
 @dataclass(frozen=True)
