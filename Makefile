@@ -42,9 +42,9 @@ soak: deps     # benchmark: 1000 inflate/deflate cycles on one guest
 verdicts: deps # benchmark: 10 A/A + v2 jobs, verdicts counted
 	$(BIN)/python benchmarks/verdicts.py --jobs 10
 
-calibration: deps # benchmark: the job verdict and the nightly on each recording's boots and by simulation
-	for r in benchmarks/data/calibration-*.json; do \
-		$(BIN)/python benchmarks/calibration.py $$r && $(BIN)/python benchmarks/nightly_replay.py $$r || exit 1; done
+calibration: deps # benchmark: the job verdict, the rounds that stop and the nightly on each recording's boots
+	for r in benchmarks/data/calibration-*.json; do $(BIN)/python benchmarks/calibration.py $$r && \
+		$(BIN)/python benchmarks/sequential.py $$r && $(BIN)/python benchmarks/nightly_replay.py $$r || exit 1; done
 
 record: deps   # a new recording for the calibration (configs/calibration.yaml), kept in benchmarks/data/
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/calibration.yaml
