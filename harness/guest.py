@@ -3,6 +3,9 @@
 The command line is a list built by small functions (``command_line``; each boot writes it to qemu-command.txt).
 QEMU runs with ``-nodefaults``, the serial console in a log file, QMP on a unix socket in a private 0700 directory,
 a virtio balloon, and user networking with ``restrict=on`` whose only forward is 127.0.0.1:PORT to the guest's sshd.
+The vCPU is QEMU's default ``qemu64`` plus RDRAND, and the kernel trusts it to seed its CRNG (``random.trust_cpu``):
+without a seed dropbear's first connection waits for the kernel's jitter entropy, ~1 s under TCG. ``no_timer_check``
+skips the boot-time probe of the IO-APIC timer (40 ms of delay loop), as a guest does by itself under KVM.
 The guest is ready when the image's readiness line is on the console and SSH logs in with the pinned host key. With
 ``accel: auto`` a KVM guest that prints nothing within a bound (nested/PVM KVM hangs silently) is ended and the boot
 retried under TCG; the verdict is remembered for the host's boot. QEMU runs on ``host`` (default: this machine), is
@@ -28,6 +31,9 @@ from .errors import (BootError, CommandError, GuestError, HarnessError, HostErro
 from .host import LocalHost, SSHHost, as_socket
 
 KVM_SILENCE_S = 10.0
+CPU = "qemu64,+rdrand"  # QEMU's default x86-64 model, with RDRAND for the kernel's CRNG seed (TCG emulates it)
+KERNEL_CMDLINE = ("console=ttyS0", "panic=-1", "random.trust_cpu=on", "no_timer_check")  # before the job's own
+CONSOLE_POLL_S = 0.01  # how often the console is read for the readiness line (0.05 s when it is read over SSH)
 REMOTE_QMP_TIMEOUT_S = 30.0  # a QMP reply over SSH that takes longer means the host is gone
 MACHINES = ("pc", "q35")
 TRACE_LOG = "trace.log"
@@ -48,9 +54,9 @@ def command_line(qemu, kernel, image, spec, accel, run_dir, log_dir, port, cmdli
     qmp = f"tcp:127.0.0.1:{qmp_port}" if qmp_port else f"unix:{run_dir}/qmp.sock"
     return [qemu, "-name", "balloon-harness,debug-threads=on",  # threads named: CPU 0/TCG, worker, …
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-            *_machine(accel, machine), "-m", f"{spec.memory_mib}M", "-smp", str(spec.cpus),
+            *_machine(accel, machine), "-cpu", CPU, "-m", f"{spec.memory_mib}M", "-smp", str(spec.cpus),
             "-kernel", kernel.bzimage, "-initrd", image.initrd,
-            "-append", " ".join(["console=ttyS0", "panic=-1", cmdline]).strip(),
+            "-append", " ".join([*KERNEL_CMDLINE, cmdline]).strip(),
             "-chardev", f"file,id=console,path={log_dir}/console.log", "-serial", "chardev:console",
             "-qmp", f"{qmp},server=on,wait=off",
             *_trace(log_dir),
@@ -297,7 +303,7 @@ class Guest:
             if time.perf_counter() > deadline:
                 raise BootError(f"guest not ready within {self.spec.boot_timeout_s:.0f} s under {self.accel.upper()}; "
                                 f"console ends: {self._console_tail()}", log=str(self.console_log))
-            time.sleep(0.05)
+            time.sleep(CONSOLE_POLL_S if self.host.local else 0.05)
         known_hosts = self._private / "known_hosts"
         known_hosts.write_text(f"[127.0.0.1]:{self.port} {self.image.host_key}\n")
         self.ssh = SSHHost("127.0.0.1", self.port, self.image.user, self.image.client_key, known_hosts,

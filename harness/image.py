@@ -1,10 +1,13 @@
 """Build guest images from the recipes in ``guest-images/<name>/`` into cached initramfs files.
 
 A recipe holds ``init`` (PID 1), ``recipe.yaml`` (host binaries to copy, the packages they come from, the
-readiness line ``init`` prints) and a README.  Building copies the binaries and the shared libraries ``ldd``
-reports, adds ``/etc`` files for root logins by key, generates the guest's SSH host key with ``dropbearkey`` and
-installs the harness's client public key; the result is a newc cpio written here (no root needed, timestamps
-zeroed) and cached under a hash of everything that went in.  The host key's public half is kept for pinning.
+multi-call binaries whose applet links the image ships, the readiness line ``init`` prints) and a README.  Building
+copies the binaries and the shared libraries ``ldd`` reports, makes the applet links (what ``busybox --install -s``
+would make at boot, made here so the guest's init does not spend boot time on it), adds ``/etc`` files for root
+logins by key, generates the guest's SSH host key with ``dropbearkey`` (shipped: nothing is generated at boot) and
+installs the harness's client public key; the result is an uncompressed newc cpio written here (no root needed,
+timestamps zeroed) and cached under a hash of everything that went in.  The host key's public half is kept for
+pinning.
 """
 
 import os
@@ -19,7 +22,7 @@ import paramiko
 import yaml
 
 from . import cache, command
-from .errors import BuildError, ConfigError, PrerequisiteError
+from .errors import BuildError, CommandError, ConfigError, PrerequisiteError
 
 RECIPES = Path(__file__).resolve().parents[1] / "guest-images"
 ETC = {
@@ -96,6 +99,11 @@ def _stage(root, recipe_dir, recipe, pub_line):
         _copy(src, root / dest.lstrip("/"))
         for lib in _libraries(src):
             _copy(lib, root / lib.lstrip("/"))
+    sources = {dest: src for src, dest in recipe["binaries"].items()}
+    for binary in recipe.get("applets", []):
+        if binary not in sources:
+            raise ConfigError(f"guest image recipe: applets names {binary}, which is not a destination under binaries")
+        _link_applets(root, binary, sources[binary])
     for rel, text in ETC.items():
         (root / rel).write_text(text)
     (root / "root/.ssh/authorized_keys").write_text(pub_line)
@@ -112,6 +120,21 @@ def _stage(root, recipe_dir, recipe, pub_line):
     if not found:
         raise BuildError(f"dropbearkey printed no public key: {out[:200]!r}")
     return found.group(1)
+
+
+def _link_applets(root, binary, host_binary):
+    """Link every applet of the multi-call ``binary`` (its path in the image; ``host_binary --list-full`` names the
+    applets) to it, as ``busybox --install -s`` does in the guest: absolute symlinks, files already there kept."""
+    try:
+        listed = command.run([host_binary, "--list-full"]).stdout.split()
+    except CommandError as exc:
+        raise BuildError(f"{host_binary} --list-full failed: it is not a multi-call binary listing its applets",
+                         hint="list under applets only binaries such as busybox") from exc
+    for rel in listed:
+        link = root / rel.lstrip("/")
+        if not (link.exists() or link.is_symlink()):
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(binary)
 
 
 def _libraries(binary):

@@ -185,6 +185,12 @@ class GuestCommandLineTest(unittest.TestCase):
         self.assertEqual([argv[i + 1] for i, a in enumerate(argv) if a == "-trace"],
                          ["virtio_balloon_to_target", "virtio_balloon_set_config"])
 
+    def test_the_vcpu_seeds_the_kernels_crng_and_the_job_cmdline_comes_last(self):
+        argv = self.argv(cmdline="init_on_alloc=1")
+        self.assertEqual(argv[argv.index("-cpu") + 1], "qemu64,+rdrand")
+        self.assertEqual(argv[argv.index("-append") + 1],
+                         "console=ttyS0 panic=-1 random.trust_cpu=on no_timer_check init_on_alloc=1")
+
     def test_balloon_props_are_appended(self):
         argv = self.argv(balloon_props=(("deflate-on-oom", "on"), ("free-page-reporting", "on")))
         self.assertIn("virtio-balloon-pci,id=balloon0,deflate-on-oom=on,free-page-reporting=on", self.devices(argv))
