@@ -20,6 +20,9 @@ from .guest import Guest
 from .host import open_host
 
 
+SETUP = ("tcg_thread", "tcg_tb_mib", "backend", "prealloc")  # how the guest runs, beside placement: in its facts
+
+
 class BalloonTest(Test):
     """Common set-up for balloon tests."""
 
@@ -61,10 +64,13 @@ class BalloonTest(Test):
     def image(self):
         return image.build(self.job.guest.image, self.cache_dir, progress=self.log.info)
 
-    def guest(self, build, img, name="guest", **kw):
+    def guest(self, build, img, name="guest", balloon_props=(), **kw):
+        """A guest of the variant's kernel; the balloon gets the job's properties (``qemu.balloon``), then the
+        check's own."""
         return Guest(build, img, self.job.guest, self.logdir + f"/{name}", self.cache_dir,
-                     self.job.cmdline(self.variant),
-                     progress=self.log.info, host=self.host(), qemu=self.qemu().binary, **kw)
+                     self.job.cmdline(self.variant), progress=self.log.info, host=self.host(),
+                     qemu=self.qemu().binary, balloon_props={**dict(self.job.qemu.balloon), **dict(balloon_props)},
+                     **kw)
 
     def qemu(self):
         """The QEMU the guests run on: the host's own (``guest.qemu``), or one built from source (cached; on the
@@ -113,6 +119,7 @@ class BalloonTest(Test):
                 "qemu_build": {**self.qemu().identity(), "version": self.host_facts["qemu_version"]},
                 "memory_mib": self.job.guest.memory_mib, "cpus": self.job.guest.cpus,
                 "placement": g.placed or self.job.guest.placement,
+                "setup": {k: getattr(self.job.guest, k) for k in SETUP} | {"balloon": dict(g.balloon_props)},
                 "cmdline": self.job.cmdline(self.variant), "axes": self.job.axes, "boot_s": round(g.boot_s, 3),
                 "held": [round(self.held_since, 3), round(time.time(), 3)],  # the host was ours (epoch s)
                 "compare_across_hosts": self.job.compare_across_hosts}

@@ -24,9 +24,9 @@ MUX_SECTIONS = {"variants": "variant", "rounds": "round"}
 SCHEMA = {
     "base": {"debian": str, "git": str, "ref": str, "tarball": str},
     "kernel": {"profile": str, "fragments": list, "cmdline": str},
-    "qemu": {"source": str, "series": str},
+    "qemu": {"source": str, "series": str, "balloon": dict},
     "guest": {"memory_mib": int, "cpus": int, "accel": str, "image": str, "qemu": str, "boot_timeout_s": float,
-              "placement": str},
+              "placement": str, "tcg_thread": str, "tcg_tb_mib": int, "backend": str, "prealloc": bool},
     "workload": {"target_mib": int, "targets": list, "cycles": int, "warmup": int, "poll_interval_s": float,
                  "op_timeout_s": float, "stall_s": float},
     "variants": {"variant": str, "series": str, "host": str, "cmdline": str},
@@ -37,6 +37,8 @@ TOP_SCHEMA = {**{k: dict for k in SCHEMA}, "hosts": list, "compare_across_hosts"
 SSH_TARGET = re.compile(r"(?P<user>[^@\s]+)@(?P<address>\[[^\]\s]+\]|[^@:\s]+)(?::(?P<port>\d+))?")
 ACCELS = ("auto", "kvm", "tcg")
 PLACEMENTS = ("shared", "split")  # guest.placement: see guest.Guest.place
+TCG_THREADS = ("", "single", "multi")  # guest.tcg_thread: "" is QEMU's default
+BACKENDS = ("anonymous", "memfd")  # guest.backend: see guest._memory
 PROFILES = ("minimal", "distro", "defconfig")  # or the path of a kernel config file
 QEMU_SOURCES = ("system", "debian")
 AXIS_SECTIONS = ("kernel", "guest", "workload", "qemu")  # what an axis leaf may override
@@ -81,6 +83,7 @@ class QemuSpec:
 
     source: str = "system"
     series: Path | None = None
+    balloon: tuple = ()  # (property, value) pairs for the balloon device, e.g. (("ranges", "on"),)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,10 @@ class GuestSpec:
     qemu: str = "qemu-system-x86_64"
     boot_timeout_s: float = 120.0
     placement: str = "shared"  # shared: the host's scheduler places QEMU's threads; split: vCPUs on a core of their own
+    tcg_thread: str = ""   # TCG's thread=single|multi ("": QEMU's default)
+    tcg_tb_mib: int = 0    # TCG's translation buffer, MiB (0: QEMU's default)
+    backend: str = "anonymous"  # guest RAM: anonymous (QEMU madvises it for THP) or memfd (shared memory, no THP here)
+    prealloc: bool = False  # fault in all guest RAM before boot
 
 
 @dataclass(frozen=True)
@@ -329,15 +336,17 @@ def _validate(data, where, source):
     if qemu.get("series") and qemu.get("source", "system") == "system":
         raise ConfigError(f"{where(('qemu', 'series'))}: a QEMU series needs a QEMU built from source",
                           hint="add source: debian")
-    qemu = QemuSpec(qemu.get("source", "system"), Path(qemu["series"]) if qemu.get("series") else None)
+    qemu = QemuSpec(qemu.get("source", "system"), Path(qemu["series"]) if qemu.get("series") else None,
+                    tuple((k, {True: "on", False: "off"}.get(v, v)) for k, v in (qemu.get("balloon") or {}).items()))
     kernel = KernelSpec(**{**kernel, **({"fragments": tuple(Path(f) for f in kernel["fragments"])}
                                         if "fragments" in kernel else {})})
     guest = GuestSpec(**{k: float(v) if k.endswith("_s") else v for k, v in data.get("guest", {}).items()})
     if guest.accel not in ACCELS:
         raise ConfigError(f"{where(('guest', 'accel'))}: accel {guest.accel!r} is not one of {', '.join(ACCELS)}")
-    if guest.placement not in PLACEMENTS:
-        raise ConfigError(f"{where(('guest', 'placement'))}: placement {guest.placement!r} is not one of "
-                          f"{', '.join(PLACEMENTS)}")
+    for key, allowed in (("placement", PLACEMENTS), ("tcg_thread", TCG_THREADS), ("backend", BACKENDS)):
+        if getattr(guest, key) not in allowed:
+            raise ConfigError(f"{where(('guest', key))}: {key} {getattr(guest, key)!r} is not one of "
+                              f"{', '.join(a for a in allowed if a)}")
     if guest.memory_mib < MIN_GUEST_MIB:
         raise ConfigError(f"{where(('guest', 'memory_mib'))}: {guest.memory_mib} MiB is below the {MIN_GUEST_MIB} MiB floor")
     workload = WorkloadSpec(**{k: float(v) if k.endswith("_s") else v for k, v in data.get("workload", {}).items()})

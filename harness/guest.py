@@ -54,7 +54,7 @@ def command_line(qemu, kernel, image, spec, accel, run_dir, log_dir, port, cmdli
     qmp = f"tcp:127.0.0.1:{qmp_port}" if qmp_port else f"unix:{run_dir}/qmp.sock"
     return [qemu, "-name", "balloon-harness,debug-threads=on",  # threads named: CPU 0/TCG, worker, …
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-            *_machine(accel, machine), "-cpu", CPU, "-m", f"{spec.memory_mib}M", "-smp", str(spec.cpus),
+            *_machine(accel, machine, _tcg(accel, spec)), "-cpu", CPU, *_memory(spec), "-smp", str(spec.cpus),
             "-kernel", kernel.bzimage, "-initrd", image.initrd,
             "-append", " ".join([*KERNEL_CMDLINE, cmdline]).strip(),
             "-chardev", f"file,id=console,path={log_dir}/console.log", "-serial", "chardev:console",
@@ -64,13 +64,31 @@ def command_line(qemu, kernel, image, spec, accel, run_dir, log_dir, port, cmdli
             *_network(port)]
 
 
-def _machine(accel, machine="pc"):
-    """``pc``; or ``q35`` with native PCIe hotplug (QEMU's ACPI hotplug off: the guest needs no ACPI)."""
+def _machine(accel, machine="pc", tcg=()):
+    """``pc``; or ``q35`` with native PCIe hotplug (QEMU's ACPI hotplug off: the guest needs no ACPI).  TCG with
+    options (``tcg``) is given as ``-accel``, which excludes the machine's ``accel=``."""
     if machine not in MACHINES:
         raise HarnessError(f"unknown machine {machine!r}", hint=f"one of {', '.join(MACHINES)}")
-    if machine == "q35":
-        return ["-machine", f"q35,accel={accel}", "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off"]
-    return ["-machine", f"pc,accel={accel}"]
+    head = ["-machine", machine, "-accel", ",".join(["tcg", *tcg])] if tcg else ["-machine", f"{machine},accel={accel}"]
+    return head + (["-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off"] if machine == "q35" else [])
+
+
+def _tcg(accel, spec):
+    """TCG's options from ``guest.tcg_thread`` and ``guest.tcg_tb_mib`` (none under KVM, none by default)."""
+    if accel != "tcg":
+        return ()
+    return tuple([f"thread={spec.tcg_thread}"] * bool(spec.tcg_thread) + [f"tb-size={spec.tcg_tb_mib}"] * bool(
+        spec.tcg_tb_mib))
+
+
+def _memory(spec):
+    """Guest RAM: QEMU's anonymous memory (which it madvises for transparent huge pages), or a memfd backend (shared
+    memory: huge pages only where the host's shmem_enabled allows them); ``prealloc`` faults it all in at start."""
+    size = f"{spec.memory_mib}M"
+    if spec.backend == "memfd":
+        return ["-m", size, "-object", f"memory-backend-memfd,id=ram,size={size}" + ",prealloc=on" * spec.prealloc,
+                "-machine", "memory-backend=ram"]
+    return ["-m", size, *["-mem-prealloc"] * spec.prealloc]
 
 
 def _balloon(machine, props=()):

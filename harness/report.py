@@ -171,7 +171,7 @@ def facts(results):
     names = hosts(results["samples"])
     host = ", ".join(h or "?" for h in names) if len(names) > 1 else job.get("host", "?")
     lines = [f"host {host}, QEMU {job.get('qemu_version', '?')}, accel {job.get('accel', '?')}, "
-             f"guest {job.get('memory_mib', '?')} MiB / {job.get('cpus', '?')} vCPU"]
+             f"guest {job.get('memory_mib', '?')} MiB / {job.get('cpus', '?')} vCPU, {setup_text(job)}"]
     for v in results["variants"]:
         k = v["kernel"]
         lines.append(f"{v['name']}{setting_text(v)}: {k.get('release', '(not built)')} config "
@@ -182,8 +182,18 @@ def facts(results):
         q = st.get("qemu_build") or {}
         lines.append(f"setting {setting_text(st) or '(default)'}: QEMU {q.get('version', '?')} from "
                      f"{q.get('source', '?')}{' + ' + ', '.join(q['series']) if q.get('series') else ''}, guest "
-                     f"{st.get('memory_mib')} MiB, kernel command line {st.get('cmdline') or '(none)'!r}")
+                     f"{st.get('memory_mib')} MiB, {setup_text(st)}, kernel command line "
+                     f"{st.get('cmdline') or '(none)'!r}")
     return "\n".join(lines)
+
+
+def setup_text(facts):
+    """How the guests ran (placement, and TCG, RAM and balloon options where not QEMU's defaults), from guest facts:
+    a job measured another way is never compared without saying so."""
+    setup = facts.get("setup") or {}
+    extra = [f"{k}=" + (",".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else str(v))
+             for k, v in setup.items() if v not in ("", 0, False, "anonymous", {}, None)]
+    return f"placement {facts.get('placement', '?')}" + "".join(f", {e}" for e in extra)
 
 
 # the HTML report --------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from .errors import HarnessError
 SCHEMA = 1
 TEST_FILE = "balloon.json"
 IDENTITY_FILE = "balloon-test.json"  # written first by every balloon test: its variant, round and axes
-SETTING_FACTS = ("axes", "qemu_build", "memory_mib", "cpus", "cmdline")  # what an axis leaf can change
+SETTING_FACTS = ("axes", "qemu_build", "memory_mib", "cpus", "cmdline", "placement", "setup")  # an axis leaf's
 
 
 @dataclass(frozen=True)

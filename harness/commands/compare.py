@@ -51,7 +51,11 @@ def pool(data, axes):
 
 def run(args):
     datas = [results.load(d) for d in args.jobdirs]
-    data = pool(merge(datas, [d.resolve().name for d in args.jobdirs]), args.pool)
+    names = [d.resolve().name for d in args.jobdirs]
+    data = pool(merge(datas, names), args.pool)
+    setups = {name: report.setup_text(d["job"]) for name, d in zip(names, datas)}
+    if len(set(setups.values())) > 1:
+        print("the jobs ran their guests differently: " + "; ".join(f"{n}: {t}" for n, t in setups.items()))
     print(report.facts(data))
     print()
     print(report.table(data, across_hosts=args.across_hosts, full=args.full))

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from harness import accounting, balloon, console, functional
 from harness.errors import GuestError, HarnessError, QMPError
+from harness.config import GuestSpec
 from harness.guest import command_line
 
 # A /proc/meminfo and the head of a /proc/vmstat from the minimal guest (6.1, 2048 MiB), as `cat` prints them
@@ -166,9 +167,9 @@ class BalloonQOMTest(unittest.TestCase):
 class GuestCommandLineTest(unittest.TestCase):
     """Balloon properties and the q35 hotplug port on the command line (real: test_hotplug, test_deflate_on_oom)."""
 
-    def argv(self, **kw):
-        return command_line("qemu", SimpleNamespace(bzimage="bz"), SimpleNamespace(initrd="rd"),
-                            SimpleNamespace(memory_mib=2048, cpus=1), "tcg", "/run", "/log", 2222, **kw)
+    def argv(self, spec=GuestSpec(), **kw):
+        return command_line("qemu", SimpleNamespace(bzimage="bz"), SimpleNamespace(initrd="rd"), spec, "tcg", "/run",
+                            "/log", 2222, **kw)
 
     def devices(self, argv):
         return [argv[i + 1] for i, a in enumerate(argv) if a == "-device"]
@@ -190,6 +191,18 @@ class GuestCommandLineTest(unittest.TestCase):
         self.assertEqual(argv[argv.index("-cpu") + 1], "qemu64,+rdrand")
         self.assertEqual(argv[argv.index("-append") + 1],
                          "console=ttyS0 panic=-1 random.trust_cpu=on no_timer_check init_on_alloc=1")
+
+    def test_guest_setup_options(self):
+        """TCG's options move the accelerator to -accel; a memfd backend replaces the anonymous RAM (real:
+        benchmarks/noise.py with configs/noise.yaml)."""
+        argv = self.argv(GuestSpec(tcg_thread="single", tcg_tb_mib=256, backend="memfd", prealloc=True))
+        self.assertEqual(argv[argv.index("-accel") + 1], "tcg,thread=single,tb-size=256")
+        self.assertIn("pc", argv)
+        self.assertNotIn("pc,accel=tcg", argv)
+        self.assertIn("memory-backend-memfd,id=ram,size=2048M,prealloc=on", argv)
+        self.assertIn("memory-backend=ram", argv)
+        self.assertIn("-mem-prealloc", self.argv(GuestSpec(prealloc=True)))
+        self.assertNotIn("-accel", self.argv())
 
     def test_balloon_props_are_appended(self):
         argv = self.argv(balloon_props=(("deflate-on-oom", "on"), ("free-page-reporting", "on")))

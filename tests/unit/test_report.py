@@ -151,3 +151,25 @@ class InterferenceTest(unittest.TestCase):
                       "comparison): base boot 2 (0.90 cores)", text)
         self.assertIn('id="interference"', report.html(doc, report.comparisons(doc)))
         self.assertEqual(report.comparisons(doc)[0].boots, 3)  # never dropped
+
+
+class SetupTest(unittest.TestCase):
+    def test_jobs_that_ran_their_guests_differently_are_compared_only_with_a_note(self):
+        tmp = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        quiet = document()
+        quiet["job"] = {**quiet["job"], "placement": "split",
+                        "setup": {"tcg_thread": "single", "tcg_tb_mib": 0, "backend": "memfd", "prealloc": False,
+                                  "balloon": {"ranges": "on"}}}
+        self.assertEqual(report.setup_text(quiet["job"]),
+                         "placement split, tcg_thread=single, backend=memfd, balloon=ranges=on")
+        self.assertIn("1 vCPU, placement split, tcg_thread=single", report.facts(quiet))
+        for name, doc in (("a", document()), ("b", quiet)):
+            results.write_json(tmp / name / "balloon" / "results.json", doc)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            self.assertEqual(cli.main(["compare", str(tmp / "a"), str(tmp / "b")]), 0)
+        self.assertIn("the jobs ran their guests differently: a: placement ?; b: placement split, backend=memfd, "
+                      "balloon=ranges=on, tcg_thread=single", out.getvalue())  # results.json sorts the keys
+        with contextlib.redirect_stdout(io.StringIO()) as same:
+            cli.main(["compare", str(tmp / "a"), str(tmp / "a")])
+        self.assertNotIn("differently", same.getvalue())
