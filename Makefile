@@ -9,7 +9,7 @@ CHECK := $(RESULTS)/check
 # the kernel source and its build tools; the tests add sshd and netns test hosts, the browser that checks the
 # report, Debian's kernel configs and QEMU's build dependencies.
 BENCH_PACKAGES := qemu-system-x86 busybox-static dropbear-bin linux-source-6.1 build-essential flex bison bc \
-	libelf-dev libssl-dev cpio xz-utils patch python3-venv git openssh-client
+	libelf-dev libssl-dev cpio xz-utils lz4 patch python3-venv git openssh-client
 CHECK_PACKAGES := $(BENCH_PACKAGES) openssh-server iproute2 chromium linux-config-6.1 dpkg-dev meson ninja-build \
 	libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev
 PACKAGES := $(CHECK_PACKAGES)
