@@ -17,7 +17,7 @@ bench: PACKAGES := $(BENCH_PACKAGES)
 AVOCADO := $(BIN)/avocado run --max-parallel-tasks 1
 AVOCADO_RUN := $(AVOCADO) --job-results-dir $(RESULTS)
 
-.PHONY: bench check deps packages unit nightly soak verdicts calibration record matrix clean
+.PHONY: bench check deps packages unit nightly soak verdicts boot review calibration record matrix clean
 bench: packages $(VENV)/.installed
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
@@ -41,6 +41,12 @@ soak: deps     # benchmark: 1000 inflate/deflate cycles on one guest
 
 verdicts: deps # benchmark: 10 A/A + v2 jobs, verdicts counted
 	$(BIN)/python benchmarks/verdicts.py --jobs 10
+
+boot: deps     # benchmark: where a guest's boot goes, QEMU's start to SSH ready
+	$(BIN)/python benchmarks/boot.py
+
+review: deps   # benchmark: a review of batch-pfns v1 and v2 timed from start to reply.txt
+	$(BIN)/python benchmarks/review.py
 
 calibration: deps # benchmark: the job verdict, the rounds that stop and the nightly on each recording's boots
 	for r in benchmarks/data/calibration-*.json; do $(BIN)/python benchmarks/calibration.py $$r && \

@@ -125,7 +125,7 @@ class Guest:
         self.host = host or LocalHost()
         self.state = State.CREATED
         self.accel = None
-        self.boot_s = None
+        self.boot_s = self.ready_s = None
         self.ssh = None
         self.placed = None
         self._affinity = None  # the harness thread's CPUs before ``place`` narrowed them
@@ -322,6 +322,7 @@ class Guest:
                 raise BootError(f"guest not ready within {self.spec.boot_timeout_s:.0f} s under {self.accel.upper()}; "
                                 f"console ends: {self._console_tail()}", log=str(self.console_log))
             time.sleep(CONSOLE_POLL_S if self.host.local else 0.05)
+        self.ready_s = time.perf_counter() - self._started  # the ready line seen; SSH login follows
         known_hosts = self._private / "known_hosts"
         known_hosts.write_text(f"[127.0.0.1]:{self.port} {self.image.host_key}\n")
         self.ssh = SSHHost("127.0.0.1", self.port, self.image.user, self.image.client_key, known_hosts,

@@ -38,7 +38,6 @@ def mux_tree(text):
     return MuxTree(root)
 
 
-@unittest.skipUnless(AVOCADO.exists(), "needs the venv's avocado")
 class VariantIdsTest(unittest.TestCase):
     def test_default_job_names_round_then_variant_and_each_test_finds_both(self):
         out, ids, dumped = variants("-m", "configs/default.yaml")
