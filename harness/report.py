@@ -190,10 +190,14 @@ def facts(results):
 def setup_text(facts):
     """How the guests ran (placement, and TCG, RAM and balloon options where not QEMU's defaults), from guest facts:
     a job measured another way is never compared without saying so."""
-    setup = facts.get("setup") or {}
+    setup, placed = facts.get("setup") or {}, facts.get("placement", "?")
+    if isinstance(placed, dict):  # where guest.Guest.place put the threads
+        placed = f"split (vCPUs on CPU {placed.get('vcpus')}, the rest on {placed.get('rest')})"
+    if not isinstance(setup, dict):  # "per setting": the job's settings list theirs
+        return f"placement {placed}, setup {setup}"
     extra = [f"{k}=" + (",".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else str(v))
              for k, v in setup.items() if v not in ("", 0, False, "anonymous", {}, None)]
-    return f"placement {facts.get('placement', '?')}" + "".join(f", {e}" for e in extra)
+    return f"placement {placed}" + "".join(f", {e}" for e in extra)
 
 
 # the HTML report --------------------------------------------------------------------------------------------

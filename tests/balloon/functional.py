@@ -2,8 +2,9 @@
 
 One test per check, each on its own freshly booted guest, for every variant of the job (the YAML's mux):
 evict, enlarge, evict-then-enlarge and fixed ratios with seeded random targets; guest statistics against
-/proc/meminfo; deflate-on-oom; free page reporting; ballooning under load; hot-unplug/plug; reboot.  Every check
-ends with the guest's dmesg and console free of warnings, bugs, oopses and OOM kills.  Each test logs what it
+/proc/meminfo; deflate-on-oom; free page reporting; ballooning under load; hot-unplug/plug; reboot; balloon page
+migration by compaction.  Every check ends with the guest's dmesg and console free of warnings, bugs, oopses and
+OOM kills.  Each test logs what it
 checked with which tolerance, and writes ``functional.json`` (seed, targets, findings, duration) in its
 outputdir.  A kernel that fails a check FAILs naming it; harness or environment faults ERROR.
 
@@ -392,5 +393,30 @@ class Functional(BalloonTest):
                           time.perf_counter() - start, off, functional.MEMTOTAL_TOLERANCE_KB)
             self.record["reboot_s"] = round(up_s, 2)
             self.step(g, "inflate after reset", rng.randrange(floor, g.spec.memory_mib) * MIB, mem["MemTotal"])
+            self.step(g, "reset to full", self.full_bytes(g), mem["MemTotal"])
+            self.expect_clean(g)
+
+    def test_compaction(self):
+        """Inflate to half the guest's RAM and compact it (/proc/sys/vm/compact_memory): balloon pages migrate
+        (vmstat balloon_migrate rises; the driver tells the host of each new page and each old one), ``actual``
+        stays, and the balloon still deflates to full."""
+        with self.check("compaction"), self.boot() as g:
+            mem = self.start_state(g)
+            half = self.full_bytes(g) // 2
+            self.step(g, "inflate to half", half, mem["MemTotal"])
+            before = functional.parse_vmstat(g.ssh_run(["cat", "/proc/vmstat"]).stdout)
+            g.ssh_run(["sh", "-c", "echo 1 > /proc/sys/vm/compact_memory"])
+            after = functional.parse_vmstat(g.ssh_run(["cat", "/proc/vmstat"]).stdout)
+            migrated = after.get("balloon_migrate", 0) - before.get("balloon_migrate", 0)
+            self.record["balloon_migrate"] = migrated
+            self.log.info("compaction migrated %d balloon page(s) (vmstat balloon_migrate %d -> %d)", migrated,
+                          before.get("balloon_migrate", 0), after.get("balloon_migrate", 0))
+            if "balloon_migrate" not in after:
+                raise GuestError("/proc/vmstat has no balloon_migrate: the kernel lacks CONFIG_BALLOON_COMPACTION")
+            if migrated <= 0:
+                raise GuestError(f"compaction migrated no balloon page (vmstat balloon_migrate stayed at "
+                                 f"{after['balloon_migrate']})")
+            if (now := balloon.actual(g)) != half:
+                raise GuestError(f"after compaction actual is {now >> 20} MiB, not {half >> 20} MiB")
             self.step(g, "reset to full", self.full_bytes(g), mem["MemTotal"])
             self.expect_clean(g)

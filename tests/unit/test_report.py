@@ -163,6 +163,8 @@ class SetupTest(unittest.TestCase):
         self.assertEqual(report.setup_text(quiet["job"]),
                          "placement split, tcg_thread=single, backend=memfd, balloon=ranges=on")
         self.assertIn("1 vCPU, placement split, tcg_thread=single", report.facts(quiet))
+        self.assertEqual(report.setup_text({"placement": "per setting", "setup": "per setting"}),
+                         "placement per setting, setup per setting")  # a job with axes: each setting says its own
         for name, doc in (("a", document()), ("b", quiet)):
             results.write_json(tmp / name / "balloon" / "results.json", doc)
         out = io.StringIO()
