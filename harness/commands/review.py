@@ -6,10 +6,10 @@ reads every version, range-diffs consecutive ones on the base, writes ``job.yaml
 at most ``--rounds`` interleaved rounds, looked at every ``LOOK_EVERY`` rounds: they stop once every primary
 comparison is decided, harness/sequential.py) and ``checks.yaml`` (the same kernels, one round), and runs the
 benchmark and the functional checks on them through Avocado, so the ``avocado run`` lines in the reply reproduce
-them.  Then it writes ``reply.txt`` into the directory and prints
-it: plain text of at most 72 columns to paste under a quoted patch mail — per version whether it applies, builds
-and passes the functional checks (or what failed first), the primary verdicts with their intervals or
-"inconclusive", the environment, the commands, and a ``Tested-by:`` only where everything passed.
+them.  Then it writes ``reply.txt`` into the directory and prints it: plain text of at most 72 columns to paste
+under a quoted patch mail — per version whether it applies, builds and passes the functional checks (or what
+failed first), the primary verdicts with their intervals or "inconclusive", the environment, the commands, and a
+``Tested-by:`` only where everything passed.
 """
 
 import argparse
