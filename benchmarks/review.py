@@ -5,8 +5,8 @@
 Runs ``balloon-harness review patches/batch-pfns/v1 patches/batch-pfns/v2`` (warm: the kernels come from the
 cache once built) into a fresh results directory and prints the wall time from start to reply.txt, the rounds the
 benchmark used (the look that decided it, harness/sequential.py), boot → SSH ready of every guest the benchmark
-booted (median and range), and the share of each benchmark test's guest time spent outside the timed operations
-(boot excluded), then the reply itself.
+booted (median and range), and the share of the cycles' time spent outside the timed operations (the guest and
+/proc snapshots around each: a sample's ``outside_s``), then the reply itself.
 """
 
 import argparse
@@ -19,20 +19,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from harness import results  # noqa: E402
+
 CLI = Path(sys.executable).with_name("balloon-harness")
 
 
-def benchmark_tests(review):
-    """The test records (balloon.json) and the Avocado test entries of the review's benchmark job."""
+def benchmark_records(review):
+    """The benchmark job of a review directory and its tests' records (balloon.json)."""
     (job,) = [j for j in review.glob("job-*") if (j / "balloon" / "results.json").exists()
               and json.loads((j / "balloon" / "results.json").read_text())["samples"]]
-    tests = json.loads((job / "results.json").read_text())["tests"]
-    out = []
-    for t in tests:
-        record = Path(t["logdir"]) / "data" / "balloon.json"
-        if record.exists():
-            out.append((json.loads(record.read_text()), t))
-    return job, out
+    return job, [json.loads(p.read_text()) for p in sorted(job.glob(f"test-results/*/data/{results.TEST_FILE}"))]
 
 
 def main():
@@ -51,22 +49,20 @@ def main():
     if not reviews or not (reviews[0] / "reply.txt").exists():
         sys.exit(f"review left no reply.txt (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     review = reviews[0]
-    job, tests = benchmark_tests(review)
+    job, records = benchmark_records(review)
     data = json.loads((job / "balloon" / "results.json").read_text())
     seq = data.get("sequential") or {}
-    boots = sorted(r["guest"]["boot_s"] for r, _ in tests)
-    outside = []
-    for r, t in tests:
-        timed = sum(s["wall_s"] for s in r["samples"])
-        guest_s = t["time_elapsed"] - r["guest"]["boot_s"]  # the test's time with its guest up (and its set-up)
-        outside.append(1 - timed / guest_s)
+    boots = sorted(r["guest"]["boot_s"] for r in records)
+    cycles = [s for r in records for s in r["samples"] if s.get("outside_s") is not None]
+    outside = sum(s["outside_s"] for s in cycles) / sum(s["outside_s"] + s["wall_s"] for s in cycles)
     print(f"review of batch-pfns v1 and v2: {took:.0f} s from start to reply.txt (exit {proc.returncode}); "
           f"{review}")
-    print(f"benchmark: {len(tests)} boots, rounds used {seq.get('round', '?')} of at most {args.rounds} "
+    print(f"benchmark: {len(records)} boots, rounds used {seq.get('round', '?')} of at most {args.rounds} "
           f"({'decided' if seq.get('decided') else 'not decided'})")
     print(f"boot -> SSH ready: median {statistics.median(boots):.2f} s (range {boots[0]:.2f}-{boots[-1]:.2f} s, "
           f"{len(boots)} boots)")
-    print(f"outside the timed operations: median {statistics.median(outside):.0%} of a test's time after boot")
+    print(f"outside the timed operations: {outside:.1%} of the cycles' time (snapshots and /proc reads around "
+          f"each of {len(cycles)} operations)")
     print("\n" + (review / "reply.txt").read_text(), end="")
 
 

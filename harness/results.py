@@ -73,6 +73,7 @@ class Sample:
     host_other_cpu_s: float | None = None  # CPU the host spent on anything but QEMU during the operation
     host_steal_s: float | None = None      # CPU a hypervisor took from the host during the operation
     host_running: int | None = None        # runnable tasks on the host when the operation ended
+    outside_s: float | None = None         # the harness's work around the operation, outside its timed window
 
 
 def write_json(path, data):

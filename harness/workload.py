@@ -5,10 +5,13 @@ Each cycle, for each (from, to) pair of the workload's ``targets`` (by default t
 several pairs the op names carry the sizes (``inflate 8192→1024 MiB``). Around every operation the guest's CPU and
 MemTotal are read over SSH, and QEMU's CPU and the whole host's through its host (what else ran:
 ``host_other_cpu_s``, stolen time), outside the timed window; the guest must see the change (MemTotal moves by what
-the balloon took) and its console must stay free of panics and warnings. Cycles after boot are numbered from 1; the
+the balloon took) and its console must stay free of panics and warnings; ``outside_s`` is how long that work
+around the timed window took. Cycles after boot are numbered from 1; the
 first ``warmup`` are kept but marked. ``soak`` repeats plain cycles to show that MemTotal comes back and QEMU's
 memory stays flat.
 """
+
+import time
 
 from .balloon import actual, drive
 from .errors import GuestError
@@ -60,6 +63,7 @@ def soak(guest, workload, cycles, progress=print):
 
 
 def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck):
+    start = time.perf_counter()
     before = guest_snapshot(guest.ssh)
     cpu0 = process_cpu(guest.host, guest.pid, clk_tck)
     host0 = host_cpu(guest.host, clk_tck)
@@ -67,6 +71,7 @@ def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck):
     host1 = host_cpu(guest.host, clk_tck)
     cpu = process_cpu(guest.host, guest.pid, clk_tck).since(cpu0)
     after = guest_snapshot(guest.ssh)
+    outside_s = time.perf_counter() - start - trace.wall_s
     moved_kb = (trace.from_bytes - trace.to_bytes) >> 10
     seen_kb = before.memtotal_kb - after.memtotal_kb
     if abs(seen_kb - moved_kb) > MEMTOTAL_TOLERANCE * abs(moved_kb):
@@ -79,7 +84,8 @@ def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck):
                   guest_cpu_s=round(after.busy_s - before.busy_s, 4),
                   guest_memtotal_before_kb=before.memtotal_kb, guest_memtotal_after_kb=after.memtotal_kb,
                   host_other_cpu_s=round(max(0.0, host1.busy_s - host0.busy_s - cpu.total_s), 4),
-                  host_steal_s=round(host1.steal_s - host0.steal_s, 4), host_running=host1.running), trace
+                  host_steal_s=round(host1.steal_s - host0.steal_s, 4), host_running=host1.running,
+                  outside_s=round(outside_s, 4)), trace
 
 
 def _drive(guest, workload, target):
