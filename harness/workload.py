@@ -6,7 +6,9 @@ several pairs the op names carry the sizes (``inflate 8192→1024 MiB``). Around
 MemTotal are read over SSH, and QEMU's CPU and the whole host's through its host (what else ran:
 ``host_other_cpu_s``, stolen time), outside the timed window; the guest must see the change (MemTotal moves by what
 the balloon took) and its console must stay free of panics and warnings; ``outside_s`` is how long that work
-around the timed window took. Cycles after boot are numbered from 1; the
+around the timed window took.  An operation that follows another starts from its snapshot (one SSH round trip an
+operation, not two), so the guest CPU of that snapshot's own command falls into the next operation, alike for
+every variant. Cycles after boot are numbered from 1; the
 first ``warmup`` are kept but marked. ``soak`` repeats plain cycles to show that MemTotal comes back and QEMU's
 memory stays flat.
 """
@@ -27,13 +29,16 @@ def run(guest, workload, variant, boot, progress=print):
     clk_tck = guest.host.clk_tck()
     samples, traces = [], []
     pairs = workload.pairs(guest.spec.memory_mib)
+    snapshot = None  # the guest as the last operation left it: the next one starts from there
     for cycle in range(1, workload.warmup + workload.cycles + 1):
         for start, end in pairs:
             if actual(guest) != start << 20:  # the pair starts elsewhere: get there, untimed
                 _drive(guest, workload, start << 20)
+                snapshot = None
             for op, target in (("inflate", end << 20), ("deflate", start << 20)):
                 name = op if len(pairs) == 1 else f"{op} {start}→{end} MiB"
-                sample, trace = _measure(guest, workload, variant, boot, cycle, name, target, clk_tck)
+                sample, trace, snapshot = _measure(guest, workload, variant, boot, cycle, name, target, clk_tck,
+                                                   snapshot)
                 samples.append(sample)
                 traces.append({"variant": variant, "boot": boot, "cycle": cycle, "op": name,
                                "points": [[round(t, 5), a] for t, a in _thin(trace.points)]})
@@ -62,9 +67,11 @@ def soak(guest, workload, cycles, progress=print):
     return rows
 
 
-def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck):
+def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck, before=None):
+    """Time one operation; ``before`` is the guest's snapshot where the previous operation ended (else taken here).
+    Return the sample, the trace and the guest's snapshot after it."""
     start = time.perf_counter()
-    before = guest_snapshot(guest.ssh)
+    before = before or guest_snapshot(guest.ssh)
     cpu0 = process_cpu(guest.host, guest.pid, clk_tck)
     host0 = host_cpu(guest.host, clk_tck)
     trace = _drive(guest, workload, target)
@@ -85,7 +92,7 @@ def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck):
                   guest_memtotal_before_kb=before.memtotal_kb, guest_memtotal_after_kb=after.memtotal_kb,
                   host_other_cpu_s=round(max(0.0, host1.busy_s - host0.busy_s - cpu.total_s), 4),
                   host_steal_s=round(host1.steal_s - host0.steal_s, 4), host_running=host1.running,
-                  outside_s=round(outside_s, 4)), trace
+                  outside_s=round(outside_s, 4)), trace, after
 
 
 def _drive(guest, workload, target):
