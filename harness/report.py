@@ -69,7 +69,8 @@ def sequential_text(results):
     seq = results.get("sequential")
     if not seq:
         return ""
-    how = ("every primary comparison decided" if seq["decided"] else
+    how = ("no version was measured, so nothing was left to decide" if not results.get("comparisons", True) else
+           "every primary comparison decided" if seq["decided"] else
            "not every primary comparison decided" + (" by the last look" if seq["round"] == seq["looks"][-1] else
                                                       ": the job ended before its last look"))
     return (f"Rounds stopped after round {seq['round']} of at most {seq['looks'][-1]} (look {seq['index']} of "

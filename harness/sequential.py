@@ -12,7 +12,8 @@ over all looks the chance of calling a change that is not there is ``ALPHA`` per
 job.  Each look judges every comparison as ``stats.compare`` does, at its boundary's nominal level alpha_j.  The
 job stops at the first look where every primary comparison of every variant is decided (a change called at
 alpha_j, or "no significant change" with the power to see ``MARGIN`` at alpha_j: that depends on the noise, not on
-the change, so it cannot bias the call), and its verdicts are that look's.  The tests of the rounds after it SKIP
+the change, so it cannot bias the call) — or where there is none, every version having failed so far — and its
+verdicts are that look's.  The tests of the rounds after it SKIP
 with a reason that starts with ``STOPPED``.  ``benchmarks/sequential.py`` measures the false-change rate, the
 share decided and the rounds used by resampling recorded boots.
 """
@@ -76,7 +77,7 @@ def look(samples, baseline, looks, upto, per_host=False):
             break
         comps = compare([s for s in samples if s["boot"] <= n], baseline, per_host, alpha)
         primary = [c for c in comps if c.primary]
-        reached = Look(n, index, alpha, bool(primary) and all(c.decided for c in primary), comps)
+        reached = Look(n, index, alpha, all(c.decided for c in primary), comps)  # none to compare: nothing to wait for
         if reached.decided:
             break
     return reached

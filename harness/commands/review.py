@@ -143,8 +143,11 @@ def reply(bench, functional, names, versions, applies, commands, tested_by):
                 f"{'applies' if ok_apply else 'does not apply'}, {'builds' if built else 'does not build'}, "
                 f"functional checks {passed} of {len(mine)} PASS")
         out += _wrap(head)
-        for o in [o for o in mine if o["status"] != "PASS"][:1] + ([b] if b["status"] != "PASS" else []):
-            out += _wrap(f"{o.get('check') or 'benchmark'}: {outcomes.failure_text(o, 200)}", "  ")
+        if not built and b["status"] != "not run":  # one build error says it for every test
+            out += _wrap(f"build: {b['reason'].split(' | ')[0]}", "  ")
+        else:
+            for o in [o for o in mine if o["status"] != "PASS"][:1] + ([b] if b["status"] != "PASS" else []):
+                out += _wrap(f"{o.get('check') or 'benchmark'}: {outcomes.failure_text(o, 200)}", "  ")
         for op, metric in PRIMARY:
             c = comps.get((name, op, metric))
             if c:
@@ -157,12 +160,13 @@ def reply(bench, functional, names, versions, applies, commands, tested_by):
     boots = max((c.get("boots", 0) for c in bench.get("comparisons", [])), default=0)
     seq = bench.get("sequential")
     stopped = (f" ({'decided' if seq['decided'] else 'undecided'} at round {seq['round']} of at most "
-               f"{seq['looks'][-1]})" if seq else "")
+               f"{seq['looks'][-1]})" if seq and boots else "")
+    measured = f"{boots} boot{'s' * (boots != 1)} per kernel{stopped}" if boots else "no version measured"
     out += _wrap(f"Measured under {str(job.get('accel', '?')).upper()} with QEMU {job.get('qemu_version', '?')} on "
                  f"{(job.get('host_facts') or {}).get('cpu_model', job.get('host', '?'))}, a "
                  f"{job.get('memory_mib')} MiB guest, kernel config {str(version.get('config_sha256'))[:12]}, "
-                 f"command line '{job.get('cmdline') or ''}', {boots} boot{'s' * (boots != 1)} per kernel"
-                 f"{stopped}; base {bench['variants'][0]['kernel'].get('release', '?')}. Changes are of each "
+                 f"command line '{job.get('cmdline') or ''}', {measured}; base "
+                 f"{bench['variants'][0]['kernel'].get('release', '?')}. Changes are of each "
                  f"boot's lower quartile, with {report.level(bench) * 100:.4g} % intervals.", hang="")
     out += ["", "Reproduce (from a balloon-harness checkout):"]
     for line in commands:

@@ -76,8 +76,13 @@ class ReviewTest(unittest.TestCase):
         self.assertIn("v2 (1 patch): applies, builds, functional checks 1 of 2 PASS", text)
         self.assertIn("test_reboot: FAIL: kernel BUG at drivers/virtio/virtio_balloon.c:867!", text)
         self.assertNotIn("Tested-by", text)
-        broken = self.reply(bench("FAIL", "build"), functional())
+        b = bench("FAIL", "build")
+        b["outcomes"][-1]["reason"] = ("v2: build failed: drivers/virtio/virtio_balloon.c:213:48: error: 'x' "
+                                       "undeclared | make[3]: *** [scripts/Makefile.build:255] Error 1")
+        broken = self.reply(b, functional())
         self.assertIn("v2 (1 patch): applies, does not build", broken)
+        self.assertIn("  build: v2: build failed: drivers/virtio/virtio_balloon.c:213:48: error:", broken)
+        self.assertNotIn("make[3]", broken)  # the compiler's error once, not make's echo of it
         self.assertNotIn("Tested-by", broken)
 
     def test_no_tested_by_without_an_identity(self):

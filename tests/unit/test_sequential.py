@@ -55,6 +55,14 @@ class LookTest(unittest.TestCase):
         self.assertEqual((at.round, at.decided), (12, False))
         self.assertTrue(all(c.verdict.startswith("inconclusive") for c in at.comparisons))
 
+    def test_with_every_version_failed_there_is_nothing_to_wait_for(self):
+        base_only = [s for s in job(0.0, 3, random.Random(3)) if s["variant"] == "base"]
+        at = sequential.look(base_only, "base", LOOKS, 3)
+        self.assertEqual((at.round, at.decided, at.comparisons), (3, True, []))
+        data = {"sequential": {"looks": list(LOOKS), "round": 3, "index": 1, "alpha": at.alpha, "decided": True},
+                "comparisons": []}
+        self.assertIn("no version was measured, so nothing was left to decide", report.sequential_text(data))
+
     def test_a_test_after_the_deciding_look_is_not_needed_and_says_why(self):
         done = job(-0.3, 3, random.Random(1))
         self.assertIsNone(sequential.stop_reason(done, "base", LOOKS, 3))  # round 3 itself still runs
