@@ -160,8 +160,9 @@ def reply(bench, functional, names, versions, applies, commands, tested_by):
     boots = max((c.get("boots", 0) for c in bench.get("comparisons", [])), default=0)
     seq = bench.get("sequential")
     stopped = (f" ({'decided' if seq['decided'] else 'undecided'} at round {seq['round']} of at most "
-               f"{seq['looks'][-1]})" if seq and boots else "")
-    measured = f"{boots} boot{'s' * (boots != 1)} per kernel{stopped}" if boots else "no version measured"
+               f"{seq['looks'][-1]})" if seq else "")
+    measured = (f"{boots} boot{'s' * (boots != 1)} per kernel{stopped}" if bench.get("comparisons") else
+                "no version measured")
     out += _wrap(f"Measured under {str(job.get('accel', '?')).upper()} with QEMU {job.get('qemu_version', '?')} on "
                  f"{(job.get('host_facts') or {}).get('cpu_model', job.get('host', '?'))}, a "
                  f"{job.get('memory_mib')} MiB guest, kernel config {str(version.get('config_sha256'))[:12]}, "

@@ -81,7 +81,8 @@ class ReviewTest(unittest.TestCase):
                                        "undeclared | make[3]: *** [scripts/Makefile.build:255] Error 1")
         broken = self.reply(b, functional())
         self.assertIn("v2 (1 patch): applies, does not build", broken)
-        self.assertIn("  build: v2: build failed: drivers/virtio/virtio_balloon.c:213:48: error:", broken)
+        self.assertIn("build: v2: build failed: drivers/virtio/virtio_balloon.c:213:48: error: 'x' undeclared",
+                      " ".join(broken.split()))
         self.assertNotIn("make[3]", broken)  # the compiler's error once, not make's echo of it
         self.assertNotIn("Tested-by", broken)
 
