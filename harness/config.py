@@ -223,13 +223,20 @@ def from_params(items):
             data[key] = value
         elif parts[0] in MUX_SECTIONS:
             data.setdefault(parts[0], {}).setdefault(parts[-1], {})[key] = value
-        elif parts[0] in SCHEMA:
-            data.setdefault(parts[0], {})[key] = value
-        elif len(parts) == 3:  # /run/<axis>/<leaf>/<section>
+        elif parts[0] in SCHEMA:  # /run/<section>[/<mapping in it>, e.g. qemu/balloon]
+            _put(data.setdefault(parts[0], {}), parts[1:], key, value)
+        elif len(parts) >= 3:  # /run/<axis>/<leaf>/<section>[/<mapping in it>]
             axes[parts[0]] = parts[1]
-            leaves.setdefault(tuple(parts[:2]), {}).setdefault(parts[2], {})[key] = value
+            _put(leaves.setdefault(tuple(parts[:2]), {}).setdefault(parts[2], {}), parts[3:], key, value)
     where = lambda keys: "avocado parameters"  # noqa: E731
     return replace(_validate(_merge(data, list(leaves.values())), where, "<params>"), axes=axes)
+
+
+def _put(mapping, path, key, value):
+    """``mapping[path...][key] = value``, making the mappings on the way."""
+    for part in path:
+        mapping = mapping.setdefault(part, {})
+    mapping[key] = value
 
 
 def _plain(node, keys, lines, muxes):

@@ -59,6 +59,12 @@ class VariantIdsTest(unittest.TestCase):
         _, ids, _ = variants("-m", "configs/scenarios.yaml")
         self.assertEqual(["r1-default-2g-base", "r1-default-2g-v2", "r1-seed-8g-base"], ids[:3])
 
+    def test_a_mapping_inside_a_section_reaches_the_test(self):
+        _, ids, dumped = variants("-m", "configs/ranges.yaml")
+        self.assertEqual(["r1-base", "r1-v1", "r1-v2"], ids[:3])
+        job = config.from_params(AvocadoParams(dumped[0]["variant"], dumped[0]["paths"]).iteritems())
+        self.assertEqual((("ranges", "on"),), job.qemu.balloon)
+
     def test_other_mux_files_keep_avocados_ids(self):
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
             f.write("speed: !mux\n  fast: {k: 1}\n  slow: {k: 2}\n")

@@ -83,9 +83,10 @@ class ConfigTest(unittest.TestCase):
             ("/run/variants/v2", "series", "patches/batch-pfns/v2"),
             ("/run/rounds/r1", "round", 1),
         ]
-        job = config.from_params(items)
+        job = config.from_params(items + [("/run/qemu", "source", "debian"), ("/run/qemu/balloon", "ranges", True)])
         self.assertEqual(job.guest.memory_mib, 1024)
         self.assertEqual(job.variant("v2").series, Path("patches/batch-pfns/v2"))
+        self.assertEqual(job.qemu.balloon, (("ranges", "on"),))  # a mapping in a section is a node of its own
         with self.assertRaises(ConfigError) as cm:
             config.from_params([("/run/guest", "memory", 1024)])
         self.assertIn("did you mean 'memory_mib'", str(cm.exception))
