@@ -27,7 +27,7 @@ def first_trouble(text):
     for i, line in enumerate(lines):
         if HEADLINE.search(line):
             rip = next((m["where"] for l in lines[i + 1:i + 40] if (m := RIP.search(l))), None)
-            return _clean(line) + (f" (RIP: {rip})" if rip else "")
+            return _clean(line) + (f" (RIP: {rip})" if rip and rip not in line else "")  # a WARNING names it
     found = trouble(text)
     return found[0] if found else None
 

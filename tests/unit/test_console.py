@@ -28,6 +28,12 @@ class ConsoleTest(unittest.TestCase):
                 "[ 3.0] Kernel panic - not syncing: oops\n")
         self.assertEqual(console.first_trouble(text), "WARNING: CPU: 0 PID: 5 at mm/page_alloc.c:5 x")
 
+    def test_a_warning_that_names_its_function_gets_no_rip(self):
+        text = ("[ 2.0] WARNING: CPU: 0 PID: 14 at drivers/virtio/virtio_balloon.c:212 "
+                "update_balloon_size_func+0x54/0x1bf\n[ 2.0] RIP: 0010:update_balloon_size_func+0x54/0x1bf\n")
+        self.assertEqual(console.first_trouble(text), "WARNING: CPU: 0 PID: 14 at drivers/virtio/virtio_balloon.c:212 "
+                                                      "update_balloon_size_func+0x54/0x1bf")
+
     def test_sanitizer_reports_are_trouble(self):
         for line in ("BUG: KASAN: use-after-free in leak_balloon+0x10/0x20",
                      "UBSAN: shift-out-of-bounds in drivers/virtio/virtio_balloon.c:300:12"):
