@@ -326,7 +326,7 @@ class Guest:
         known_hosts = self._private / "known_hosts"
         known_hosts.write_text(f"[127.0.0.1]:{self.port} {self.image.host_key}\n")
         self.ssh = SSHHost("127.0.0.1", self.port, self.image.user, self.image.client_key, known_hosts,
-                           name=f"guest {self.kernel.variant}",
+                           name=f"guest {self.kernel.variant}" + ("" if self.host.local else f" on {self.host.name}"),
                            opener=None if self.host.local else lambda: self.host.forward(self.port))
         remaining = max(1.0, deadline - time.perf_counter())
         self.ssh.wait_ready(remaining, is_alive=lambda: self._proc.poll() is None)

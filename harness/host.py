@@ -332,7 +332,7 @@ class SSHHost(Host):
             stderr = err.read().decode(errors="replace")
             rc = out.channel.recv_exit_status()
         except (paramiko.SSHException, socket.error, EOFError) as exc:
-            raise self._failed(f"running {line!r}", exc) from exc
+            raise self._failed(f"run {line!r}", exc) from exc
         if rc == -1 and not self.connected():
             raise SSHError(f"{self.name}: connection lost while running {line!r}")
         result = CommandResult(tuple(str(a) for a in argv), rc, stdout, stderr, time.perf_counter() - start)
