@@ -20,7 +20,7 @@ from .guest import Guest
 from .host import open_host
 
 
-SETUP = ("tcg_thread", "tcg_tb_mib", "backend", "prealloc")  # how the guest runs, beside placement: in its facts
+SETUP = ("tcg_thread", "tcg_tb_mib", "backend", "prealloc", "count_discards")  # how the guest runs, beside placement: in its facts
 
 
 class BalloonTest(Test):
@@ -65,25 +65,25 @@ class BalloonTest(Test):
         return image.build(self.job.guest.image, self.cache_dir, progress=self.log.info)
 
     def guest(self, build, img, name="guest", balloon_props=(), **kw):
-        """A guest of the variant's kernel; the balloon gets the job's properties (``qemu.balloon``), then the
-        check's own."""
+        """A guest of the variant's kernel; the balloon gets the properties of the variant's QEMU (``qemu.balloon``),
+        then the check's own."""
         return Guest(build, img, self.job.guest, self.logdir + f"/{name}", self.cache_dir,
                      self.job.cmdline(self.variant), progress=self.log.info, host=self.host(),
-                     qemu=self.qemu().binary, balloon_props={**dict(self.job.qemu.balloon), **dict(balloon_props)},
+                     qemu=self.qemu().binary, balloon_props={**dict(self.job.qemu_of(self.variant).balloon), **dict(balloon_props)},
                      **kw)
 
     def qemu(self):
-        """The QEMU the guests run on: the host's own (``guest.qemu``), or one built from source (cached; on the
-        controller only)."""
+        """The QEMU the variant's guests run on: the host's own (``guest.qemu``), or one built from source (cached;
+        on the controller only)."""
         if self._qemu is None:
-            spec = self._host_spec()
-            if self.job.qemu.source == "system":
+            spec, wanted = self._host_spec(), self.job.qemu_of(self.variant)
+            if wanted.source == "system":
                 self._qemu = qemu_build.QemuBuild(self.job.guest.qemu, None, "system")
             elif spec and spec.address:
                 raise PrerequisiteError(f"host {spec.name}: a QEMU built from source runs on the controller only",
                                         hint="use qemu: {source: system} on SSH test hosts")
             else:
-                self._qemu = qemu_build.build(self.job.qemu, self.cache_dir, progress=self.log.info)
+                self._qemu = qemu_build.build(wanted, self.cache_dir, progress=self.log.info)
         return self._qemu
 
     def _host_spec(self):
@@ -122,4 +122,4 @@ class BalloonTest(Test):
                 "setup": {k: getattr(self.job.guest, k) for k in SETUP} | {"balloon": dict(g.balloon_props)},
                 "cmdline": self.job.cmdline(self.variant), "axes": self.job.axes, "boot_s": round(g.boot_s, 3),
                 "held": [round(self.held_since, 3), round(time.time(), 3)],  # the host was ours (epoch s)
-                "compare_across_hosts": self.job.compare_across_hosts}
+                "compare_across_hosts": self.job.compare_across_hosts, "pairs": [list(p) for p in self.job.pairs]}

@@ -2,7 +2,10 @@
 
 An operation is timed by QEMU itself: its trace (``virtio_balloon_to_target`` when the ``balloon`` command sets the
 target, ``virtio_balloon_set_config`` each time the guest writes ``actual``; microsecond timestamps) gives the time
-from the target being set to the guest confirming it, and the ``actual`` curve in between. Polling ``query-balloon``
+from the target being set to the guest confirming it, and the ``actual`` curve in between.  The same trace splits
+the time (``Phases``): each request is the guest's kick of the balloon's inflate or deflate queue
+(``virtio_queue_notify``) up to QEMU's interrupt back (``virtio_notify``) — the host's handling —; before the first
+request the guest is still noticing the target (waiting); the rest is the guest's own work. Polling ``query-balloon``
 would measure the monitor instead: under TCG the main loop waits for the vCPU thread's lock, and answers come in
 bursts ~0.13 s apart. ``query-balloon`` is polled every ``poll_s`` only to know when the target is reached
 (``BALLOON_CHANGE`` events are throttled to one a second) and to see a balloon that stalls; one that stops short is
@@ -18,6 +21,19 @@ from .errors import GuestError, QMPError
 
 
 @dataclass(frozen=True)
+class Phases:
+    """Where one operation's time went, from QEMU's trace: ``requests`` the guest sent, ``host_s`` QEMU spent on
+    them (kick to interrupt), ``wait_s`` before the first; with the extra events traced (``guest.count_discards``),
+    the guest-physical ``ranges`` the ranges device took and the ``discards`` QEMU made (else None)."""
+
+    requests: int
+    host_s: float
+    wait_s: float
+    ranges: int | None = None
+    discards: int | None = None
+
+
+@dataclass(frozen=True)
 class Trace:
     """``actual`` over one operation: ``points`` are (seconds since the command, bytes) at every change."""
 
@@ -25,6 +41,7 @@ class Trace:
     to_bytes: int
     points: tuple
     wall_s: float
+    phases: Phases | None = None  # None where the QEMU traced no request of the balloon (another device model)
 
     def time_to(self, fraction):
         """Seconds until ``fraction`` of the change was done (None if it never was)."""
@@ -64,7 +81,8 @@ def drive(guest, target_bytes, poll_s=0.01, timeout_s=120.0, stall_s=10.0):
             raise GuestError(f"balloon {why} (from {start_bytes >> 20} MiB towards {target_bytes >> 20} MiB); "
                              f"QEMU's trace: {_story(guest.trace_lines(), guest.spec.memory_mib << 20, start_bytes)}")
         time.sleep(poll_s)
-    return from_trace(guest.trace_lines(), guest.spec.memory_mib << 20, start_bytes, target_bytes)
+    return from_trace(guest.trace_lines(), guest.spec.memory_mib << 20, start_bytes, target_bytes,
+                      guest.spec.count_discards)
 
 
 def _story(lines, ram_bytes, start_bytes, keep=5):
@@ -79,10 +97,11 @@ def _story(lines, ram_bytes, start_bytes, keep=5):
     return f"target set at 0.00 s; {changes} change(s) of actual" + (f", the last: {told}" if changes else "")
 
 
-TRACE_LINE = re.compile(r"^\d+@(?P<t>\d+\.\d+):(?P<event>virtio_balloon_\w+) (?P<args>.*)$")
+TRACE_LINE = re.compile(r"^\d+@(?P<t>\d+\.\d+):(?P<event>\w+) (?P<args>.*)$")
+QUEUES = {"inflate": 0, "deflate": 1}  # the balloon's virtqueues by index (the virtio spec's inflateq, deflateq)
 
 
-def from_trace(lines, ram_bytes, start_bytes, target_bytes):
+def from_trace(lines, ram_bytes, start_bytes, target_bytes, counted=False):
     """The ``Trace`` of one operation from QEMU's trace lines: from the target being set to the guest writing the
     ``actual`` that meets it (balloon pages are 4 KiB; the guest has RAM minus the balloon)."""
     start, points = _points(lines, ram_bytes, start_bytes)
@@ -93,7 +112,38 @@ def from_trace(lines, ram_bytes, start_bytes, target_bytes):
     if done is None:
         raise QMPError(f"QEMU's trace never shows actual at {target_bytes >> 20} MiB although query-balloon did",
                        hint="a trace line may have been lost; see the QEMU log directory")
-    return Trace(start_bytes, target_bytes, tuple(p for p in points if p[0] <= done), done)
+    return Trace(start_bytes, target_bytes, tuple(p for p in points if p[0] <= done), done,
+                 phases(lines, "inflate" if target_bytes < start_bytes else "deflate", done, counted))
+
+
+def phases(lines, op, done_s, counted=False):
+    """The ``Phases`` of one operation (``op``: inflate or deflate) that took ``done_s`` from the target being set,
+    from its trace lines (``counted``: with ranges and discards traced); None without requests.  The balloon is the device that kicked ``op``'s queue most often
+    in the window (another device's queue of the same index may kick too)."""
+    start, events = None, []
+    for line in lines:
+        m = TRACE_LINE.match(line)
+        if not m:
+            continue
+        if m["event"] == "virtio_balloon_to_target":
+            start, events = float(m["t"]), []
+        elif start is not None and float(m["t"]) - start <= done_s:
+            events.append((float(m["t"]) - start, m["event"], dict(re.findall(r"(\w+):? (\S+)", m["args"]))))
+    kicks = [(t, a) for t, e, a in events if e == "virtio_queue_notify" and a.get("n") == str(QUEUES[op])]
+    if not kicks:
+        return None
+    vdev = max({a["vdev"] for _, a in kicks}, key=lambda d: sum(a["vdev"] == d for _, a in kicks))
+    kicks = [(t, a["vq"]) for t, a in kicks if a["vdev"] == vdev]
+    answers = sorted(t for t, e, a in events if e == "virtio_notify" and a.get("vq") == kicks[0][1])
+    host, i = 0.0, 0
+    for t, _ in kicks:
+        while i < len(answers) and answers[i] < t:
+            i += 1
+        if i < len(answers):
+            host, i = host + answers[i] - t, i + 1
+    count = lambda event: sum(e == event for _, e, _ in events) if counted else None  # noqa: E731
+    return Phases(len(kicks), round(host, 6), round(kicks[0][0], 6), count("virtio_balloon_handle_range"),
+                  count("ram_block_discard_range"))
 
 
 def _points(lines, ram_bytes, start_bytes):

@@ -26,14 +26,15 @@ SCHEMA = {
     "kernel": {"profile": str, "fragments": list, "cmdline": str},
     "qemu": {"source": str, "series": str, "balloon": dict},
     "guest": {"memory_mib": int, "cpus": int, "accel": str, "image": str, "qemu": str, "boot_timeout_s": float,
-              "placement": str, "tcg_thread": str, "tcg_tb_mib": int, "backend": str, "prealloc": bool},
+              "placement": str, "tcg_thread": str, "tcg_tb_mib": int, "backend": str, "prealloc": bool,
+              "count_discards": bool},
     "workload": {"target_mib": int, "targets": list, "cycles": int, "warmup": int, "poll_interval_s": float,
                  "op_timeout_s": float, "stall_s": float},
-    "variants": {"variant": str, "series": str, "host": str, "cmdline": str},
+    "variants": {"variant": str, "series": str, "host": str, "cmdline": str, "qemu": dict},
     "rounds": {"round": int},
 }
 HOST_SCHEMA = {"name": str, "ssh": str, "key": str, "known_hosts": str}
-TOP_SCHEMA = {**{k: dict for k in SCHEMA}, "hosts": list, "compare_across_hosts": bool, "looks": list}
+TOP_SCHEMA = {**{k: dict for k in SCHEMA}, "hosts": list, "compare_across_hosts": bool, "looks": list, "compare": dict}
 SSH_TARGET = re.compile(r"(?P<user>[^@\s]+)@(?P<address>\[[^\]\s]+\]|[^@:\s]+)(?::(?P<port>\d+))?")
 ACCELS = ("auto", "kvm", "tcg")
 PLACEMENTS = ("shared", "split")  # guest.placement: see guest.Guest.place
@@ -47,13 +48,25 @@ DEFAULT_FRAGMENTS = ["configs/kernel/balloon.config"]
 
 
 @dataclass(frozen=True)
+class QemuSpec:
+    """The QEMU that runs the guests: the host's (``system``: ``guest.qemu``) or one built from the distribution's
+    source package (``debian``), optionally with a series applied."""
+
+    source: str = "system"
+    series: Path | None = None
+    balloon: tuple = ()  # (property, value) pairs for the balloon device, e.g. (("ranges", "on"),)
+
+
+@dataclass(frozen=True)
 class Variant:
-    """One kernel under test: the base plus, unless it is the base itself, a series directory."""
+    """One kernel under test — the base plus, unless it is the base itself, a series directory — and the QEMU it
+    runs on where that is its own."""
 
     name: str
     series: Path | None = None
     host: str | None = None  # the ``hosts`` entry its tests run on (None: the job's first host)
     cmdline: str = ""        # added to the kernel command line of this variant's guests
+    qemu: QemuSpec | None = None  # the QEMU its guests run on, where it is not the job's (``qemu`` in its leaf)
 
 
 @dataclass(frozen=True)
@@ -77,16 +90,6 @@ class KernelSpec:
 
 
 @dataclass(frozen=True)
-class QemuSpec:
-    """The QEMU that runs the guests: the host's (``system``: ``guest.qemu``) or one built from the distribution's
-    source package (``debian``), optionally with a series applied."""
-
-    source: str = "system"
-    series: Path | None = None
-    balloon: tuple = ()  # (property, value) pairs for the balloon device, e.g. (("ranges", "on"),)
-
-
-@dataclass(frozen=True)
 class GuestSpec:
     memory_mib: int = 2048
     cpus: int = 1
@@ -99,6 +102,7 @@ class GuestSpec:
     tcg_tb_mib: int = 0    # TCG's translation buffer, MiB (0: QEMU's default)
     backend: str = "anonymous"  # guest RAM: anonymous (QEMU madvises it for THP) or memfd (shared memory, no THP here)
     prealloc: bool = False  # fault in all guest RAM before boot
+    count_discards: bool = False  # QEMU traces every range and discard: counted, but slower (not for timing)
 
 
 @dataclass(frozen=True)
@@ -132,11 +136,16 @@ class Job:
     qemu: QemuSpec = field(default_factory=QemuSpec)
     axes: dict = field(default_factory=dict)  # axis -> its leaves' names (job file) or this test's leaf (params)
     looks: tuple = ()  # the rounds after which the results are judged; the rounds stop once decided (sequential.py)
+    pairs: tuple = ()  # (variant, against): comparisons beside every variant against the base (``compare``)
     settings: tuple = ()  # job file: (axes of one combination, its Job) for every combination of the axes
 
     def cmdline(self, variant):
         """The kernel command line of ``variant``'s guests: the job's (with its axes') plus the variant's own."""
         return " ".join(c for c in (self.kernel.cmdline, variant.cmdline) if c)
+
+    def qemu_of(self, variant):
+        """The QEMU ``variant``'s guests run on: its own (``qemu`` in its leaf), else the job's."""
+        return variant.qemu or self.qemu
 
     def host(self, name=None):
         """The ``HostSpec`` named ``name``, else the first host; None when the job runs on the controller."""
@@ -221,8 +230,10 @@ def from_params(items):
         parts = [p for p in path.split("/") if p][1:]  # drop the leading 'run'
         if not parts:
             data[key] = value
-        elif parts[0] in MUX_SECTIONS:
-            data.setdefault(parts[0], {}).setdefault(parts[-1], {})[key] = value
+        elif parts[0] in MUX_SECTIONS:  # /run/<mux>/<leaf>[/qemu[/balloon]]
+            _put(data.setdefault(parts[0], {}).setdefault(parts[1], {}), parts[2:], key, value)
+        elif parts == ["compare"]:
+            data.setdefault("compare", {})[key] = value
         elif parts[0] in SCHEMA:  # /run/<section>[/<mapping in it>, e.g. qemu/balloon]
             _put(data.setdefault(parts[0], {}), parts[1:], key, value)
         elif len(parts) >= 3:  # /run/<axis>/<leaf>/<section>[/<mapping in it>]
@@ -336,15 +347,7 @@ def _validate(data, where, source):
     if profile not in PROFILES and not ("/" in profile or Path(profile).is_file()):
         raise ConfigError(f"{where(('kernel', 'profile'))}: unknown profile {profile!r}",
                           hint=f"one of {', '.join(PROFILES)}, or the path of a kernel config file")
-    qemu = data.get("qemu", {})
-    if qemu.get("source", "system") not in QEMU_SOURCES:
-        raise ConfigError(f"{where(('qemu', 'source'))}: QEMU source {qemu['source']!r} is not one of "
-                          f"{', '.join(QEMU_SOURCES)}")
-    if qemu.get("series") and qemu.get("source", "system") == "system":
-        raise ConfigError(f"{where(('qemu', 'series'))}: a QEMU series needs a QEMU built from source",
-                          hint="add source: debian")
-    qemu = QemuSpec(qemu.get("source", "system"), Path(qemu["series"]) if qemu.get("series") else None,
-                    tuple((k, {True: "on", False: "off"}.get(v, v)) for k, v in (qemu.get("balloon") or {}).items()))
+    qemu = _qemu(data.get("qemu", {}), ("qemu",), where)
     kernel = KernelSpec(**{**kernel, **({"fragments": tuple(Path(f) for f in kernel["fragments"])}
                                         if "fragments" in kernel else {})})
     guest = GuestSpec(**{k: float(v) if k.endswith("_s") else v for k, v in data.get("guest", {}).items()})
@@ -370,7 +373,8 @@ def _validate(data, where, source):
             raise ConfigError(f"{where(('variants', leaf, 'host'))}: no host named {v['host']!r} in hosts",
                               hint=_closest(v["host"], [h.name for h in hosts]) if hosts else "add a hosts section")
     variants = tuple(Variant(v.get("variant", leaf), Path(v["series"]) if v.get("series") else None, v.get("host"),
-                             v.get("cmdline", "")) for leaf, v in leaves)
+                             v.get("cmdline", ""), _qemu(v["qemu"], ("variants", leaf, "qemu"), where)
+                             if "qemu" in v else None) for leaf, v in leaves)
     placed = [(v.name, v.host or (hosts[0].name if hosts else None)) for v in variants]
     if len(set(placed)) != len(placed):
         raise ConfigError(f"{where(('variants',))}: variant names repeat on one host: {[v.name for v in variants]}")
@@ -380,7 +384,37 @@ def _validate(data, where, source):
         raise ConfigError(f"{where(('looks',))}: looks must be rounds in ascending order, e.g. [3, 6, 9, 12], "
                           f"not {list(looks)}")
     return Job(base, kernel, guest, workload, variants, rounds, source, hosts, data.get("compare_across_hosts", False),
-               qemu, looks=looks)
+               qemu, looks=looks, pairs=_pairs(data.get("compare") or {}, None if source == "<params>" else
+                                               [v.name for v in variants], where))  # a test knows its own variant only
+
+
+def _pairs(mapping, names, where):
+    """``compare: {variant: [another, ...]}`` as (variant, another) pairs, every name one of ``names`` (unless None)."""
+    pairs = []
+    for variant, others in mapping.items():
+        keys = ("compare", variant)
+        if not isinstance(others, list) or not others:
+            raise ConfigError(f"{where(keys)}: compare.{variant} must list the variants it is compared with",
+                              hint="e.g. compare: {v2: [v1]} compares v2 with v1 beside both with base")
+        for name in [variant, *others]:
+            if names is not None and name not in names:
+                raise ConfigError(f"{where(keys)}: compare names {name!r}, which is not a variant of the job",
+                                  hint=_closest(str(name), names))
+        pairs += [(variant, other) for other in others if other != variant]
+    return tuple(dict.fromkeys(pairs))
+
+
+def _qemu(mapping, keys, where):
+    """A ``qemu`` section (the job's, or a variant's own) as a ``QemuSpec``."""
+    _check_keys(mapping, SCHEMA["qemu"], keys, where)
+    source = mapping.get("source", "system")
+    if source not in QEMU_SOURCES:
+        raise ConfigError(f"{where(keys + ('source',))}: QEMU source {source!r} is not one of {', '.join(QEMU_SOURCES)}")
+    if mapping.get("series") and source == "system":
+        raise ConfigError(f"{where(keys + ('series',))}: a QEMU series needs a QEMU built from source",
+                          hint="add source: debian")
+    return QemuSpec(source, Path(mapping["series"]) if mapping.get("series") else None,
+                    tuple((k, {True: "on", False: "off"}.get(v, v)) for k, v in (mapping.get("balloon") or {}).items()))
 
 
 def _targets(workload, guest, where):

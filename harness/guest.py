@@ -37,7 +37,10 @@ CONSOLE_POLL_S = 0.01  # how often the console is read for the readiness line (0
 REMOTE_QMP_TIMEOUT_S = 30.0  # a QMP reply over SSH that takes longer means the host is gone
 MACHINES = ("pc", "q35")
 TRACE_LOG = "trace.log"
-TRACE_EVENTS = ("virtio_balloon_to_target", "virtio_balloon_set_config")  # read by balloon.drive
+TRACE_EVENTS = ("virtio_balloon_to_target", "virtio_balloon_set_config",  # read by balloon.drive: the timing,
+                "virtio_queue_notify", "virtio_notify")  # and the requests (one line each way per request)
+COUNT_EVENTS = ("virtio_balloon_handle_range", "ram_block_discard_range")  # guest.count_discards: a line a range, a
+#                                                                            discard (a line a page for PFN arrays)
 HOTPLUG_PORT = "rp0"  # on q35, the pcie-root-port the balloon sits in (device_add ... bus=rp0 plugs it back)
 
 
@@ -59,7 +62,7 @@ def command_line(qemu, kernel, image, spec, accel, run_dir, log_dir, port, cmdli
             "-append", " ".join([*KERNEL_CMDLINE, cmdline]).strip(),
             "-chardev", f"file,id=console,path={log_dir}/console.log", "-serial", "chardev:console",
             "-qmp", f"{qmp},server=on,wait=off",
-            *_trace(log_dir),
+            *_trace(log_dir, spec.count_discards),
             *_balloon(machine, balloon_props),
             *_network(port)]
 
@@ -98,10 +101,12 @@ def _balloon(machine, props=()):
     return [*port, "-device", ",".join(["virtio-balloon-pci", "id=balloon0", *bus, *(f"{k}={v}" for k, v in props)])]
 
 
-def _trace(log_dir):
-    """QEMU's own timestamped trace of the balloon: the target it was given and every ``actual`` the guest wrote."""
-    return ["-msg", "timestamp=on", "-D", f"{log_dir}/{TRACE_LOG}",
-            *[arg for event in TRACE_EVENTS for arg in ("-trace", event)]]
+def _trace(log_dir, count_discards=False):
+    """QEMU's own timestamped trace of the balloon: the target it was given, every ``actual`` the guest wrote, the
+    requests; with ``count_discards`` every range and discard too (a QEMU without the ranges event warns, and
+    traces the rest)."""
+    events = TRACE_EVENTS + COUNT_EVENTS * count_discards
+    return ["-msg", "timestamp=on", "-D", f"{log_dir}/{TRACE_LOG}", *[arg for event in events for arg in ("-trace", event)]]
 
 
 def _network(port):

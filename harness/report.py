@@ -21,8 +21,8 @@ from .outcomes import failure_text, headline, interference, interference_text, l
     setting_text
 from .outcomes import table as outcome_table
 from .results import LABELS, METRICS, metric
-from .stats import ALPHA, LEVEL, MARGIN, MIN_BOOTS, POWER, along, axes_of, boot_q1s, compare, compare_axes, hosts, \
-    summarize
+from .stats import ALPHA, LEVEL, MARGIN, MIN_BOOTS, POWER, along, axes_of, boot_q1s, compare, compare_axes, \
+    compare_pairs, hosts, summarize
 
 TONES = {"faster": "better", "less CPU": "better", "slower": "worse", "more CPU": "worse"}
 
@@ -36,6 +36,11 @@ def baseline_of(results):
     return "base" if "base" in names else names[0]
 
 
+def pairs_of(results):
+    """The pairs of variants the job compares besides each with the baseline (its ``compare``)."""
+    return [tuple(p) for p in results["job"].get("pairs") or []]
+
+
 def per_host(results, across_hosts=None):
     """Whether to compare per host: samples from several hosts, and pooling them not asked for."""
     across = results["job"].get("compare_across_hosts", False) if across_hosts is None else across_hosts
@@ -43,20 +48,21 @@ def per_host(results, across_hosts=None):
 
 
 def comparisons(results, across_hosts=None):
-    """The variants against the baseline, then the leaves of every other axis against that axis's first; for a
-    sequential job, on the rounds its deciding look judged, at that look's level."""
+    """The variants against the baseline, the pairs the job names, then the leaves of every other axis against
+    that axis's first; for a sequential job, on the rounds its deciding look judged, at that look's level."""
     split = per_host(results, across_hosts)
     samples, alpha = results["samples"], ALPHA
     if results.get("sequential"):
         alpha = results["sequential"]["alpha"]
         samples = [s for s in samples if s["boot"] <= results["sequential"]["round"]]
-    return compare(samples, baseline_of(results), split, alpha) + compare_axes(samples, split, alpha)
+    return (compare(samples, baseline_of(results), split, alpha) + compare_pairs(samples, pairs_of(results), split, alpha)
+            + compare_axes(samples, split, alpha))
 
 
 def stop(results, looks):
     """The ``sequential.Look`` that judges a job's results so far (None before its first look)."""
     upto = max((s["boot"] for s in results["samples"]), default=0)
-    return sequential.look(results["samples"], baseline_of(results), looks, upto, per_host(results))
+    return sequential.look(results["samples"], baseline_of(results), looks, upto, per_host(results), pairs_of(results))
 
 
 def level(results):
@@ -79,8 +85,14 @@ def sequential_text(results):
 
 
 def views(results):
-    """(what is compared, its samples, its baseline, its order) for the variants and for each axis."""
-    out = [("variant", results["samples"], baseline_of(results), variant_names(results))]
+    """(what is compared, its samples, its baseline, its order) for the variants, for each variant another is
+    compared with (``compare``), and for each axis."""
+    names = variant_names(results)
+    out = [("variant", results["samples"], baseline_of(results), names)]
+    for other in dict.fromkeys(o for _, o in pairs_of(results)):
+        mine = {other, *(v for v, o in pairs_of(results) if o == other)}
+        out.append(("variant", [s for s in results["samples"] if s["variant"] in mine], other,
+                    [n for n in names if n in mine]))
     for axis, leaves in axes_of(results["samples"]).items():
         out.append((axis, along(results["samples"], axis), f"{axis}={leaves[0]}", [f"{axis}={l}" for l in leaves]))
     return out
@@ -127,8 +139,8 @@ def table(results, comps=None, across_hosts=None, full=False):
     metric's measured rows."""
     split = per_host(results, across_hosts)
     comps = comparisons(results, across_hosts=across_hosts) if comps is None else comps
-    texts = [_table(what, samples, [c for c in comps if c.axis == what], baseline, order, split, full,
-                    level(results)) for what, samples, baseline, order in views(results)]
+    texts = [_table(what, samples, [c for c in comps if c.axis == what and c.baseline == baseline], baseline, order,
+                    split, full, level(results)) for what, samples, baseline, order in views(results)]
     missing = [f"{name}: not measured ({failure_text(o)})" for name, o in not_measured(results)]
     head = [headline(results), outcome_table(results)] if outcomes(results) else []
     head += [sequential_text(results)] if results.get("sequential") else []
@@ -173,19 +185,25 @@ def facts(results):
     host = ", ".join(h or "?" for h in names) if len(names) > 1 else job.get("host", "?")
     lines = [f"host {host}, QEMU {job.get('qemu_version', '?')}, accel {job.get('accel', '?')}, "
              f"guest {job.get('memory_mib', '?')} MiB / {job.get('cpus', '?')} vCPU, {setup_text(job)}"]
+    own_qemu = job.get("qemu_version") == "per variant"
     for v in results["variants"]:
         k = v["kernel"]
         lines.append(f"{v['name']}{setting_text(v)}: {k.get('release', '(not built)')} config "
                      f"{k.get('config_sha256', '-')} bzImage {k.get('bzimage_sha256', '-')[:16]} series "
-                     f"{', '.join(v['series']) or '(none)'}")
+                     f"{', '.join(v['series']) or '(none)'}" + (f"; {qemu_text(v.get('qemu_build'))}" if own_qemu else ""))
     settings = results.get("settings", [])
     for st in settings if len(settings) > 1 or any(st.get("axes") for st in settings) else []:
-        q = st.get("qemu_build") or {}
-        lines.append(f"setting {setting_text(st) or '(default)'}: QEMU {q.get('version', '?')} from "
-                     f"{q.get('source', '?')}{' + ' + ', '.join(q['series']) if q.get('series') else ''}, guest "
+        lines.append(f"setting {setting_text(st) or '(default)'}: {qemu_text(st.get('qemu_build'))}, guest "
                      f"{st.get('memory_mib')} MiB, {setup_text(st)}, kernel command line "
                      f"{st.get('cmdline') or '(none)'!r}")
     return "\n".join(lines)
+
+
+def qemu_text(build):
+    """A QEMU build's version, source and series, from its facts."""
+    q = build or {}
+    return (f"QEMU {q.get('version', '?')} from {q.get('source', '?')}"
+            f"{' + ' + ', '.join(q['series']) if q.get('series') else ''}")
 
 
 def setup_text(facts):
@@ -208,9 +226,9 @@ def verdict_rows(results, comps):
     split = per_host(results)
     rows = []
     names = [m.name for m in METRICS]
-    for what, samples, _, order in views(results):
+    for what, samples, baseline, order in views(results):
         q1s = {(s.op, s.metric, s.variant, s.where): s.q1 for s in summarize(samples, split) if not s.warmup}
-        mine = sorted((c for c in comps if c.axis == what), key=lambda c: (
+        mine = sorted((c for c in comps if c.axis == what and c.baseline == baseline), key=lambda c: (
             not c.op.startswith("inflate"), c.op, not c.primary, names.index(c.metric), c.where or "",
             order.index(c.variant)))
         rows += [{"op": c.op, "metric": LABELS[c.metric] + (f" in {c.where}" if c.where else ""),

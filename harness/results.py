@@ -74,6 +74,11 @@ class Sample:
     host_steal_s: float | None = None      # CPU a hypervisor took from the host during the operation
     host_running: int | None = None        # runnable tasks on the host when the operation ended
     outside_s: float | None = None         # the harness's work around the operation, outside its timed window
+    requests: int | None = None            # requests the guest sent (balloon.Phases; None: none traced)
+    host_s: float | None = None            # QEMU's handling of them, kick to interrupt
+    wait_s: float | None = None            # before the first request: the guest noticing the target
+    ranges: int | None = None              # guest-physical ranges the device took (guest.count_discards)
+    discards: int | None = None            # discards QEMU made (guest.count_discards)
 
 
 def write_json(path, data):
@@ -109,7 +114,8 @@ def gather(job_dir):
         axes = guest.get("axes") or {}
         key = json.dumps(axes, sort_keys=True)
         variants.setdefault((rec["variant"], key), {"name": rec["variant"], "series": rec["kernel"].get("series", []),
-                                                    "kernel": rec["kernel"], **({"axes": axes} if axes else {})})
+                                                    "kernel": rec["kernel"], "qemu_build": guest.get("qemu_build"),
+                                                    **({"axes": axes} if axes else {})})
         settings.setdefault(key, {k: guest.get(k) for k in SETTING_FACTS})
         # compared per host and per setting of the axes
         samples += [{**s, "host": guest.get("host"), **({"axes": axes} if axes else {})} for s in rec["samples"]]
@@ -117,8 +123,16 @@ def gather(job_dir):
         facts = {k: v for k, v in guest.items() if k not in ("boot_s", "axes", "held")} or facts
     if len(settings) > 1:  # what differs between settings is listed per setting, not as the last test's
         facts.update({k: "per setting" for k in (*SETTING_FACTS, "qemu", "qemu_version") if k in facts})
+    elif len({_which(v["qemu_build"]) for v in variants.values()}) > 1:  # variants on QEMUs of their own
+        facts.update({k: "per variant" for k in ("qemu", "qemu_version", "qemu_build") if k in facts})
     return {"schema": SCHEMA, "job": {"dir": str(job_dir), **facts}, "variants": list(variants.values()),
             "settings": list(settings.values()), "samples": samples, "traces": traces}
+
+
+def _which(qemu_build):
+    """What tells one QEMU build from another (not whether this test found it cached)."""
+    q = qemu_build or {}
+    return q.get("binary"), q.get("source"), tuple(q.get("series") or ())
 
 
 def load(job_dir):

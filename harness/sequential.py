@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from scipy.optimize import brentq
 from scipy.stats import multivariate_normal, norm
 
-from .stats import ALPHA, compare
+from .stats import ALPHA, compare, compare_pairs
 
 STOPPED = "not needed: the rounds stopped"  # the start of the reason of every test skipped by the rule
 
@@ -68,14 +68,15 @@ class Look:
     comparisons: list
 
 
-def look(samples, baseline, looks, upto, per_host=False):
+def look(samples, baseline, looks, upto, per_host=False, pairs=()):
     """The look that judges a job whose rounds 1..``upto`` are done: the first decided look, else the last look
     reached (None before the first)."""
     reached = None
     for index, (n, alpha) in enumerate(levels(looks).items(), 1):
         if n > upto:
             break
-        comps = compare([s for s in samples if s["boot"] <= n], baseline, per_host, alpha)
+        judged = [s for s in samples if s["boot"] <= n]
+        comps = compare(judged, baseline, per_host, alpha) + compare_pairs(judged, pairs, per_host, alpha)
         primary = [c for c in comps if c.primary]
         reached = Look(n, index, alpha, all(c.decided for c in primary), comps)  # none to compare: nothing to wait for
         if reached.decided:
@@ -83,9 +84,9 @@ def look(samples, baseline, looks, upto, per_host=False):
     return reached
 
 
-def stop_reason(samples, baseline, looks, round_, per_host=False):
+def stop_reason(samples, baseline, looks, round_, per_host=False, pairs=()):
     """Why a test of ``round_`` need not run (None: it must): an earlier look decided every primary comparison."""
-    done = look(samples, baseline, looks, round_ - 1, per_host)
+    done = look(samples, baseline, looks, round_ - 1, per_host, pairs)
     if done and done.decided:
         return (f"{STOPPED} at round {done.round} (look {done.index} of {len(looks)}): every primary comparison "
                 f"was decided at alpha {done.alpha:.4f}")

@@ -16,7 +16,8 @@ noise and boot count; where that exceeds ``MARGIN`` the verdict is "inconclusive
 
 A variant is compared only with the baseline measured alike: in the same leaf of every other axis of the job (a
 sample's ``axes``) and, with ``per_host``, on the same host.  ``compare_axes`` compares along the other axes the
-same way: each leaf against the axis's first, among samples alike in everything else.  benchmarks/calibration.py
+same way: each leaf against the axis's first, among samples alike in everything else; ``compare_pairs`` compares
+the pairs of variants a job names besides.  benchmarks/calibration.py
 measures the false-change rate and the power of these rules.
 """
 
@@ -285,6 +286,13 @@ def _family(mine, base, variant, baseline, setting, alpha):
         out.append(Comparison(op, m.name, variant, baseline, n, nb, ratio, ci, p, adjusted[(op, m.name)], verdict,
                               seen, needs, m.primary, setting))
     return out
+
+
+def compare_pairs(samples, pairs, per_host=False, alpha=ALPHA):
+    """Compare each (variant, another) of ``pairs`` (the job's ``compare``) as ``compare`` compares a variant with
+    the baseline, each pair a family of its own."""
+    return [c for variant, other in pairs
+            for c in compare([s for s in samples if s["variant"] in (variant, other)], other, per_host, alpha)]
 
 
 def compare_axes(samples, per_host=False, alpha=ALPHA):

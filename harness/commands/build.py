@@ -34,10 +34,11 @@ def run(args):
             print(f"{variant.name}: {build.release} {build.bzimage} ({_how(build, start)})", flush=True)
             builds.append(build)
         kernel.check_parity(builds)
-        if setting.qemu.source != "system":
-            start = time.perf_counter()
-            built = qemu_build.build(setting.qemu, cache_dir, progress=progress)
-            print(f"QEMU {built.version}: {built.binary} ({_how(built, start)})", flush=True)
+        for spec in dict.fromkeys(setting.qemu_of(v) for v in wanted):
+            if spec.source != "system":
+                start = time.perf_counter()
+                built = qemu_build.build(spec, cache_dir, progress=progress)
+                print(f"QEMU {built.version}: {built.binary} ({_how(built, start)})", flush=True)
     img = image.build(job.guest.image, cache_dir, progress=progress)
     print(f"image {img.name}: {img.initrd}")
     return 0

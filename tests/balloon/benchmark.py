@@ -20,7 +20,7 @@ class Benchmark(BalloonTest):
         if self.job.looks and self.round > self.job.looks[0]:
             done = results.gather(Path(self.logdir).parents[1])  # this job's tests so far
             why = sequential.stop_reason(done["samples"], report.baseline_of(done), self.job.looks, self.round,
-                                         report.per_host(done))
+                                         report.per_host(done), self.job.pairs)
             if why:
                 raise TestSkipError(why)
 

@@ -10,13 +10,14 @@ from harness.errors import GuestError, QMPError
 
 class FakeGuest:
     """Answers ``balloon`` and ``query-balloon`` like QEMU, moving ``actual`` by ``step`` per query (10 ms of trace
-    time each) and tracing the target and every ``actual`` as QEMU's log backend does."""
+    time each: a request kicked at +2 ms, answered at +5 ms) and tracing the target, the requests and every
+    ``actual`` as QEMU's log backend does."""
 
     RAM = 2048 << 20
 
     def __init__(self, actual, step, stop_at=None):
         self.actual, self.step, self.stop_at, self.target = actual, step, stop_at, actual
-        self.spec = types.SimpleNamespace(memory_mib=self.RAM >> 20)
+        self.spec = types.SimpleNamespace(memory_mib=self.RAM >> 20, count_discards=False)
         self.lines, self.read, self.clock = ["1@100.000000:virtio_balloon_set_config actual: 0 oldactual: 0"], 0, 100.0
 
     def qmp(self, name, **args):
@@ -30,6 +31,9 @@ class FakeGuest:
             move = min(self.step, abs(limit - self.actual))
             old = self.actual
             self.actual += move if limit > self.actual else -move
+            n, vq = (0, "0x5610") if limit < old else (1, "0x5688")
+            self.lines += [f"1@{self.clock + 0.002:.6f}:virtio_queue_notify vdev 0x5600 n {n} vq {vq}",
+                           f"1@{self.clock + 0.005:.6f}:virtio_notify vdev 0x5600 vq {vq}"]
             self.clock += 0.01
             self.lines.append(f"1@{self.clock:.6f}:virtio_balloon_set_config actual: {(self.RAM - self.actual) >> 12} "
                               f"oldactual: {(self.RAM - old) >> 12}")
@@ -50,8 +54,31 @@ class BalloonTest(unittest.TestCase):
         self.assertAlmostEqual(trace.wall_s, 0.06, places=6)  # QEMU's clock, not the poller's
         self.assertLessEqual(trace.time_to(0.5), trace.time_to(0.9))
         self.assertEqual(trace.time_to(1.0), trace.points[-1][0])
+        self.assertEqual(trace.phases, balloon.Phases(requests=6, host_s=0.018, wait_s=0.002))
         back = balloon.drive(g, 2048 << 20, poll_s=0)  # deflate: only this operation's lines count
         self.assertEqual((back.from_bytes, back.points[-1][1], len(back.points)), (512 << 20, 2048 << 20, 7))
+        self.assertEqual(back.phases.requests, 6)
+
+    def test_phases_are_the_balloons_requests_among_every_devices(self):
+        lines = ["7@10.000000:virtio_balloon_to_target balloon target: 0x40000000 num_pages: 262144",
+                 "7@10.001000:virtio_queue_notify vdev 0xnet n 0 vq 0xnetrx",  # the network's rx queue is also 0
+                 "7@10.004000:virtio_queue_notify vdev 0xb n 0 vq 0xbq0",
+                 "7@10.004100:virtio_balloon_handle_range inflate 1 addr 0x1000000 len 0x200000",
+                 "7@10.004200:ram_block_discard_range pc.ram@0x7f + 0x200000: madvise: 1 fallocate: 0 ret: 0",
+                 "7@10.006000:virtio_notify vdev 0xb vq 0xbq0",
+                 "7@10.007000:virtio_queue_notify vdev 0xb n 0 vq 0xbq0",
+                 "7@10.007500:virtio_notify vdev 0xnet vq 0xnetrx",
+                 "7@10.010000:virtio_notify vdev 0xb vq 0xbq0",
+                 "7@10.012000:virtio_balloon_set_config actual: 262144 oldactual: 0",
+                 "7@10.020000:virtio_queue_notify vdev 0xb n 0 vq 0xbq0"]  # after the target: the next operation's
+        p = balloon.phases(lines, "inflate", 0.012, counted=True)
+        self.assertEqual((p.requests, p.ranges, p.discards), (2, 1, 1))
+        self.assertAlmostEqual(p.host_s, 0.005)
+        self.assertAlmostEqual(p.wait_s, 0.004)
+        self.assertIsNone(balloon.phases(lines, "inflate", 0.012).ranges)  # not traced: not counted
+        self.assertIsNone(balloon.phases(lines, "deflate", 0.012))  # no request on the deflate queue
+        t = balloon.from_trace(lines, 2048 << 20, 2048 << 20, 1024 << 20)
+        self.assertEqual(t.phases.requests, 2)
 
     def test_trace_lines_as_qemu_writes_them(self):
         lines = ["21124@1795774924.698358:qmp_enter_balloon {\"value\": 1610612736}",

@@ -183,8 +183,11 @@ class GuestCommandLineTest(unittest.TestCase):
         argv = self.argv()
         self.assertEqual(argv[argv.index("-D") + 1], "/log/trace.log")
         self.assertEqual(argv[argv.index("-msg") + 1], "timestamp=on")
-        self.assertEqual([argv[i + 1] for i, a in enumerate(argv) if a == "-trace"],
-                         ["virtio_balloon_to_target", "virtio_balloon_set_config"])
+        traced = lambda argv: [argv[i + 1] for i, a in enumerate(argv) if a == "-trace"]  # noqa: E731
+        self.assertEqual(traced(argv), ["virtio_balloon_to_target", "virtio_balloon_set_config", "virtio_queue_notify",
+                                        "virtio_notify"])
+        counting = traced(self.argv(spec=GuestSpec(count_discards=True)))
+        self.assertEqual(counting[4:], ["virtio_balloon_handle_range", "ram_block_discard_range"])
 
     def test_the_vcpu_seeds_the_kernels_crng_and_the_job_cmdline_comes_last(self):
         argv = self.argv(cmdline="init_on_alloc=1")
