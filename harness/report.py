@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 from tabulate import tabulate
 
-from . import plots, sequential
+from . import phases, plots, sequential
 from .outcomes import failure_text, headline, interference, interference_text, label, not_measured, outcomes, \
     setting_text
 from .outcomes import table as outcome_table
@@ -91,8 +91,9 @@ def views(results):
     out = [("variant", results["samples"], baseline_of(results), names)]
     for other in dict.fromkeys(o for _, o in pairs_of(results)):
         mine = {other, *(v for v, o in pairs_of(results) if o == other)}
-        out.append(("variant", [s for s in results["samples"] if s["variant"] in mine], other,
-                    [n for n in names if n in mine]))
+        samples = [s for s in results["samples"] if s["variant"] in mine]
+        if samples:
+            out.append(("variant", samples, other, [n for n in names if n in mine]))
     for axis, leaves in axes_of(results["samples"]).items():
         out.append((axis, along(results["samples"], axis), f"{axis}={leaves[0]}", [f"{axis}={l}" for l in leaves]))
     return out
@@ -145,7 +146,9 @@ def table(results, comps=None, across_hosts=None, full=False):
     head = [headline(results), outcome_table(results)] if outcomes(results) else []
     head += [sequential_text(results)] if results.get("sequential") else []
     noisy = [interference_text(results)] if interference(results) else []
-    return "\n\n".join([*head, *texts, *(["\n".join(missing)] if missing else []), *noisy]) + hosts_note(results, split)
+    split_ = [phases.table(results)] if phases.split(results["samples"]) else []
+    return "\n\n".join([*head, *texts, *(["\n".join(missing)] if missing else []), *split_, *noisy]) + hosts_note(
+        results, split)
 
 
 def _table(what, samples, comps, baseline, order, split, full, level_):
@@ -337,5 +340,6 @@ def html(results, comps):
         level=f"{level(results) * 100:.4g} %", sequential=sequential_text(results),
         distributions=distributions(results, palette),
         drift=drift_plots(results, palette), interference=interference_text(results),
-        trace=trace_plot(results, palette),
+        trace=trace_plot(results, palette), phases=phases.split(results["samples"]), cell=phases.cell,
+        seed=phases.seed_text() if phases.seed_scenario(results["samples"]) else "",
         settings=results.get("settings", []), setting_text=setting_text, range_diff=results.get("range_diff") or {})

@@ -91,6 +91,26 @@ class ConfigTest(unittest.TestCase):
             config.from_params([("/run/guest", "memory", 1024)])
         self.assertIn("did you mean 'memory_mib'", str(cm.exception))
 
+    def test_a_variant_runs_on_its_own_qemu_and_compare_names_pairs_of_variants(self):
+        job = config.load(ROOT / "configs" / "seed.yaml")
+        self.assertEqual(job.qemu_of(job.variant("base")), config.QemuSpec())  # the job's: the system QEMU
+        own = job.qemu_of(job.variant("ranges-v2"))
+        self.assertEqual((own.source, own.series, own.balloon), ("debian", Path("patches/qemu/ranges"),
+                                                                 (("ranges", "on"),)))
+        self.assertEqual(job.pairs, (("ranges-v1", "batch-pfns-v2"), ("ranges-v2", "batch-pfns-v2"),
+                                     ("ranges-v2", "ranges-v1")))
+        head = "base: {debian: linux-source-6.1}\nvariants: !mux\n  base: {variant: base}\n  v1: {variant: v1}\n"
+        for extra, line, words in (
+                ("compare:\n  v1: [v9]\n", 6, "compare names 'v9', which is not a variant of the job"),
+                ("compare:\n  v1: base\n", 6, "compare.v1 must list the variants it is compared with"),
+                ("  v2: {variant: v2, qemu: {source: system, series: patches/qemu/ranges}}\n", 5,
+                 "a QEMU series needs a QEMU built from source"),
+                ("  v2: {variant: v2, qemu: {sorce: debian}}\n", 5, "unknown key 'variants.v2.qemu.sorce'")):
+            with self.subTest(extra=extra), self.assertRaises(ConfigError) as cm:
+                config.load(write(head + extra))
+            self.assertIn(f":{line}: ", str(cm.exception))
+            self.assertIn(words, str(cm.exception))
+
 
 HOSTS = """\
 hosts:

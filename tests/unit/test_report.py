@@ -4,7 +4,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import cli, outcomes, plots, report, results
+from harness import cli, outcomes, phases, plots, report, results
 from harness.avocado_plugin import finish
 
 EVIL = "<b>$(touch /tmp/x)</b>"
@@ -175,3 +175,65 @@ class SetupTest(unittest.TestCase):
         with contextlib.redirect_stdout(io.StringIO()) as same:
             cli.main(["compare", str(tmp / "a"), str(tmp / "a")])
         self.assertNotIn("differently", same.getvalue())
+
+
+class PairsTest(unittest.TestCase):
+    def test_pairs_the_job_names_get_a_table_of_their_own(self):
+        doc = document()
+        doc["samples"] += [{**s, "variant": "v2", "wall_s": s["wall_s"] * 0.5} for s in doc["samples"]
+                           if s["variant"] == EVIL]
+        doc["variants"].append({**doc["variants"][1], "name": "v2"})
+        doc["job"]["pairs"] = [["v2", EVIL]]
+        comps = report.comparisons(doc)
+        pair = {(c.op, c.metric): c.verdict for c in comps if c.baseline == EVIL}
+        self.assertEqual(pair[("inflate", "wall_s")], "faster")
+        self.assertEqual({c.variant for c in comps if c.baseline == EVIL}, {"v2"})
+        text = report.table(doc, comps)
+        self.assertIn(f"vs {EVIL} (95 % CI)", text)
+        self.assertEqual(text.count("vs base (95 % CI)"), 1)
+        html = report.html(doc, comps)
+        self.assertIn(f'<span class="ratio">vs {EVIL.replace("<", "&lt;").replace(">", "&gt;")}', html)
+
+
+class PhasesTest(unittest.TestCase):
+    def test_the_split_of_each_variants_operations_and_the_seeds_beside_its_scenario(self):
+        doc = document()
+        for s in doc["samples"]:
+            s.update(from_bytes=8192 << 20, to_bytes=1024 << 20, requests=7168, host_s=0.25 * s["wall_s"],
+                     wait_s=0.01 * s["wall_s"], ranges=None, discards=None)
+            if s["variant"] == EVIL:
+                s.update(requests=448, ranges=3584, discards=3584)
+        rows = {(op, name): r for op, name, r in phases.split(doc["samples"])}
+        self.assertEqual(set(rows), {(op, v) for op in ("inflate", "deflate") for v in ("base", EVIL)})
+        base = rows[("inflate", "base")]
+        self.assertEqual((base["operations"], base["requests"], base["KiB a request"], base["ranges"]),
+                         (6, 7168, 1024, None))
+        self.assertAlmostEqual(base["host %"], 25.0)
+        self.assertAlmostEqual(base["guest %"], 74.0)
+        self.assertAlmostEqual(base["waiting %"], 1.0)
+        self.assertEqual(rows[("inflate", EVIL)]["discards"], 3584)
+        text = report.table(doc)
+        self.assertIn("Where the time goes", text)
+        self.assertIn("the host's side of the requests 93.4 %, the guest's 6.5 %", text)
+        self.assertIn('<table id="phases">', report.html(doc, report.comparisons(doc)))
+        for s in doc["samples"]:
+            s["from_bytes"] = 2048 << 20
+        self.assertNotIn("2017", report.table(doc))  # another scenario: the seed's profile is not beside it
+        for s in doc["samples"]:
+            s["requests"] = None
+        self.assertNotIn("Where the time goes", report.table(doc))
+
+
+class VariantQemuTest(unittest.TestCase):
+    def test_variants_on_qemus_of_their_own_say_which(self):
+        tmp = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        for i, (name, series) in enumerate((("base", []), ("ranges-v2", ["patches/qemu/ranges"]))):
+            out = tmp / "test-results" / f"{i}-benchmark" / "data"
+            guest = {"host": "vm", "qemu_version": "7.2.22", "memory_mib": 8192,
+                     "qemu_build": {"binary": f"/q/{i}", "source": "debian" if series else "system",
+                                    "series": series, "version": "7.2.22", "cached": bool(i)}}
+            results.write_json(out / results.TEST_FILE, results.test_record(name, 1, {}, guest, [], []))
+        data = results.gather(tmp)
+        self.assertEqual(data["job"]["qemu_version"], "per variant")
+        self.assertIn("ranges-v2: (not built) config - bzImage - series (none); QEMU 7.2.22 from debian + "
+                      "patches/qemu/ranges", report.facts(data))

@@ -55,6 +55,17 @@ class LookTest(unittest.TestCase):
         self.assertEqual((at.round, at.decided), (12, False))
         self.assertTrue(all(c.verdict.startswith("inconclusive") for c in at.comparisons))
 
+    def test_a_pair_the_job_names_must_be_decided_too(self):
+        """v1 and v2 are both 30 % faster than base (decided at the first look), but v2 against v1 is too close
+        to call or clear: the rounds go on for the pair."""
+        rng = random.Random(4)
+        data = job(-0.3, 12, rng, 0.08) + [{**s, "variant": "v2"} for s in job(-0.3, 12, rng, 0.08) if s["variant"] == "v1"]
+        self.assertEqual(sequential.look(data, "base", LOOKS, 12).round, 3)
+        at = sequential.look(data, "base", LOOKS, 12, pairs=[("v2", "v1")])
+        self.assertGreater(at.round, 3)
+        pair = [c for c in at.comparisons if c.baseline == "v1"]
+        self.assertEqual({(c.variant, c.op) for c in pair}, {("v2", "inflate"), ("v2", "deflate")})
+
     def test_with_every_version_failed_there_is_nothing_to_wait_for(self):
         base_only = [s for s in job(0.0, 3, random.Random(3)) if s["variant"] == "base"]
         at = sequential.look(base_only, "base", LOOKS, 3)
