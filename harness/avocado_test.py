@@ -15,7 +15,7 @@ from pathlib import Path
 from avocado import Test
 
 from . import cache, config, image, kernel, qemu_build, results
-from .errors import HarnessError, PrerequisiteError
+from .errors import HarnessError
 from .guest import Guest
 from .host import open_host
 
@@ -73,26 +73,18 @@ class BalloonTest(Test):
                      **kw)
 
     def qemu(self):
-        """The QEMU the variant's guests run on: the host's own (``guest.qemu``), or one built from source (cached;
-        on the controller only)."""
-        if self._qemu is None:
-            spec, wanted = self._host_spec(), self.job.qemu_of(self.variant)
-            if wanted.source == "system":
-                self._qemu = qemu_build.QemuBuild(self.job.guest.qemu, None, "system")
-            elif spec and spec.address:
-                raise PrerequisiteError(f"host {spec.name}: a QEMU built from source runs on the controller only",
-                                        hint="use qemu: {source: system} on SSH test hosts")
-            else:
-                self._qemu = qemu_build.build(wanted, self.cache_dir, progress=self.log.info)
+        """The QEMU the variant's guests run on, where they run (``host``)."""
+        self.host()
         return self._qemu
 
     def _host_spec(self):
         return self.job.host(self.params.get("host", path="/run/variants/*", default=None))
 
     def host(self):
-        """The variant's host (its leaf's ``host``, else the job's first, else this machine), connected and checked
-        once per test (``host_facts``: what the check found).  The test holds the host's lock from here to its end:
-        with ``--max-parallel-tasks N`` Avocado runs tests side by side, but one host runs one guest at a time."""
+        """The variant's host (its leaf's ``host``, else the job's first, else this machine), connected, given its
+        QEMU and checked once per test (``host_facts``: what the check found).  The test holds the host's lock from
+        here to its end: with ``--max-parallel-tasks N`` Avocado runs tests side by side, but one host runs one
+        guest at a time."""
         if self._host is None:
             spec = self._host_spec()
             where = f"{spec.user}@{spec.address}:{spec.port}" if spec and spec.address else "localhost"
@@ -100,11 +92,21 @@ class BalloonTest(Test):
             self.held_since = time.time()
             self._host = open_host(spec)
             self.host_name = spec.name if spec else socket.gethostname()
-            facts = self._host.check(self.qemu().binary, self.job.guest.memory_mib, self.job.guest.accel)
+            self._qemu = self._place_qemu(self._host)
+            facts = self._host.check(self._qemu.binary, self.job.guest.memory_mib, self.job.guest.accel)
             self.host_facts = {"ssh": f"{spec.user}@{spec.address}:{spec.port}" if spec and spec.address else None,
                                **facts}
             self.log.info("host %s: %s", self.host_name, self.host_facts)
         return self._host
+
+    def _place_qemu(self, host):
+        """The host's own QEMU (``guest.qemu``), or one built from source on the controller (cached), copied to an
+        SSH test host and checked to run there."""
+        wanted = self.job.qemu_of(self.variant)
+        if wanted.source == "system":
+            return qemu_build.QemuBuild(self.job.guest.qemu, None, "system")
+        built = qemu_build.build(wanted, self.cache_dir, progress=self.log.info)
+        return built if host.local else qemu_build.ship(built, host)
 
     def tearDown(self):
         if getattr(self, "_host", None):

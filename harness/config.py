@@ -5,6 +5,9 @@ shared by every test, and ``!mux`` nodes that Avocado expands into one test per 
 kernels compared), optionally ``rounds`` (interleaved repetitions) and any number of named *axes* — a top-level
 ``!mux`` whose leaves each override sections, e.g. ``init_on_alloc: !mux {"off": {kernel: {cmdline:
 init_on_alloc=0}}, ...}``.  In a leaf, ``cmdline`` and ``fragments`` add to the job's; other keys replace.
+``qemus`` names QEMU builds, and a variant's ``qemu: NAME`` runs it on one (by name: a mapping inside a variant
+leaf would shadow the leaf's own ``series`` in Avocado's tree); ``compare: {variant: [another, ...]}`` adds those
+pairs to the comparisons of every variant with base.
 ``load`` reads the file itself (used by the CLI and the job-start plugin) so every error names the file, line,
 key and the closest valid key, and gives every combination of the axes in ``settings``; ``from_params`` rebuilds
 a test's own combination from the Avocado parameters it was given.  Both go through one validator.
@@ -30,11 +33,12 @@ SCHEMA = {
               "count_discards": bool},
     "workload": {"target_mib": int, "targets": list, "cycles": int, "warmup": int, "poll_interval_s": float,
                  "op_timeout_s": float, "stall_s": float},
-    "variants": {"variant": str, "series": str, "host": str, "cmdline": str, "qemu": dict},
+    "variants": {"variant": str, "series": str, "host": str, "cmdline": str, "qemu": str},
     "rounds": {"round": int},
 }
 HOST_SCHEMA = {"name": str, "ssh": str, "key": str, "known_hosts": str}
-TOP_SCHEMA = {**{k: dict for k in SCHEMA}, "hosts": list, "compare_across_hosts": bool, "looks": list, "compare": dict}
+TOP_SCHEMA = {**{k: dict for k in SCHEMA}, "hosts": list, "compare_across_hosts": bool, "looks": list, "compare": dict,
+              "qemus": dict}
 SSH_TARGET = re.compile(r"(?P<user>[^@\s]+)@(?P<address>\[[^\]\s]+\]|[^@:\s]+)(?::(?P<port>\d+))?")
 ACCELS = ("auto", "kvm", "tcg")
 PLACEMENTS = ("shared", "split")  # guest.placement: see guest.Guest.place
@@ -66,7 +70,7 @@ class Variant:
     series: Path | None = None
     host: str | None = None  # the ``hosts`` entry its tests run on (None: the job's first host)
     cmdline: str = ""        # added to the kernel command line of this variant's guests
-    qemu: QemuSpec | None = None  # the QEMU its guests run on, where it is not the job's (``qemu`` in its leaf)
+    qemu: QemuSpec | None = None  # the QEMU its guests run on, where not the job's (its leaf's ``qemu`` names one)
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,7 @@ class Job:
         return " ".join(c for c in (self.kernel.cmdline, variant.cmdline) if c)
 
     def qemu_of(self, variant):
-        """The QEMU ``variant``'s guests run on: its own (``qemu`` in its leaf), else the job's."""
+        """The QEMU ``variant``'s guests run on: the one of ``qemus`` its leaf names, else the job's."""
         return variant.qemu or self.qemu
 
     def host(self, name=None):
@@ -234,6 +238,8 @@ def from_params(items):
             _put(data.setdefault(parts[0], {}).setdefault(parts[1], {}), parts[2:], key, value)
         elif parts == ["compare"]:
             data.setdefault("compare", {})[key] = value
+        elif parts[0] == "qemus" and len(parts) > 1:  # /run/qemus/<name>[/balloon]
+            _put(data.setdefault("qemus", {}).setdefault(parts[1], {}), parts[2:], key, value)
         elif parts[0] in SCHEMA:  # /run/<section>[/<mapping in it>, e.g. qemu/balloon]
             _put(data.setdefault(parts[0], {}), parts[1:], key, value)
         elif len(parts) >= 3:  # /run/<axis>/<leaf>/<section>[/<mapping in it>]
@@ -372,9 +378,14 @@ def _validate(data, where, source):
         if "host" in v and v["host"] not in [h.name for h in hosts]:
             raise ConfigError(f"{where(('variants', leaf, 'host'))}: no host named {v['host']!r} in hosts",
                               hint=_closest(v["host"], [h.name for h in hosts]) if hosts else "add a hosts section")
+    qemus = {name: _qemu(q, ("qemus", name), where) for name, q in (data.get("qemus") or {}).items()}
+    for leaf, v in leaves:
+        if "qemu" in v and v["qemu"] not in qemus:
+            raise ConfigError(f"{where(('variants', leaf, 'qemu'))}: no QEMU named {v['qemu']!r} in qemus",
+                              hint=_closest(v["qemu"], list(qemus)) if qemus else
+                              "add qemus: {NAME: {source: debian, series: DIR}} and name it here")
     variants = tuple(Variant(v.get("variant", leaf), Path(v["series"]) if v.get("series") else None, v.get("host"),
-                             v.get("cmdline", ""), _qemu(v["qemu"], ("variants", leaf, "qemu"), where)
-                             if "qemu" in v else None) for leaf, v in leaves)
+                             v.get("cmdline", ""), qemus.get(v.get("qemu"))) for leaf, v in leaves)
     placed = [(v.name, v.host or (hosts[0].name if hosts else None)) for v in variants]
     if len(set(placed)) != len(placed):
         raise ConfigError(f"{where(('variants',))}: variant names repeat on one host: {[v.name for v in variants]}")

@@ -6,7 +6,8 @@ source`` through deb-src lists kept in the cache — made from the system's own 
 untouched — and unpacked by ``dpkg-source`` with Debian's patches applied.  The unpatched tree is configured for
 the x86_64 softmmu target only and built once in place; each series is built in a copy of it at the same path,
 so only what the series touches recompiles.  The binary's ``--version`` must name the source's version and this
-harness as the package; the line is recorded with the build.
+harness as the package; the line is recorded with the build.  It is built on the controller; ``ship`` copies it to
+an SSH test host and checks that it can run there (its shared libraries and the system firmware it loads).
 """
 
 import json
@@ -14,7 +15,7 @@ import os
 import re
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import cache, command, tree
@@ -30,6 +31,8 @@ CONFIGURE = ["--target-list=x86_64-softmmu", "--without-default-features", "--en
              "--enable-tcg", "--enable-fdt=system", "--disable-docs", "--disable-werror",
              f"--with-pkgversion={PKGVERSION}",
              "--firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu"]  # the system's firmware
+FIRMWARE_DIRS = CONFIGURE[-1].partition("=")[2].split(":")
+FIRMWARE = ("bios-256k.bin", "linuxboot_dma.bin", "efi-virtio.rom")  # what a guest of ours loads (pc, -kernel, NIC)
 APT_SOURCES = Path("/etc/apt")
 BUILT_MARK = ".balloon-harness-built"
 
@@ -49,6 +52,26 @@ class QemuBuild:
     def identity(self):
         return {"binary": self.binary, "version": self.version, "source": self.source, "series": list(self.series),
                 "key": self.key, "build_s": round(self.duration_s, 1), "cached": self.cached}
+
+
+def ship(built, host):
+    """``built`` copied into the SSH test ``host``'s cache and checked to run there: every shared library it links
+    resolves (``ldd``) and the firmware a guest loads is in the system's firmware paths.  Raises PrerequisiteError
+    naming the host and all that is missing."""
+    remote = host.put(Path(built.binary))
+    host.run(["chmod", "0755", str(remote)])
+    libraries = [line.split()[0] for line in host.run(["ldd", str(remote)], check=False).stdout.splitlines()
+                 if "not found" in line]
+    firmware = host.run(["sh", "-c", 'for f; do for d in ' + " ".join(FIRMWARE_DIRS) + '; do [ -e "$d/$f" ] && '
+                         'continue 2; done; echo "$f"; done', "sh", *FIRMWARE]).stdout.split()
+    if libraries or firmware:
+        lacking = [f"libraries {', '.join(libraries)} (ldd {remote})"] * bool(libraries) + [
+            f"firmware {', '.join(firmware)} (in none of {', '.join(FIRMWARE_DIRS)})"] * bool(firmware)
+        raise PrerequisiteError(f"{host.name}: the QEMU built on the controller cannot run there: missing "
+                                f"{'; '.join(lacking)}",
+                                hint="apt-get install qemu-system-x86 on the host (its libraries and firmware), or "
+                                     "use qemu: {source: system} there")
+    return replace(built, binary=str(remote))
 
 
 def build(spec, cache_dir, progress=print):

@@ -75,6 +75,7 @@ class VariantIdsTest(unittest.TestCase):
             job = config.from_params(AvocadoParams(d["variant"], d["paths"]).iteritems())
             wanted = job.qemu_of(job.variant(name))
             self.assertEqual((series, props), (wanted.series and wanted.series.name, wanted.balloon))
+            self.assertEqual(job.variant(name).series, config.load(ROOT / "configs/seed.yaml").variant(name).series)
             self.assertEqual(config.load(ROOT / "configs/seed.yaml").pairs, job.pairs)
 
     def test_other_mux_files_keep_avocados_ids(self):

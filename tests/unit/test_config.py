@@ -103,9 +103,11 @@ class ConfigTest(unittest.TestCase):
         for extra, line, words in (
                 ("compare:\n  v1: [v9]\n", 6, "compare names 'v9', which is not a variant of the job"),
                 ("compare:\n  v1: base\n", 6, "compare.v1 must list the variants it is compared with"),
-                ("  v2: {variant: v2, qemu: {source: system, series: patches/qemu/ranges}}\n", 5,
+                ("  v2: {variant: v2, qemu: rangse}\nqemus:\n  ranges: {source: debian}\n", 5,
+                 "no QEMU named 'rangse' in qemus (hint: did you mean 'ranges'?)"),
+                ("qemus:\n  r: {source: system, series: patches/qemu/ranges}\n", 6,
                  "a QEMU series needs a QEMU built from source"),
-                ("  v2: {variant: v2, qemu: {sorce: debian}}\n", 5, "unknown key 'variants.v2.qemu.sorce'")):
+                ("qemus:\n  r: {sorce: debian}\n", 6, "unknown key 'qemus.r.sorce'")):
             with self.subTest(extra=extra), self.assertRaises(ConfigError) as cm:
                 config.load(write(head + extra))
             self.assertIn(f":{line}: ", str(cm.exception))
