@@ -17,7 +17,7 @@ bench: PACKAGES := $(BENCH_PACKAGES)
 AVOCADO := $(BIN)/avocado run --max-parallel-tasks 1
 AVOCADO_RUN := $(AVOCADO) --job-results-dir $(RESULTS)
 
-.PHONY: bench check deps packages unit nightly soak verdicts boot review calibration record matrix clean
+.PHONY: bench check deps packages unit nightly soak verdicts boot review calibration record matrix seed clean
 bench: packages $(VENV)/.installed
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
@@ -62,6 +62,11 @@ matrix: deps  # the test matrix (docs/matrix.md): kernel profiles x init_on_allo
 	$(BIN)/balloon-harness build configs/matrix-qemu.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/matrix-kernel.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/matrix-qemu.yaml
+
+seed: deps    # the seed series' scenario (docs/seed.md): the timed job, then one round counting ranges and discards
+	$(BIN)/balloon-harness build configs/seed.yaml
+	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/seed.yaml
+	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/seed.yaml configs/counts.yaml --mux-filter-only /run/rounds/r1
 
 deps: packages $(VENV)/.installed-test
 

@@ -193,7 +193,8 @@ def facts(results):
         k = v["kernel"]
         lines.append(f"{v['name']}{setting_text(v)}: {k.get('release', '(not built)')} config "
                      f"{k.get('config_sha256', '-')} bzImage {k.get('bzimage_sha256', '-')[:16]} series "
-                     f"{', '.join(v['series']) or '(none)'}" + (f"; {qemu_text(v.get('qemu_build'))}" if own_qemu else ""))
+                     f"{', '.join(v['series']) or '(none)'}" + (f"; {qemu_text(v.get('qemu_build'), v.get('balloon'))}"
+                                                    if own_qemu else ""))
     settings = results.get("settings", [])
     for st in settings if len(settings) > 1 or any(st.get("axes") for st in settings) else []:
         lines.append(f"setting {setting_text(st) or '(default)'}: {qemu_text(st.get('qemu_build'))}, guest "
@@ -202,11 +203,12 @@ def facts(results):
     return "\n".join(lines)
 
 
-def qemu_text(build):
-    """A QEMU build's version, source and series, from its facts."""
+def qemu_text(build, balloon=None):
+    """A QEMU build's version, source and series, from its facts, and the balloon's properties where set."""
     q = build or {}
     return (f"QEMU {q.get('version', '?')} from {q.get('source', '?')}"
-            f"{' + ' + ', '.join(q['series']) if q.get('series') else ''}")
+            f"{' + ' + ', '.join(q['series']) if q.get('series') else ''}"
+            + (f", balloon {','.join(f'{k}={v}' for k, v in balloon.items())}" if balloon else ""))
 
 
 def setup_text(facts):

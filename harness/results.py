@@ -115,6 +115,7 @@ def gather(job_dir):
         key = json.dumps(axes, sort_keys=True)
         variants.setdefault((rec["variant"], key), {"name": rec["variant"], "series": rec["kernel"].get("series", []),
                                                     "kernel": rec["kernel"], "qemu_build": guest.get("qemu_build"),
+                                                    "balloon": (guest.get("setup") or {}).get("balloon"),
                                                     **({"axes": axes} if axes else {})})
         settings.setdefault(key, {k: guest.get(k) for k in SETTING_FACTS})
         # compared per host and per setting of the axes
@@ -125,6 +126,8 @@ def gather(job_dir):
         facts.update({k: "per setting" for k in (*SETTING_FACTS, "qemu", "qemu_version") if k in facts})
     elif len({_which(v["qemu_build"]) for v in variants.values()}) > 1:  # variants on QEMUs of their own
         facts.update({k: "per variant" for k in ("qemu", "qemu_version", "qemu_build") if k in facts})
+        if isinstance(facts.get("setup"), dict):  # the balloon's properties are its QEMU's
+            facts["setup"] = {**facts["setup"], "balloon": {}}
     return {"schema": SCHEMA, "job": {"dir": str(job_dir), **facts}, "variants": list(variants.values()),
             "settings": list(settings.values()), "samples": samples, "traces": traces}
 

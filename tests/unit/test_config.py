@@ -98,7 +98,8 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual((own.source, own.series, own.balloon), ("debian", Path("patches/qemu/ranges"),
                                                                  (("ranges", "on"),)))
         self.assertEqual(job.pairs, (("ranges-v1", "batch-pfns-v2"), ("ranges-v2", "batch-pfns-v2"),
-                                     ("ranges-v2", "ranges-v1")))
+                                     ("ranges-v2", "ranges-v1"), ("ranges-v3", "batch-pfns-v2"),
+                                     ("ranges-v3", "ranges-v2")))
         head = "base: {debian: linux-source-6.1}\nvariants: !mux\n  base: {variant: base}\n  v1: {variant: v1}\n"
         for extra, line, words in (
                 ("compare:\n  v1: [v9]\n", 6, "compare names 'v9', which is not a variant of the job"),

@@ -230,10 +230,12 @@ class VariantQemuTest(unittest.TestCase):
         for i, (name, series) in enumerate((("base", []), ("ranges-v2", ["patches/qemu/ranges"]))):
             out = tmp / "test-results" / f"{i}-benchmark" / "data"
             guest = {"host": "vm", "qemu_version": "7.2.22", "memory_mib": 8192,
+                     "setup": {"backend": "anonymous", "balloon": {"ranges": "on"} if series else {}},
                      "qemu_build": {"binary": f"/q/{i}", "source": "debian" if series else "system",
                                     "series": series, "version": "7.2.22", "cached": bool(i)}}
             results.write_json(out / results.TEST_FILE, results.test_record(name, 1, {}, guest, [], []))
         data = results.gather(tmp)
         self.assertEqual(data["job"]["qemu_version"], "per variant")
         self.assertIn("ranges-v2: (not built) config - bzImage - series (none); QEMU 7.2.22 from debian + "
-                      "patches/qemu/ranges", report.facts(data))
+                      "patches/qemu/ranges, balloon ranges=on", report.facts(data))
+        self.assertNotIn("balloon=", report.facts(data).splitlines()[0])  # the job's line: not the last test's
