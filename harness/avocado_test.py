@@ -20,7 +20,7 @@ from .guest import Guest
 from .host import open_host
 
 
-SETUP = ("tcg_thread", "tcg_tb_mib", "backend", "prealloc", "count_discards")  # how the guest runs, beside placement: in its facts
+SETUP = ("tcg_thread", "tcg_tb_mib", "backend", "prealloc", "count_discards")  # how the guest ran, beside placement
 
 
 class BalloonTest(Test):
@@ -69,8 +69,8 @@ class BalloonTest(Test):
         then the check's own."""
         return Guest(build, img, self.job.guest, self.logdir + f"/{name}", self.cache_dir,
                      self.job.cmdline(self.variant), progress=self.log.info, host=self.host(),
-                     qemu=self.qemu().binary, balloon_props={**dict(self.job.qemu_of(self.variant).balloon), **dict(balloon_props)},
-                     **kw)
+                     qemu=self.qemu().binary,
+                     balloon_props={**dict(self.job.qemu_of(self.variant).balloon), **dict(balloon_props)}, **kw)
 
     def qemu(self):
         """The QEMU the variant's guests run on, where they run (``host``)."""

@@ -118,8 +118,8 @@ def from_trace(lines, ram_bytes, start_bytes, target_bytes, counted=False):
 
 def phases(lines, op, done_s, counted=False):
     """The ``Phases`` of one operation (``op``: inflate or deflate) that took ``done_s`` from the target being set,
-    from its trace lines (``counted``: with ranges and discards traced); None without requests.  The balloon is the device that kicked ``op``'s queue most often
-    in the window (another device's queue of the same index may kick too)."""
+    from its trace lines (``counted``: with ranges and discards traced); None without requests.  The balloon is
+    the device that kicked ``op``'s queue most often in the window (another device's queue of that index may too)."""
     start, events = None, []
     for line in lines:
         m = TRACE_LINE.match(line)

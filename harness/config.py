@@ -234,7 +234,7 @@ def from_params(items):
         parts = [p for p in path.split("/") if p][1:]  # drop the leading 'run'
         if not parts:
             data[key] = value
-        elif parts[0] in MUX_SECTIONS:  # /run/<mux>/<leaf>[/qemu[/balloon]]
+        elif parts[0] in MUX_SECTIONS:  # /run/<mux>/<leaf>
             _put(data.setdefault(parts[0], {}).setdefault(parts[1], {}), parts[2:], key, value)
         elif parts == ["compare"]:
             data.setdefault("compare", {})[key] = value
@@ -416,11 +416,12 @@ def _pairs(mapping, names, where):
 
 
 def _qemu(mapping, keys, where):
-    """A ``qemu`` section (the job's, or a variant's own) as a ``QemuSpec``."""
+    """A ``qemu`` mapping (the job's section, or one of ``qemus``) as a ``QemuSpec``."""
     _check_keys(mapping, SCHEMA["qemu"], keys, where)
     source = mapping.get("source", "system")
     if source not in QEMU_SOURCES:
-        raise ConfigError(f"{where(keys + ('source',))}: QEMU source {source!r} is not one of {', '.join(QEMU_SOURCES)}")
+        raise ConfigError(f"{where(keys + ('source',))}: QEMU source {source!r} is not one of "
+                          f"{', '.join(QEMU_SOURCES)}")
     if mapping.get("series") and source == "system":
         raise ConfigError(f"{where(keys + ('series',))}: a QEMU series needs a QEMU built from source",
                           hint="add source: debian")

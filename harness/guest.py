@@ -106,7 +106,8 @@ def _trace(log_dir, count_discards=False):
     requests; with ``count_discards`` every range and discard too (a QEMU without the ranges event warns, and
     traces the rest)."""
     events = TRACE_EVENTS + COUNT_EVENTS * count_discards
-    return ["-msg", "timestamp=on", "-D", f"{log_dir}/{TRACE_LOG}", *[arg for event in events for arg in ("-trace", event)]]
+    return ["-msg", "timestamp=on", "-D", f"{log_dir}/{TRACE_LOG}",
+            *[arg for event in events for arg in ("-trace", event)]]
 
 
 def _network(port):

@@ -55,8 +55,8 @@ def comparisons(results, across_hosts=None):
     if results.get("sequential"):
         alpha = results["sequential"]["alpha"]
         samples = [s for s in samples if s["boot"] <= results["sequential"]["round"]]
-    return (compare(samples, baseline_of(results), split, alpha) + compare_pairs(samples, pairs_of(results), split, alpha)
-            + compare_axes(samples, split, alpha))
+    return (compare(samples, baseline_of(results), split, alpha)
+            + compare_pairs(samples, pairs_of(results), split, alpha) + compare_axes(samples, split, alpha))
 
 
 def stop(results, looks):
@@ -193,8 +193,8 @@ def facts(results):
         k = v["kernel"]
         lines.append(f"{v['name']}{setting_text(v)}: {k.get('release', '(not built)')} config "
                      f"{k.get('config_sha256', '-')} bzImage {k.get('bzimage_sha256', '-')[:16]} series "
-                     f"{', '.join(v['series']) or '(none)'}" + (f"; {qemu_text(v.get('qemu_build'), v.get('balloon'))}"
-                                                    if own_qemu else ""))
+                     f"{', '.join(v['series']) or '(none)'}"
+                     + (f"; {qemu_text(v.get('qemu_build'), v.get('balloon'))}" if own_qemu else ""))
     settings = results.get("settings", [])
     for st in settings if len(settings) > 1 or any(st.get("axes") for st in settings) else []:
         lines.append(f"setting {setting_text(st) or '(default)'}: {qemu_text(st.get('qemu_build'))}, guest "

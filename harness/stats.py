@@ -17,8 +17,8 @@ noise and boot count; where that exceeds ``MARGIN`` the verdict is "inconclusive
 A variant is compared only with the baseline measured alike: in the same leaf of every other axis of the job (a
 sample's ``axes``) and, with ``per_host``, on the same host.  ``compare_axes`` compares along the other axes the
 same way: each leaf against the axis's first, among samples alike in everything else; ``compare_pairs`` compares
-the pairs of variants a job names besides.  benchmarks/calibration.py
-measures the false-change rate and the power of these rules.
+the pairs of variants a job names besides.  benchmarks/calibration.py measures the false-change rate and the power
+of these rules.
 """
 
 import math
