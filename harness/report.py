@@ -141,7 +141,7 @@ def table(results, comps=None, across_hosts=None, full=False):
     split = per_host(results, across_hosts)
     comps = comparisons(results, across_hosts=across_hosts) if comps is None else comps
     texts = [_table(what, samples, [c for c in comps if c.axis == what and c.baseline == baseline], baseline, order,
-                    split, full, level(results)) for what, samples, baseline, order in views(results)]
+                    split, full, level(results)) for what, samples, baseline, order in views(results) if samples]
     missing = [f"{name}: not measured ({failure_text(o)})" for name, o in not_measured(results)]
     head = [headline(results), outcome_table(results)] if outcomes(results) else []
     head += [sequential_text(results)] if results.get("sequential") else []
