@@ -386,12 +386,13 @@ class SSHHost(Host):
             raise self._failed(f"reach its 127.0.0.1:{port}", exc) from exc
 
     def put(self, path):
-        """Copy ``path`` into the host's cache as ``<sha256>-<name>`` (SFTP) unless there; return the remote path."""
+        """Copy ``path`` into the host's cache as ``<sha256>/<name>`` (SFTP: it keeps its name, so a program runs
+        under its own) unless there; return the remote path."""
         digest = cache.file_sha256(path)
         try:
             sftp = self._sftp = self._sftp or paramiko.SFTPClient.from_transport(self._transport())
-            self.run(["mkdir", "-p", "-m", "0700", self._remote_cache])
-            remote = f"{sftp.normalize(self._remote_cache)}/{digest}-{Path(path).name}"
+            self.run(["mkdir", "-p", "-m", "0700", f"{self._remote_cache}/{digest}"])
+            remote = f"{sftp.normalize(self._remote_cache)}/{digest}/{Path(path).name}"
             with contextlib.suppress(FileNotFoundError):
                 sftp.stat(remote)
                 return PurePosixPath(remote)

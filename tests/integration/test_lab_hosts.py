@@ -137,14 +137,14 @@ class LabHostsTest(unittest.TestCase):
             self.assertGreater(s.qemu_cpu_s, 0)
             self.assertAlmostEqual(sum(s.qemu_threads_cpu_s.values()), s.qemu_cpu_s, delta=0.05)
         self.assertIn("-qmp tcp:127.0.0.1:", argv)
-        self.assertIn(f"{remote_cache}/{self.kernel.bzimage_sha256}-bzImage", argv)
+        self.assertIn(f"{remote_cache}/{self.kernel.bzimage_sha256}/bzImage", argv)
         self.assertIn(self.image.ready, (log_dir / "console.log").read_text())  # mirrored from the host
         self.assertNotEqual(host.run(["test", "-e", run_dir], check=False).rc, 0)
-        copied = sorted(os.listdir(remote_cache))
-        self.assertEqual(len(copied), 2)
-        before = [os.stat(Path(remote_cache, f)).st_mtime_ns for f in copied]
-        self.assertEqual(host.put(self.kernel.bzimage).name, f"{self.kernel.bzimage_sha256}-bzImage")
-        self.assertEqual([os.stat(Path(remote_cache, f)).st_mtime_ns for f in copied], before)  # not copied again
+        copied = sorted(Path(remote_cache).glob("*/*"))
+        self.assertEqual(sorted(f.name for f in copied), sorted(["bzImage", Path(self.image.initrd).name]))
+        before = [f.stat().st_mtime_ns for f in copied]
+        self.assertEqual(host.put(self.kernel.bzimage).parts[-2:], (self.kernel.bzimage_sha256, "bzImage"))
+        self.assertEqual([f.stat().st_mtime_ns for f in copied], before)  # not copied again
         host.close()
 
     def test_changed_host_key_is_refused(self):
@@ -200,7 +200,7 @@ class LabHostsTest(unittest.TestCase):
         self.assertTrue(found["lab1"], "QEMU did not run below lab1's sshd")
         record = json.loads(next(job_dir.glob("test-results/*/data/balloon.json")).read_text())
         self.assertEqual(record["guest"]["host"], "lab1")
-        self.assertRegex(record["guest"]["qemu"], r"/artefacts/[0-9a-f]{64}-qemu-system-x86_64$")  # the copy
+        self.assertRegex(record["guest"]["qemu"], r"/artefacts/[0-9a-f]{64}/qemu-system-x86_64$")  # the copy
         self.assertIn("(balloon-harness)", record["guest"]["qemu_version"])
         self.assertEqual(record["guest"]["setup"]["balloon"], {"ranges": "on"})
         inflate = next(s for s in record["samples"] if s["op"] == "inflate")
