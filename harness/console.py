@@ -3,16 +3,21 @@
 ``trouble`` lists the lines that report a warning, bug, oops, panic, sanitizer report, OOM kill or lockup, in
 console order.  ``first_trouble`` names the first report's headline (``kernel BUG at …``, ``WARNING: … at …``,
 ``BUG: KASAN: …``, ``Kernel panic …``) rather than the ``Call Trace:`` or ``Modules linked in`` that follow it, with
-the faulting function from the report's ``RIP:`` line when there is one.
+the faulting function from the report's ``RIP:`` line when there is one.  A console read while the kernel is
+still printing a report may end before its ``RIP:`` line: ``settle`` reads on until the report has ended.
 """
 
 import re
+import time
 
 HEADLINE = re.compile(r"kernel BUG at|BUG:|WARNING:.* at |WARNING:|Oops|general protection fault|Kernel panic|"
                       r"UBSAN:|KASAN:|Out of memory|invoked oom-killer|soft lockup|hung_task|blocked for more than")
 TROUBLE = re.compile(HEADLINE.pattern + r"|Call Trace:")
 RIP = re.compile(r"RIP: [0-9a-f]{4}:(?P<where>\S+)")
 TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s*")
+END = "---[ end trace"  # the last line of a BUG, WARNING or Oops report
+SETTLE_S = 5.0  # how long a report that has begun may take to reach its end
+QUIET_S = 0.5   # a console silent this long has finished (not every report ends with END)
 
 
 def trouble(text):
@@ -30,6 +35,27 @@ def first_trouble(text):
             return _clean(line) + (f" (RIP: {rip})" if rip and rip not in line else "")  # a WARNING names it
     found = trouble(text)
     return found[0] if found else None
+
+
+def ended(text):
+    """Whether the first trouble report of ``text`` has reached its end line (True for a clean log)."""
+    lines = text.splitlines()
+    first = next((i for i, line in enumerate(lines) if HEADLINE.search(line)), None)
+    return first is None or any(END in line for line in lines[first + 1:])
+
+
+def settle(text, read, poll_s=0.01, settle_s=SETTLE_S, quiet_s=QUIET_S):
+    """``text``, or the console as ``read()`` gives it once its first report has ended: the end line printed, or
+    the console silent for ``quiet_s``, or ``settle_s`` passed."""
+    start = quiet = time.monotonic()
+    while not ended(text) and time.monotonic() - start < settle_s:
+        time.sleep(poll_s)
+        now, text_now = time.monotonic(), read()
+        if text_now != text:
+            text, quiet = text_now, now
+        elif now - quiet >= quiet_s:
+            break
+    return text
 
 
 def _clean(line):

@@ -392,10 +392,11 @@ class Guest:
 
     def check_console(self, when, text=None, error=GuestError):
         """Raise ``error`` naming the first trouble report of the kernel under test on its console (``text``, or
-        read now)."""
-        first = console.first_trouble(self.console_text() if text is None else text)
-        if first:
-            raise error(f"kernel reported trouble {when}: {first}", log=str(self.console_log))
+        read now), read on until the report has ended (its ``RIP:`` line may still be on its way)."""
+        text = self.console_text() if text is None else text
+        if console.first_trouble(text):
+            text = console.settle(text, self.console_text, CONSOLE_POLL_S if self.host.local else 0.05)
+            raise error(f"kernel reported trouble {when}: {console.first_trouble(text)}", log=str(self.console_log))
 
     def qmp(self, name, **args):
         """Run one QMP command and return its ``return`` value."""

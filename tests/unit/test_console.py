@@ -18,6 +18,37 @@ BUG_IN_PROBE = """\
 """
 
 
+class Printing:
+    """A console the kernel is still writing: each read gives one more line of ``text``, up to all of it."""
+
+    def __init__(self, text, shown):
+        self.lines, self.shown = text.splitlines(keepends=True), shown
+
+    def __call__(self):
+        self.shown = min(self.shown + 1, len(self.lines))
+        return "".join(self.lines[:self.shown])
+
+
+class SettleTest(unittest.TestCase):
+    def test_a_report_caught_before_its_rip_line_is_read_to_its_end(self):
+        text = BUG_IN_PROBE.replace("Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b",
+                                    "---[ end trace 0000000000000000 ]---")
+        read = Printing(text, 4)  # read as far as "invalid opcode"
+        early = read()
+        self.assertEqual(console.first_trouble(early), "kernel BUG at drivers/virtio/virtio_balloon.c:867!")
+        self.assertFalse(console.ended(early))
+        settled = console.settle(early, read, poll_s=0)
+        self.assertTrue(console.ended(settled))
+        self.assertEqual(console.first_trouble(settled),
+                         "kernel BUG at drivers/virtio/virtio_balloon.c:867! (RIP: virtballoon_probe+0x1a/0x3c0)")
+
+    def test_a_report_without_an_end_line_settles_once_the_console_is_quiet(self):
+        read = Printing(BUG_IN_PROBE, 100)  # all printed, no end line: the console stays as it is
+        settled = console.settle(read(), read, poll_s=0.001, quiet_s=0.02)
+        self.assertEqual(settled, BUG_IN_PROBE)
+        self.assertTrue(console.ended("[    1.0] virtio_balloon virtio1: probing\n"))  # a clean log has no report
+
+
 class ConsoleTest(unittest.TestCase):
     def test_bug_names_its_headline_and_faulting_function_not_the_call_trace(self):
         self.assertEqual(console.first_trouble(BUG_IN_PROBE),
