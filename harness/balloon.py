@@ -88,9 +88,10 @@ def drive(guest, target_bytes, poll_s=0.01, timeout_s=120.0, stall_s=10.0):
 def _story(lines, ram_bytes, start_bytes, keep=5):
     """QEMU's trace of an operation that went wrong, told once per distinct point: when the target was set and
     the last ``keep`` values ``actual`` took, each with the time it was first reached."""
-    start, points = _points(lines, ram_bytes, start_bytes)
+    start, events = operation(lines)
     if start is None:
         return "no virtio_balloon_to_target event (QEMU never passed the target to the device)"
+    points = _points(events, ram_bytes, start_bytes)
     distinct = [p for i, p in enumerate(points) if i == 0 or p[1] != points[i - 1][1]]
     told = ", ".join(f"{b >> 20} MiB at {t:.2f} s" for t, b in distinct[-keep:])
     changes = len(distinct) - 1
@@ -98,28 +99,13 @@ def _story(lines, ram_bytes, start_bytes, keep=5):
 
 
 TRACE_LINE = re.compile(r"^\d+@(?P<t>\d+\.\d+):(?P<event>\w+) (?P<args>.*)$")
+ARGS = re.compile(r"(\w+):? (\S+)")  # "actual: 131072 oldactual: 0", "vdev 0x55d4 n 0 vq 0x55e0"
 QUEUES = {"inflate": 0, "deflate": 1}  # the balloon's virtqueues by index (the virtio spec's inflateq, deflateq)
 
 
-def from_trace(lines, ram_bytes, start_bytes, target_bytes, counted=False):
-    """The ``Trace`` of one operation from QEMU's trace lines: from the target being set to the guest writing the
-    ``actual`` that meets it (balloon pages are 4 KiB; the guest has RAM minus the balloon)."""
-    start, points = _points(lines, ram_bytes, start_bytes)
-    if start is None:
-        raise QMPError("QEMU's trace has no virtio_balloon_to_target event for the balloon command",
-                       hint="the QEMU binary needs the 'log' trace backend (qemu-system-x86_64 -trace help)")
-    done = next((t for t, b in points if b == target_bytes), 0.0 if start_bytes == target_bytes else None)
-    if done is None:
-        raise QMPError(f"QEMU's trace never shows actual at {target_bytes >> 20} MiB although query-balloon did",
-                       hint="a trace line may have been lost; see the QEMU log directory")
-    return Trace(start_bytes, target_bytes, tuple(p for p in points if p[0] <= done), done,
-                 phases(lines, "inflate" if target_bytes < start_bytes else "deflate", done, counted))
-
-
-def phases(lines, op, done_s, counted=False):
-    """The ``Phases`` of one operation (``op``: inflate or deflate) that took ``done_s`` from the target being set,
-    from its trace lines (``counted``: with ranges and discards traced); None without requests.  The balloon is
-    the device that kicked ``op``'s queue most often in the window (another device's queue of that index may too)."""
+def operation(lines):
+    """(the time the last ``virtio_balloon_to_target`` was traced, [(seconds since, event, its arguments), ...]
+    after it) from QEMU's trace lines; (None, []) without one."""
     start, events = None, []
     for line in lines:
         m = TRACE_LINE.match(line)
@@ -127,14 +113,39 @@ def phases(lines, op, done_s, counted=False):
             continue
         if m["event"] == "virtio_balloon_to_target":
             start, events = float(m["t"]), []
-        elif start is not None and float(m["t"]) - start <= done_s:
-            events.append((float(m["t"]) - start, m["event"], dict(re.findall(r"(\w+):? (\S+)", m["args"]))))
-    kicks = [(t, a) for t, e, a in events if e == "virtio_queue_notify" and a.get("n") == str(QUEUES[op])]
+        elif start is not None:
+            events.append((round(float(m["t"]) - start, 6), m["event"], m["args"]))
+    return start, events
+
+
+def from_trace(lines, ram_bytes, start_bytes, target_bytes, counted=False):
+    """The ``Trace`` of one operation from QEMU's trace lines: from the target being set to the guest writing the
+    ``actual`` that meets it (balloon pages are 4 KiB; the guest has RAM minus the balloon)."""
+    start, events = operation(lines)
+    if start is None:
+        raise QMPError("QEMU's trace has no virtio_balloon_to_target event for the balloon command",
+                       hint="the QEMU binary needs the 'log' trace backend (qemu-system-x86_64 -trace help)")
+    points = _points(events, ram_bytes, start_bytes)
+    done = next((t for t, b in points if b == target_bytes), 0.0 if start_bytes == target_bytes else None)
+    if done is None:
+        raise QMPError(f"QEMU's trace never shows actual at {target_bytes >> 20} MiB although query-balloon did",
+                       hint="a trace line may have been lost; see the QEMU log directory")
+    return Trace(start_bytes, target_bytes, tuple(p for p in points if p[0] <= done), done,
+                 phases(events, "inflate" if target_bytes < start_bytes else "deflate", done, counted))
+
+
+def phases(events, op, done_s, counted=False):
+    """The ``Phases`` of one operation (``op``: inflate or deflate) that took ``done_s`` from the target being set,
+    from its events (``operation``; ``counted``: with ranges and discards traced); None without requests.  The
+    balloon is the device that kicked ``op``'s queue most often (another device's queue of that index may too)."""
+    events = [(t, e, a) for t, e, a in events if t <= done_s]
+    kicks = [(t, dict(ARGS.findall(a))) for t, e, a in events if e == "virtio_queue_notify"]
+    kicks = [(t, a) for t, a in kicks if a.get("n") == str(QUEUES[op])]
     if not kicks:
         return None
     vdev = max({a["vdev"] for _, a in kicks}, key=lambda d: sum(a["vdev"] == d for _, a in kicks))
     kicks = [(t, a["vq"]) for t, a in kicks if a["vdev"] == vdev]
-    answers = sorted(t for t, e, a in events if e == "virtio_notify" and a.get("vq") == kicks[0][1])
+    answers = sorted(t for t, e, a in events if e == "virtio_notify" and dict(ARGS.findall(a)).get("vq") == kicks[0][1])
     host, i = 0.0, 0
     for t, _ in kicks:
         while i < len(answers) and answers[i] < t:
@@ -146,19 +157,10 @@ def phases(lines, op, done_s, counted=False):
                   count("ram_block_discard_range"))
 
 
-def _points(lines, ram_bytes, start_bytes):
-    """(the time the target was set, [(seconds since, bytes the guest has), ...]) from QEMU's trace lines."""
-    start, points = None, []
-    for line in lines:
-        m = TRACE_LINE.match(line)
-        if not m:
-            continue
-        t, args = float(m["t"]), dict(re.findall(r"(\w+): (\S+)", m["args"]))
-        if m["event"] == "virtio_balloon_to_target":
-            start, points = t, [(0.0, start_bytes)]
-        elif m["event"] == "virtio_balloon_set_config" and start is not None:
-            points.append((round(t - start, 6), ram_bytes - (int(args["actual"]) << 12)))
-    return start, points
+def _points(events, ram_bytes, start_bytes):
+    """[(seconds since the target was set, bytes the guest has), ...] from an operation's events."""
+    return [(0.0, start_bytes)] + [(t, ram_bytes - (int(dict(ARGS.findall(a))["actual"]) << 12))
+                                   for t, e, a in events if e == "virtio_balloon_set_config"]
 
 
 BALLOON_QOM = "/machine/peripheral/balloon0"  # the guest's ``-device virtio-balloon-pci,id=balloon0``

@@ -33,7 +33,8 @@ from .host import LocalHost, SSHHost, as_socket
 KVM_SILENCE_S = 10.0
 CPU = "qemu64,+rdrand"  # QEMU's default x86-64 model, with RDRAND for the kernel's CRNG seed (TCG emulates it)
 KERNEL_CMDLINE = ("console=ttyS0", "panic=-1", "random.trust_cpu=on", "no_timer_check")  # before the job's own
-CONSOLE_POLL_S = 0.01  # how often the console is read for the readiness line (0.05 s when it is read over SSH)
+CONSOLE_POLL_S = 0.01  # how often the console is read for the readiness line or the end of a report
+REMOTE_CONSOLE_POLL_S = 0.05  # the same, when the console is read over SSH
 REMOTE_QMP_TIMEOUT_S = 30.0  # a QMP reply over SSH that takes longer means the host is gone
 MACHINES = ("pc", "q35")
 TRACE_LOG = "trace.log"
@@ -327,7 +328,7 @@ class Guest:
             if time.perf_counter() > deadline:
                 raise BootError(f"guest not ready within {self.spec.boot_timeout_s:.0f} s under {self.accel.upper()}; "
                                 f"console ends: {self._console_tail()}", log=str(self.console_log))
-            time.sleep(CONSOLE_POLL_S if self.host.local else 0.05)
+            time.sleep(self._console_poll_s())
         self.ready_s = time.perf_counter() - self._started  # the ready line seen; SSH login follows
         known_hosts = self._private / "known_hosts"
         known_hosts.write_text(f"[127.0.0.1]:{self.port} {self.image.host_key}\n")
@@ -390,12 +391,15 @@ class Guest:
         lines = [l for l in self.console_text().splitlines() if l.strip()]
         return " | ".join(lines[-n:]) or "(nothing)"
 
+    def _console_poll_s(self):
+        return CONSOLE_POLL_S if self.host.local else REMOTE_CONSOLE_POLL_S
+
     def check_console(self, when, text=None, error=GuestError):
         """Raise ``error`` naming the first trouble report of the kernel under test on its console (``text``, or
         read now), read on until the report has ended (its ``RIP:`` line may still be on its way)."""
         text = self.console_text() if text is None else text
         if console.first_trouble(text):
-            text = console.settle(text, self.console_text, CONSOLE_POLL_S if self.host.local else 0.05)
+            text = console.settle(text, self.console_text, self._console_poll_s())
             raise error(f"kernel reported trouble {when}: {console.first_trouble(text)}", log=str(self.console_log))
 
     def qmp(self, name, **args):

@@ -146,9 +146,9 @@ def table(results, comps=None, across_hosts=None, full=False):
     head = [headline(results), outcome_table(results)] if outcomes(results) else []
     head += [sequential_text(results)] if results.get("sequential") else []
     noisy = [interference_text(results)] if interference(results) else []
-    split_ = [phases.table(results)] if phases.split(results["samples"]) else []
-    return "\n\n".join([*head, *texts, *(["\n".join(missing)] if missing else []), *split_, *noisy]) + hosts_note(
-        results, split)
+    where_time_goes = [text] if (text := phases.table(results)) else []
+    return "\n\n".join([*head, *texts, *(["\n".join(missing)] if missing else []), *where_time_goes, *noisy]) + \
+        hosts_note(results, split)
 
 
 def _table(what, samples, comps, baseline, order, split, full, level_):

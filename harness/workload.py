@@ -14,6 +14,7 @@ memory stays flat.
 """
 
 import time
+from dataclasses import asdict
 
 from .balloon import actual, drive
 from .errors import GuestError
@@ -92,14 +93,7 @@ def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck, before=
                   guest_memtotal_before_kb=before.memtotal_kb, guest_memtotal_after_kb=after.memtotal_kb,
                   host_other_cpu_s=round(max(0.0, host1.busy_s - host0.busy_s - cpu.total_s), 4),
                   host_steal_s=round(host1.steal_s - host0.steal_s, 4), host_running=host1.running,
-                  outside_s=round(outside_s, 4), **_phases(trace)), trace, after
-
-
-def _phases(trace):
-    """A sample's fields from ``trace.phases`` (none where QEMU traced no request)."""
-    p = trace.phases
-    return {} if p is None else {"requests": p.requests, "host_s": p.host_s, "wait_s": p.wait_s, "ranges": p.ranges,
-                                 "discards": p.discards}
+                  outside_s=round(outside_s, 4), **(asdict(trace.phases) if trace.phases else {})), trace, after
 
 
 def _drive(guest, workload, target):

@@ -71,12 +71,13 @@ class BalloonTest(unittest.TestCase):
                  "7@10.010000:virtio_notify vdev 0xb vq 0xbq0",
                  "7@10.012000:virtio_balloon_set_config actual: 262144 oldactual: 0",
                  "7@10.020000:virtio_queue_notify vdev 0xb n 0 vq 0xbq0"]  # after the target: the next operation's
-        p = balloon.phases(lines, "inflate", 0.012, counted=True)
+        _, events = balloon.operation(lines)
+        p = balloon.phases(events, "inflate", 0.012, counted=True)
         self.assertEqual((p.requests, p.ranges, p.discards), (2, 1, 1))
         self.assertAlmostEqual(p.host_s, 0.005)
         self.assertAlmostEqual(p.wait_s, 0.004)
-        self.assertIsNone(balloon.phases(lines, "inflate", 0.012).ranges)  # not traced: not counted
-        self.assertIsNone(balloon.phases(lines, "deflate", 0.012))  # no request on the deflate queue
+        self.assertIsNone(balloon.phases(events, "inflate", 0.012).ranges)  # not traced: not counted
+        self.assertIsNone(balloon.phases(events, "deflate", 0.012))  # no request on the deflate queue
         t = balloon.from_trace(lines, 2048 << 20, 2048 << 20, 1024 << 20)
         self.assertEqual(t.phases.requests, 2)
 
