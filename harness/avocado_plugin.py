@@ -19,7 +19,7 @@ from avocado.core.extension_manager import PluginPriority
 from avocado.core.output import LOG_UI
 from avocado.core.plugin_interfaces import JobPost, JobPre, Result
 
-from . import cache, config, console, report, results, tree
+from . import answers, cache, config, console, report, results, tree
 from .apply import range_diff
 from .errors import ConfigError, HarnessError
 from .series import read_series
@@ -85,9 +85,10 @@ def finish(job_dir, tests=(), job_files=()):
     looks = next((job.looks for job in jobs if job.looks), None)
     if looks and (at := report.stop(data, looks)):
         data["sequential"] = {"looks": list(looks), "round": at.round, "index": at.index, "alpha": at.alpha,
-                              "decided": at.decided}
+                              "decided": at.decided, "how": at.how()}
     comps = report.comparisons(data)
     data["comparisons"] = [asdict(c) for c in comps]
+    data["answers"] = [answers.record(a) for a in answers.answers(comps)]
     short = f"{report.facts(data)}\n\n{report.table(data, comps)}\n"
     results.write_json(job_dir / "balloon" / "results.json", data)
     (job_dir / "balloon" / "table.txt").write_text(f"{report.facts(data)}\n\n{report.table(data, comps, full=True)}\n")

@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 from tabulate import tabulate
 
-from . import phases, plots, sequential
+from . import answers, phases, plots, sequential
 from .outcomes import failure_text, headline, interference, interference_text, label, not_measured, outcomes, \
     setting_text
 from .outcomes import table as outcome_table
@@ -24,7 +24,7 @@ from .results import LABELS, METRICS, metric
 from .stats import ALPHA, LEVEL, MARGIN, MIN_BOOTS, POWER, along, axes_of, boot_q1s, compare, compare_axes, \
     compare_pairs, hosts, summarize
 
-TONES = {"faster": "better", "less CPU": "better", "slower": "worse", "more CPU": "worse"}
+TONES = {word: tone for m in METRICS for word, tone in zip(m.words, ("better", "worse"))}
 
 
 def variant_names(results):
@@ -76,9 +76,9 @@ def sequential_text(results):
     if not seq:
         return ""
     how = ("no version was measured, so nothing was left to decide" if not results.get("comparisons", True) else
-           "every primary comparison decided" if seq["decided"] else
-           "not every primary comparison decided" + (" by the last look" if seq["round"] == seq["looks"][-1] else
-                                                      ": the job ended before its last look"))
+           f"every question decided, {seq.get('how', 'on time')}" if seq["decided"] else
+           "not every question decided" + (" by the last look" if seq["round"] == seq["looks"][-1] else
+                                            ": the job ended before its last look"))
     return (f"Rounds stopped after round {seq['round']} of at most {seq['looks'][-1]} (look {seq['index']} of "
             f"{len(seq['looks'])}): {how}. The looks share alpha {ALPHA:g} between them, so this look's verdicts "
             f"are at alpha {seq['alpha']:.4f} and its intervals at {(1 - seq['alpha']) * 100:.4g} %.")
@@ -105,16 +105,23 @@ def pct(ratio):
 
 def change_text(c):
     """The change of a ``stats.Comparison`` versus the baseline with its interval, in percent."""
-    return interval_text(c.ratio, c.ci)
+    return answers.change(c)
 
 
-def interval_text(ratio, ci):
-    """A ratio as a change in percent with its interval (the point estimate alone without one)."""
-    if ratio is None:
-        return "—"
-    if ci is None:
-        return f"{pct(ratio)} (no interval)"
-    return f"{pct(ratio)} [{(ci[0] - 1) * 100:+.1f}, {(ci[1] - 1) * 100:+.1f}]"
+def value_text(name, x):
+    """A value of metric ``name`` as the table shows it: seconds to 4 decimals, counts whole (millions as M)."""
+    if metric(name).unit == "s":
+        return f"{x:.4f}"
+    return f"{x / 1e6:.3f} M" if abs(x) >= 1e6 else f"{x:.0f}"
+
+
+def answers_text(comps):
+    """Under the tables: each question's answer — the time where decided, else the counted work beside it."""
+    said = answers.answers(comps)
+    if not said or all(a.by == answers.TIME for a in said):
+        return ""
+    return "Answers (the time where it is decided, else the counted work: harness/answers.py):\n" + "\n".join(
+        f"  {a.op} {a.variant} vs {a.baseline}{f' in {a.where}' if a.where else ''}: {a.text()}" for a in said)
 
 
 def p_text(c):
@@ -125,8 +132,9 @@ def rule():
     """How a verdict is made, in one paragraph, with the statistics module's own numbers."""
     return (f"Each boot gives the lower quartile (Q1) of its measured cycles (warm-ups excluded); the boots' log Q1s "
             f"of a variant and of the baseline go into Welch's t-test. The change is the ratio of their geometric "
-            f"means with its {LEVEL * 100:.0f} % interval. Time to target is primary and decides; the other metrics "
-            f"are secondary. Each family is Holm-corrected per variant (p shows the adjusted value in brackets where "
+            f"means with its {LEVEL * 100:.0f} % interval. Time to target is primary and decides; where it is "
+            f"undecided, counted work (guest instructions, requests: counts the host's speed cannot move) answers for "
+            f"a variant on its baseline's QEMU; the other metrics are secondary. Each family is Holm-corrected per variant (p shows the adjusted value in brackets where "
             f"it differs). A change is called at adjusted p < {ALPHA:g}. \"No significant change\" is said only "
             f"where the job could have detected a ±{MARGIN * 100:.0f} % change with {POWER * 100:.0f} % power; "
             f"otherwise the verdict is inconclusive and says how many boots a side it needs (at least "
@@ -147,13 +155,16 @@ def table(results, comps=None, across_hosts=None, full=False):
     head += [sequential_text(results)] if results.get("sequential") else []
     noisy = [interference_text(results)] if interference(results) else []
     where_time_goes = [text] if (text := phases.table(results)) else []
-    return "\n\n".join([*head, *texts, *(["\n".join(missing)] if missing else []), *where_time_goes, *noisy]) + \
+    said = [text] if (text := answers_text(comps)) else []
+    return "\n\n".join([*head, *texts, *said, *(["\n".join(missing)] if missing else []), *where_time_goes,
+                        *noisy]) + \
         hosts_note(results, split)
 
 
 def _table(what, samples, comps, baseline, order, split, full, level_):
     by_key = {(c.op, c.metric, c.variant, c.where): c for c in comps}
-    summaries = [s for s in summarize(samples, split) if full or (not s.warmup and metric(s.metric).primary)]
+    summaries = [s for s in summarize(samples, split)
+                 if full or (not s.warmup and (metric(s.metric).primary or metric(s.metric).counted))]
     settings = any(s.where for s in summaries)
     rows = []
     names = [m.name for m in METRICS]
@@ -162,11 +173,12 @@ def _table(what, samples, comps, baseline, order, split, full, level_):
         c = by_key.get((s.op, s.metric, s.variant, s.where)) if not s.warmup else None
         alone = settings and not s.warmup and not c and s.variant != baseline
         rows.append([s.op, LABELS[s.metric] + (" (warm-up)" if s.warmup else ""), *([s.where] if settings else []),
-                     s.variant, s.boots, s.n, f"{s.median:.4f}", f"{s.q1:.4f}", f"{s.iqr:.4f}", f"{s.cv * 100:.1f} %",
+                     s.variant, s.boots, s.n, *(value_text(s.metric, x) for x in (s.median, s.q1, s.iqr)),
+                     f"{s.cv * 100:.1f} %" if s.cv >= 0.01 else f"{s.cv * 100:.3f} %",
                      change_text(c) if c else "", p_text(c) if c else "",
                      c.verdict if c else f"no {baseline} in {s.where}" if alone else ""])
     return tabulate(rows, headers=["op", "metric", *(["setting"] if settings else []), what, "boots", "n",
-                                   "median s", "Q1 s", "IQR s", "CV", f"vs {baseline} ({level_ * 100:.4g} % CI)",
+                                   "median", "Q1", "IQR", "CV", f"vs {baseline} ({level_ * 100:.4g} % CI)",
                                    "p (Holm)", "verdict"])
 
 
@@ -239,8 +251,8 @@ def verdict_rows(results, comps):
         rows += [{"op": c.op, "metric": LABELS[c.metric] + (f" in {c.where}" if c.where else ""),
                   "primary": c.primary, "variant": c.variant, "baseline": c.baseline,
                   "boots": f"{c.boots} / {c.baseline_boots}",
-                  "q1": f"{q1s[(c.op, c.metric, c.variant, c.where)]:.4f}",
-                  "base": f"{q1s[(c.op, c.metric, c.baseline, c.where)]:.4f}", "change": change_text(c),
+                  "q1": value_text(c.metric, q1s[(c.op, c.metric, c.variant, c.where)]),
+                  "base": value_text(c.metric, q1s[(c.op, c.metric, c.baseline, c.where)]), "change": change_text(c),
                   "ratio": f"×{c.ratio:.3f}" + (f" [{c.ci[0]:.3f}, {c.ci[1]:.3f}]" if c.ci else "")
                   if c.ratio is not None else "", "p": p_text(c),
                   "verdict": c.verdict, "tone": TONES.get(c.verdict, "same"),
@@ -281,8 +293,8 @@ def labels(results):
 
 
 def drift_plots(results, palette):
-    """Per op: each boot's Q1 of the time to target in run order (round), one line per variant: drift across the
-    job at a glance."""
+    """Per op: each boot's Q1 of the time to target in run order (round), one line per variant, and where counted
+    the host's speed in every operation: drift across the job, and the slow spells behind it, at a glance."""
     out = []
     for op in _ops(results):
         series = []
@@ -296,7 +308,21 @@ def drift_plots(results, palette):
         if series:
             out.append(plots.lines(f"{op}: each boot's Q1 of the time to target, in run order", "round",
                                    "Q1 (s)", series, palette, markers=True))
+        speeds = [(name, name, pts) for name in labels(results) if (pts := _speeds(results, name, op))]
+        if speeds:
+            out.append(plots.lines(f"{op}: the host's speed in every operation, in run order", "round (cycles "
+                                   "within it)", "guest instructions per vCPU CPU second (M/s)", speeds, palette,
+                                   markers=True))
     return out
+
+
+def _speeds(results, name, op):
+    """(round + the cycle's share of it, host speed in M/s) of each measured operation ``op`` of ``name``: a host
+    that ran at half speed for a while shows as a step down."""
+    mine = [s for s in results["samples"] if label(s) == name and s["op"] == op and s.get("host_speed")
+            and isinstance(s["boot"], (int, float))]
+    cycles = max((s["cycle"] for s in mine), default=1)
+    return sorted((s["boot"] + (s["cycle"] - 1) / cycles, s["host_speed"] / 1e6) for s in mine if not s["warmup"])
 
 
 def trace_plot(results, palette):
@@ -339,6 +365,7 @@ def html(results, comps):
         title=Path(results["job"].get("dir", "")).name, job=job, baseline=baseline_of(results),
         headline=headline(results), outcomes=outs, ok=all(o["status"] == "PASS" for o in outs),
         variants=results["variants"], palette=palette, rows=verdict_rows(results, comps), rule=rule(),
+        answers=[a for a in answers.answers(comps) if a.by != answers.TIME],
         level=f"{level(results) * 100:.4g} %", sequential=sequential_text(results),
         distributions=distributions(results, palette),
         drift=drift_plots(results, palette), interference=interference_text(results),

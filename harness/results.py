@@ -26,22 +26,31 @@ SETTING_FACTS = ("axes", "qemu_build", "memory_mib", "cpus", "cmdline", "placeme
 
 @dataclass(frozen=True)
 class Metric:
-    """A measured quantity of a sample: its field, unit, direction, label, and whether it decides a verdict."""
+    """A measured quantity of a sample: its field, unit, direction, label, the words of its verdicts (better,
+    worse), and its part in a verdict: ``primary`` (time to target) decides; ``counted`` work — counts the host's
+    speed cannot move — answers where the time does not (harness/answers.py); the rest are secondary."""
 
     name: str
     unit: str
     lower_is_better: bool
     label: str
-    primary: bool = False  # time to target decides; the rest are secondary (Holm-corrected, never fail a night)
+    primary: bool = False
+    counted: bool = False
     resolution: float = 0.0  # the smallest step the quantity moves in
+    words: tuple = ("faster", "slower")
 
 
+COUNT = ("fewer", "more")
 METRICS = (
     Metric("wall_s", "s", True, "time to target", primary=True, resolution=1e-6),
+    Metric("guest_insns", "instructions", True, "guest instructions", counted=True, resolution=1, words=COUNT),
+    Metric("requests", "requests", True, "requests", counted=True, resolution=1, words=COUNT),
+    Metric("ranges", "ranges", True, "ranges", counted=True, resolution=1, words=COUNT),
+    Metric("discards", "discards", True, "discards", counted=True, resolution=1, words=COUNT),
     Metric("t50_s", "s", True, "time to 50 %", resolution=1e-6),
     Metric("t90_s", "s", True, "time to 90 %", resolution=1e-6),
-    Metric("qemu_cpu_s", "s", True, "QEMU CPU", resolution=0.01),
-    Metric("guest_cpu_s", "s", True, "guest CPU", resolution=0.01),
+    Metric("qemu_cpu_s", "s", True, "QEMU CPU", resolution=0.01, words=("less CPU", "more CPU")),
+    Metric("guest_cpu_s", "s", True, "guest CPU", resolution=0.01, words=("less CPU", "more CPU")),
 )
 LABELS = {m.name: m.label for m in METRICS}
 
@@ -79,6 +88,9 @@ class Sample:
     wait_s: float | None = None            # before the first request: the guest noticing the target
     ranges: int | None = None              # guest-physical ranges the device took (guest.count_discards)
     discards: int | None = None            # discards QEMU made (guest.count_discards)
+    guest_insns: int | None = None         # guest instructions from the new target to the guest reaching it
+    host_speed: float | None = None        # guest instructions per second of the vCPU threads' CPU time (the host's
+    #                                        speed for this operation; None where not counted)
 
 
 def write_json(path, data):
@@ -119,7 +131,8 @@ def gather(job_dir):
                                                     **({"axes": axes} if axes else {})})
         settings.setdefault(key, {k: guest.get(k) for k in SETTING_FACTS})
         # compared per host and per setting of the axes
-        samples += [{**s, "host": guest.get("host"), **({"axes": axes} if axes else {})} for s in rec["samples"]]
+        samples += [{**s, "host": guest.get("host"), "qemu": _which(guest.get("qemu_build"))[0],
+                     **({"axes": axes} if axes else {})} for s in rec["samples"]]
         traces += [{**t, **({"axes": axes} if axes else {})} for t in rec["traces"]]
         facts = {k: v for k, v in guest.items() if k not in ("boot_s", "axes", "held")} or facts
     if len(settings) > 1:  # what differs between settings is listed per setting, not as the last test's

@@ -10,10 +10,12 @@ no change behind it crosses for the first time at look j with probability spend(
 statistics correlated as sqrt(ti / tj) since they share their boots (``scipy.stats.multivariate_normal``).  So
 over all looks the chance of calling a change that is not there is ``ALPHA`` per family, whichever look stops the
 job.  Each look judges every comparison as ``stats.compare`` does, at its boundary's nominal level alpha_j.  The
-job stops at the first look where every primary comparison of every variant is decided (a change called at
-alpha_j, or "no significant change" with the power to see ``MARGIN`` at alpha_j: that depends on the noise, not on
-the change, so it cannot bias the call) — or where there is none, every version having failed so far — and its
-verdicts are that look's.  The tests of the rounds after it SKIP
+job stops at the first look where every question (an op of a variant against the baseline, ``answers.answers``) is
+decided — by its time to target, or where that is undecided by its counted work (a change called at alpha_j, or "no
+significant change" with the power to see ``MARGIN`` at alpha_j: that depends on the noise, not on the change, so it
+cannot bias the call) — or where there is none, every version having failed so far — and its verdicts are that
+look's.  Counted work cannot decide what it does not count: a variant on another QEMU build than its baseline (how
+long QEMU takes over a request), or the waiting before the first request; those questions wait for their time.  The tests of the rounds after it SKIP
 with a reason that starts with ``STOPPED``.  ``benchmarks/sequential.py`` measures the false-change rate, the
 share decided and the rounds used by resampling recorded boots.
 """
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from scipy.optimize import brentq
 from scipy.stats import multivariate_normal, norm
 
+from .answers import COUNTED, answers
 from .stats import ALPHA, compare, compare_pairs
 
 STOPPED = "not needed: the rounds stopped"  # the start of the reason of every test skipped by the rule
@@ -64,8 +67,14 @@ class Look:
     round: int          # the rounds judged: 1 .. round
     index: int          # 1-based, of ``len(looks)``
     alpha: float
-    decided: bool       # every primary comparison decided
+    decided: bool       # every question decided
     comparisons: list
+    answers: list
+
+    def how(self):
+        """How the questions were decided: on time, or which on counted work."""
+        counted = [f"{a.variant} {a.op}" for a in self.answers if a.by == COUNTED]
+        return f"on counted work: {', '.join(counted)}; the rest on time" if counted else "on time"
 
 
 def look(samples, baseline, looks, upto, per_host=False, pairs=()):
@@ -77,17 +86,17 @@ def look(samples, baseline, looks, upto, per_host=False, pairs=()):
             break
         judged = [s for s in samples if s["boot"] <= n]
         comps = compare(judged, baseline, per_host, alpha) + compare_pairs(judged, pairs, per_host, alpha)
-        primary = [c for c in comps if c.primary]
-        reached = Look(n, index, alpha, all(c.decided for c in primary), comps)  # none to compare: nothing to wait for
+        said = answers(comps)
+        reached = Look(n, index, alpha, all(a.decided for a in said), comps, said)  # none: nothing to wait for
         if reached.decided:
             break
     return reached
 
 
 def stop_reason(samples, baseline, looks, round_, per_host=False, pairs=()):
-    """Why a test of ``round_`` need not run (None: it must): an earlier look decided every primary comparison."""
+    """Why a test of ``round_`` need not run (None: it must): an earlier look decided every question."""
     done = look(samples, baseline, looks, round_ - 1, per_host, pairs)
     if done and done.decided:
-        return (f"{STOPPED} at round {done.round} (look {done.index} of {len(looks)}): every primary comparison "
-                f"was decided at alpha {done.alpha:.4f}")
+        return (f"{STOPPED} at round {done.round} (look {done.index} of {len(looks)}): every question was decided "
+                f"at alpha {done.alpha:.4f}, {done.how()}")
     return None

@@ -7,10 +7,12 @@ into Welch's t-test (``scipy.stats.ttest_ind``, unequal variances).  The change 
 the boots' Q1s, with its ``LEVEL`` interval from the same test.  ``MIN_BOOTS`` boots a side are needed to judge at
 all; a comparison with fewer says "inconclusive" and how many it needs, with the ratio still shown.
 
-The primary metric (time to target, per op) decides; the other metrics are secondary.  Within each variant and
-setting, the primary comparisons form one family and the secondary ones another, each Holm-corrected, so neither
-the two ops nor the eight secondary comparisons inflate the false-change rate of the job.  A comparison whose
-adjusted p < ``ALPHA`` says faster/slower (less/more CPU).  Otherwise it says "no significant change" only if the
+The primary metric (time to target, per op) decides; counted work (guest instructions, requests: counts the
+host's speed cannot move) answers where the time does not (harness/answers.py); the other metrics are secondary.
+Within each variant and setting, the primary comparisons form one family, the counted ones another and the
+secondary ones a third, each Holm-corrected, so neither the two ops nor the many metrics inflate the false-change
+rate of the job.  A comparison whose adjusted p < ``ALPHA`` says the metric's words: faster/slower, fewer/more
+(instructions, requests), less/more CPU.  Otherwise it says "no significant change" only if the
 job could have seen a change of ``MARGIN``: ``detectable`` is the change found with ``POWER`` (80 %) at this
 noise and boot count; where that exceeds ``MARGIN`` the verdict is "inconclusive" with the boots it would take.
 
@@ -36,7 +38,6 @@ POWER = 0.8      # "could detect": the change found this often
 MARGIN = 0.10    # "no significant change" only where a change of this size would have been detected
 MIN_BOOTS = 3    # boots a side a verdict needs
 MAX_BOOTS = 500  # beyond this "needs" is not worth saying
-BETTER = {True: ("faster", "less CPU"), False: ("slower", "more CPU")}
 
 
 def median(xs):
@@ -90,6 +91,9 @@ class Comparison:
     primary: bool
     where: str | None = None   # where both were measured, as in ``Summary``
     axis: str = "variant"      # what is compared: the variants, or the leaves of this axis
+    counted: bool = False      # counted work (``Metric.counted``)
+    spread: float | None = None  # the host's speed over both sides' measured operations of the op: max / min
+    one_qemu: bool = True      # both sides ran one QEMU build (the samples' ``qemu``)
 
     @property
     def decided(self):
@@ -98,7 +102,7 @@ class Comparison:
 
     @property
     def changed(self):
-        return self.verdict in BETTER[True] + BETTER[False]
+        return self.verdict in metric(self.metric).words
 
 
 def hosts(samples):
@@ -239,7 +243,7 @@ def judge(m, base, variant, family_size=1, alpha=ALPHA):
 def words(m, ratio, p_adjusted, seen, boots, needs, alpha=ALPHA):
     """The verdict of a compared metric from its Holm-adjusted p and its power."""
     if p_adjusted is not None and p_adjusted < alpha:
-        return BETTER[(ratio < 1) == m.lower_is_better][m.name.endswith("cpu_s")]
+        return m.words[(ratio < 1) != m.lower_is_better]
     if seen is not None and seen <= MARGIN:
         return f"no significant change (could detect ±{seen * 100:.1f} % with {POWER * 100:.0f} % power)"
     if seen is None:
@@ -263,29 +267,46 @@ def compare(samples, baseline, per_host=False, alpha=ALPHA):
     return out
 
 
+FAMILIES = ("primary", "counted", "secondary")
+
+
+def family_of(m):
+    """The family of comparisons metric ``m`` is Holm-corrected in."""
+    return "primary" if m.primary else "counted" if m.counted else "secondary"
+
+
 def _family(mine, base, variant, baseline, setting, alpha):
-    """The comparisons of one variant in one setting, Holm-adjusted per family (primary, secondary)."""
+    """The comparisons of one variant in one setting, Holm-adjusted per family (primary, counted, secondary)."""
     ops = list(dict.fromkeys(s["op"] for s in mine if not s["warmup"]))
     q1s = {(op, m): (list(boot_q1s([s for s in base if s["op"] == op], m.name).values()),
                      list(boot_q1s([s for s in mine if s["op"] == op], m.name).values()))
            for op in ops for m in METRICS}
     keys = [key for key, (b, v) in q1s.items() if b and v]
-    size = {flag: sum(1 for _, m in keys if m.primary == flag) for flag in (True, False)}
+    size = {f: sum(1 for _, m in keys if family_of(m) == f) for f in FAMILIES}
     judged = {}
     for op, m in keys:
         b, v = q1s[(op, m)]
-        judged[(op, m.name)] = (len(v), len(b), *judge(m, b, v, size[m.primary], alpha))
+        judged[(op, m.name)] = (len(v), len(b), *judge(m, b, v, size[family_of(m)], alpha))
     adjusted = {}
-    for flag in (True, False):
-        family = [k for k in judged if metric(k[1]).primary == flag]
-        adjusted.update(zip(family, holm([judged[k][4] for k in family])))
+    for f in FAMILIES:
+        keys_ = [k for k in judged if family_of(metric(k[1])) == f]
+        adjusted.update(zip(keys_, holm([judged[k][4] for k in keys_])))
+    one_qemu = len({s.get("qemu") for s in mine + base}) == 1
     out = []
     for op, m in keys:
         n, nb, ratio, ci, p, seen, needs, said = judged[(op, m.name)]
         verdict = said or words(m, ratio, adjusted[(op, m.name)], seen, min(n, nb), needs, alpha)
         out.append(Comparison(op, m.name, variant, baseline, n, nb, ratio, ci, p, adjusted[(op, m.name)], verdict,
-                              seen, needs, m.primary, setting))
+                              seen, needs, m.primary, setting, counted=m.counted,
+                              spread=spread([s for s in mine + base if s["op"] == op]), one_qemu=one_qemu))
     return out
+
+
+def spread(samples):
+    """How much the host's speed (``host_speed``) varied over the measured ``samples``: max / min (None where
+    not counted)."""
+    speeds = [s["host_speed"] for s in samples if not s["warmup"] and s.get("host_speed")]
+    return max(speeds) / min(speeds) if speeds else None
 
 
 def compare_pairs(samples, pairs, per_host=False, alpha=ALPHA):

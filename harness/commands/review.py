@@ -13,7 +13,6 @@ failed first), the primary verdicts with their intervals or "inconclusive", the 
 """
 
 import argparse
-import re
 import subprocess
 import textwrap
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import cache, config, outcomes, report, results, tree
+from .. import answers, cache, config, outcomes, report, results, tree
 from ..apply import APPLIES, check_series, range_diff
 from ..errors import ConfigError
 from ..series import read_series
@@ -110,13 +109,6 @@ def job_text(template, base, versions, rounds=None):
     return f"# written by balloon-harness review\n{head}variants: !mux\n{variants}"
 
 
-def short_verdict(verdict):
-    """A verdict in a few words for the reply: the word, and the boots an inconclusive one needs."""
-    needs = re.search(r"needs ≥ (\d+)", verdict)
-    word = verdict.split(":")[0].split(" (")[0]
-    return f"{word}, needs ≥ {needs[1]} boots a side" if needs else word
-
-
 def git_identity():
     """``Name <email>`` from git config, or None."""
     def get(key):
@@ -130,6 +122,8 @@ def reply(bench, functional, names, versions, applies, commands, tested_by):
     """reply.txt: per version what happened and the primary verdicts, then the environment and the commands."""
     out = []
     comps = {(c["variant"], c["op"], c["metric"]): c for c in bench.get("comparisons", [])}
+    answered = {(a["variant"], a["op"]): a for a in bench.get("answers", []) if a["axis"] == "variant"
+                and a["baseline"] == report.baseline_of(bench)}
     bench_out = {o["variant"]: o for o in outcomes.outcomes(bench)}
     checks = [o for f in functional for o in f.get("outcomes", [])]
     everything = True
@@ -149,10 +143,12 @@ def reply(bench, functional, names, versions, applies, commands, tested_by):
             for o in [o for o in mine if o["status"] != "PASS"][:1] + ([b] if b["status"] != "PASS" else []):
                 out += _wrap(f"{o.get('check') or 'benchmark'}: {outcomes.failure_text(o, 200)}", "  ")
         for op, metric in PRIMARY:
-            c = comps.get((name, op, metric))
-            if c:
-                change = report.interval_text(c["ratio"], c["ci"])
-                out += _wrap(f"{op} {results.LABELS[metric]}: {change} {short_verdict(c['verdict'])}", "  ")
+            c, a = comps.get((name, op, metric)), answered.get((name, op)) if metric == "wall_s" else None
+            if a:  # the time, and where it is undecided the counted work (harness/answers.py)
+                out += _wrap(f"{op} {a['text']}", "  ")
+            elif c:
+                change = answers.interval_text(c["ratio"], c["ci"])
+                out += _wrap(f"{op} {results.LABELS[metric]}: {change} {answers.short(c['verdict'])}", "  ")
         everything &= ok_apply and built and b["status"] == "PASS" and mine and passed == len(mine)
         out.append("")
     job = bench["job"]

@@ -87,11 +87,11 @@ class LookTest(unittest.TestCase):
                 "job": {}}
         at = report.stop(data, LOOKS)
         data["sequential"] = {"looks": list(LOOKS), "round": at.round, "index": at.index, "alpha": at.alpha,
-                              "decided": at.decided}
+                              "decided": at.decided, "how": at.how()}
         comps = report.comparisons(data)
         self.assertTrue(all(c.boots == 3 for c in comps), "round 4 came after the deciding look")
         self.assertAlmostEqual(report.level(data), 1 - at.alpha)
-        self.assertIn("Rounds stopped after round 3 of at most 12 (look 1 of 4): every primary comparison decided",
+        self.assertIn("Rounds stopped after round 3 of at most 12 (look 1 of 4): every question decided, on time",
                       report.sequential_text(data))
 
 

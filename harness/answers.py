@@ -1,0 +1,105 @@
+"""Is it faster?  One answer for each op of each variant (or pair, or axis leaf) in each setting: the time to
+target where its verdict is decided, else the counted work beside it where that can answer.
+
+On a shared machine the host's speed moves the time (a core someone else shares runs the same inflate in 0.6 s
+or in 1.2 s), so the time's verdict may stay inconclusive for dozens of boots.  Counted work — the guest's
+instructions from the new target to the guest reaching it, and the requests QEMU handled (``Metric.counted``) —
+does not move with the host's speed.  It answers a narrower question, "does the guest do less work and ask the host
+less often?", and only where both sides ran the same QEMU build: how long QEMU takes over a request is QEMU's own
+work, which nothing here counts.  So a question is decided on counted work when its time is undecided, both sides
+ran one QEMU, and every counted metric of the op is decided; the answer then says both, e.g. "time to target:
+inconclusive (host speed varied 2.1×); guest instructions: −0.8 % [−0.8, −0.8] fewer".
+
+The host's speed (guest instructions per second of the vCPU threads' CPU time) is reported, never used to correct
+the time: under TCG QEMU handles the balloon's requests in the vCPU thread, so time × speed is the instruction count
+again, and a series that saves the host work would look like a faster host (docs/statistics.md).
+"""
+
+import re
+from dataclasses import dataclass
+
+from .results import LABELS
+
+TIME = "time"
+COUNTED = "counted work"
+
+
+@dataclass(frozen=True)
+class Answer:
+    op: str
+    variant: str
+    baseline: str
+    where: str | None
+    axis: str
+    time: object          # the time's ``stats.Comparison``
+    counted: tuple        # the op's counted comparisons
+    by: str | None        # TIME, COUNTED, or None: undecided
+
+    @property
+    def decided(self):
+        return self.by is not None
+
+    def why_not_counted(self):
+        """Why counted work could not decide this question (None where it did, or where the time did)."""
+        if self.by:
+            return None
+        if not self.counted:
+            return "nothing counted"
+        if not self.time.one_qemu:
+            return "the two sides ran different QEMU builds, whose own work is not counted"
+        return "the counted work is undecided too"
+
+    def text(self):
+        """The answer in one line: the time's verdict, and where it is undecided the counted work's."""
+        if self.by == TIME:
+            return f"time to target: {change(self.time)} {self.time.verdict}"
+        speed = f"host speed varied {self.time.spread:.1f}×; " if self.time.spread else ""
+        head = f"time to target: {short(self.time.verdict, speed)}"
+        counts = [f"{LABELS[c.metric]}: {change(c)} {short(c.verdict)}" for c in self.counted]
+        tail = "decided on counted work" if self.by else f"undecided: {self.why_not_counted()}"
+        return "; ".join([head, *counts]) + f" — {tail}"
+
+
+def change(c):
+    """A comparison's change in percent with its interval; counts to two decimals (they move by less)."""
+    return interval_text(c.ratio, c.ci, 2 if c.counted else 1)
+
+
+def interval_text(ratio, ci, digits=1):
+    """A ratio as a change in percent with its interval (the point estimate alone without one)."""
+    if ratio is None:
+        return "—"
+    pct = lambda r: f"{(r - 1) * 100:+.{digits}f}"  # noqa: E731
+    return f"{pct(ratio)} % (no interval)" if ci is None else f"{pct(ratio)} % [{pct(ci[0])}, {pct(ci[1])}]"
+
+
+def short(verdict, extra=""):
+    """A verdict in a few words: the word, and the boots an inconclusive one needs (after ``extra``)."""
+    needs = re.search(r"needs ≥ (\d+)", verdict)
+    word = verdict.split(":")[0].split(" (")[0]
+    inside = extra + (f"needs ≥ {needs[1]} boots a side" if needs else "")
+    return f"{word} ({inside.rstrip('; ')})" if inside else word
+
+
+def answers(comps):
+    """The answers of the comparisons ``comps`` (``stats.compare`` and friends), one per question: op, variant,
+    baseline, setting and axis, in the comparisons' order."""
+    questions = {}
+    for c in comps:
+        questions.setdefault((c.op, c.variant, c.baseline, c.where, c.axis), []).append(c)
+    out = []
+    for (op, variant, baseline, where, axis), mine in questions.items():
+        time = next((c for c in mine if c.primary), None)
+        if time is None:
+            continue
+        counted = tuple(c for c in mine if c.counted)
+        by = TIME if time.decided else COUNTED if (counted and time.one_qemu and all(c.decided for c in counted)) \
+            else None
+        out.append(Answer(op, variant, baseline, where, axis, time, counted, by))
+    return out
+
+
+def record(a):
+    """An answer for results.json."""
+    return {"op": a.op, "variant": a.variant, "baseline": a.baseline, "where": a.where, "axis": a.axis,
+            "by": a.by, "spread": a.time.spread, "text": a.text()}
