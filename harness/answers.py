@@ -39,6 +39,11 @@ class Answer:
     def decided(self):
         return self.by is not None
 
+    @property
+    def changed(self):
+        """What decided called a change: the time, or any counted metric."""
+        return self.time.changed if self.by == TIME else self.by == COUNTED and any(c.changed for c in self.counted)
+
     def why_not_counted(self):
         """Why counted work could not decide this question (None where it did, or where the time did)."""
         if self.by:
