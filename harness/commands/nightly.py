@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 from tabulate import tabulate
 
-from .. import config, history, outcomes, report, results
+from .. import answers, config, history, outcomes, report, results
 from ..errors import ConfigError, HarnessError
 from ..results import LABELS
 from . import jobs
@@ -60,6 +60,7 @@ class Tonight:
     changes: tuple
     outcomes: tuple
     min_nights: int = history.MIN_NIGHTS
+    answers: tuple = ()  # tonight's job's answers that its time did not decide (harness/answers.py)
 
     @property
     def regressions(self):
@@ -141,7 +142,9 @@ def judge(conn, night, data, when, count=14, min_nights=history.MIN_NIGHTS):
     """Tonight (stored as ``night``) against up to ``count`` nights alike before it."""
     trends, nights = history.judge(conn, night, min_nights, count)
     return Tonight(Path(data["job"]["dir"]), when, tuple(trends), tuple(nights),
-                   tuple(history.changes(conn, night, nights)), tuple(outcomes.outcomes(data)), min_nights)
+                   tuple(history.changes(conn, night, nights)), tuple(outcomes.outcomes(data)), min_nights,
+                   tuple(f"{a['variant']} {a['op']}: {a['text']}" for a in data.get("answers", [])
+                         if a["by"] != answers.TIME))
 
 
 def publish(tonight, data):
@@ -203,6 +206,8 @@ def summary(tonight):
     if tonight.regressions:
         lines += ["### Regressions", *(f"- {regression_line(t)}" for t in tonight.regressions), ""]
     lines += ["### Variants", "", outcomes.markdown(tonight.outcomes), ""]
+    if tonight.answers:
+        lines += ["### Tonight's job, where its time is undecided", *(f"- {a}" for a in tonight.answers), ""]
     if tonight.changes:
         lines += ["### Changed since the previous night alike", *(f"- {c}" for c in tonight.changes), ""]
     return "\n".join(lines + ["### History (nights alike, then tonight)", "", history_table(tonight), ""])

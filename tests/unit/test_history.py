@@ -189,6 +189,19 @@ class NightlyOutputTest(unittest.TestCase):
         run = db.add(doc, overrides=overrides)
         return nightly.judge(db.conn, run, doc, "2026-12-01T02:00:00+00:00")
 
+    def test_the_answers_tonights_time_did_not_decide_are_in_the_summary(self):
+        db = Nights(self)
+        db.quiet(2)
+        said = {"op": "inflate", "variant": "candidate", "baseline": "base", "where": None, "axis": "variant",
+                "by": "counted work", "spread": 2.1, "text": "time to target: inconclusive (host speed varied 2.1×); "
+                "guest instructions: -0.80 % [-0.81, -0.79] fewer — decided on counted work"}
+        data = {**night("job-9", {"base": 0.4, "candidate": 0.4}, 50), "answers": [said, {**said, "by": "time"}]}
+        text = nightly.summary(self.tonight(db, data))
+        self.assertIn("### Tonight's job, where its time is undecided\n- candidate inflate: time to target: "
+                      "inconclusive (host speed varied 2.1×); guest instructions: -0.80 % [-0.81, -0.79] fewer — "
+                      "decided on counted work\n\n", text)
+        self.assertEqual(text.count("candidate inflate: time to target"), 1)
+
     def test_regression_summary_b4_and_kcidb_validated_by_kcidb_io(self):
         db = Nights(self)
         db.quiet(8)
