@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/record.py JOBDIR > benchmarks/data/calibration-NAME.json
 
-Writes the job facts and, per sample, variant, boot (its round), cycle, op, warm-up and the five metrics; no traces.
+Writes the job facts and, per sample, variant, boot (its round), cycle, op, warm-up, its QEMU, the host's speed and
+every metric it carries (results.METRICS); no traces.
 """
 
 import json
@@ -14,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness import results  # noqa: E402
 
-KEEP = ("variant", "boot", "cycle", "op", "warmup", *(m.name for m in results.METRICS))
+KEEP = ("variant", "boot", "cycle", "op", "warmup", "qemu", "host_speed", *(m.name for m in results.METRICS))
 
 
 def main():
