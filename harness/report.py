@@ -22,7 +22,7 @@ from .outcomes import failure_text, headline, interference, interference_text, l
 from .outcomes import table as outcome_table
 from .results import LABELS, METRICS, metric
 from .stats import ALPHA, LEVEL, MARGIN, MIN_BOOTS, POWER, along, axes_of, boot_q1s, compare, compare_axes, \
-    compare_pairs, hosts, summarize
+    compare_pairs, hosts, median, summarize
 
 TONES = {word: tone for m in METRICS for word, tone in zip(m.words, ("better", "worse"))}
 
@@ -115,6 +115,27 @@ def value_text(name, x):
     return f"{x / 1e6:.3f} M" if abs(x) >= 1e6 else f"{x:.0f}"
 
 
+SLOW = 0.75  # an operation run below this share of the job's median host speed ran in a slow spell
+
+
+def speed_table(results):
+    """The host's speed (guest instructions per second of the vCPU threads' CPU time) per op and variant: median,
+    range, and the operations run in a slow spell (below ``SLOW`` × the op's median over the job); empty where
+    nothing was counted."""
+    measured = [s for s in results["samples"] if not s["warmup"] and s.get("host_speed")]
+    rows = []
+    for op in _ops({"samples": measured}):
+        mine = [s for s in measured if s["op"] == op]
+        middle = median([s["host_speed"] for s in mine])
+        for name in labels({"samples": mine}):
+            speeds = [s["host_speed"] for s in mine if label(s) == name]
+            slow = sum(x < SLOW * middle for x in speeds)
+            rows.append([op, name, len(speeds), f"{median(speeds) / 1e6:.0f}",
+                         f"{min(speeds) / 1e6:.0f}–{max(speeds) / 1e6:.0f}", f"{slow} ({slow / len(speeds):.0%})"])
+    return tabulate(rows, headers=["op", "variant", "operations", "host speed M/s (median)", "range",
+                                   f"slow (< {SLOW:g}× the op's median)"]) if rows else ""
+
+
 def answers_text(comps):
     """Under the tables: each question's answer — the time where decided, else the counted work beside it."""
     said = answers.answers(comps)
@@ -156,8 +177,9 @@ def table(results, comps=None, across_hosts=None, full=False):
     noisy = [interference_text(results)] if interference(results) else []
     where_time_goes = [text] if (text := phases.table(results)) else []
     said = [text] if (text := answers_text(comps)) else []
+    speeds = [text] if (text := speed_table(results)) else []
     return "\n\n".join([*head, *texts, *said, *(["\n".join(missing)] if missing else []), *where_time_goes,
-                        *noisy]) + \
+                        *speeds, *noisy]) + \
         hosts_note(results, split)
 
 
