@@ -239,3 +239,20 @@ class VariantQemuTest(unittest.TestCase):
         self.assertIn("ranges-v2: (not built) config - bzImage - series (none); QEMU 7.2.22 from debian + "
                       "patches/qemu/ranges, balloon ranges=on", report.facts(data))
         self.assertNotIn("balloon=", report.facts(data).splitlines()[0])  # the job's line: not the last test's
+
+
+class HostSpeedTest(unittest.TestCase):
+    def test_operations_in_a_slow_spell_are_counted_per_variant(self):
+        samples = [{"variant": v, "boot": b, "cycle": c, "op": "inflate", "warmup": c == 1,
+                    "host_speed": 4e8 * (0.5 if (v, b) == ("v1", 2) else 1.0)}
+                   for v in ("base", "v1") for b in (1, 2) for c in (1, 2, 3)]
+        text = report.speed_table({"samples": samples, "variants": [{"name": "base"}, {"name": "v1"}]})
+        rows = [line.split() for line in text.splitlines()[2:]]
+        self.assertEqual(rows, [["inflate", "base", "4", "400", "400–400", "0", "(0%)"],
+                                ["inflate", "v1", "4", "300", "200–400", "2", "(50%)"]])
+        self.assertEqual(report.speed_table({"samples": [{**s, "host_speed": None} for s in samples]}), "")
+
+    def test_values_are_shown_in_their_unit(self):
+        self.assertEqual(report.value_text("wall_s", 0.61234), "0.6123")
+        self.assertEqual(report.value_text("guest_insns", 267_421_000), "267.421 M")
+        self.assertEqual(report.value_text("requests", 96), "96")
