@@ -24,6 +24,7 @@ of these rules.
 """
 
 import math
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
@@ -204,7 +205,9 @@ class Welch:
         se = math.sqrt(vb / len(lb) + vv / len(lv))
         if se == 0:  # every boot alike on each side: the difference is exact
             return cls(math.exp(diff), (math.exp(diff),) * 2, 0.0 if diff else 1.0, 0.0, len(lb) + len(lv) - 2, 0.0)
-        res = scipy_stats.ttest_ind(lv, lb, equal_var=False)
+        with warnings.catch_warnings():  # one side's counts all alike (requests) is exact, not a precision loss
+            warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+            res = scipy_stats.ttest_ind(lv, lb, equal_var=False)
         lo, hi = res.confidence_interval(level)
         sd = math.sqrt(((len(lb) - 1) * vb + (len(lv) - 1) * vv) / (len(lb) + len(lv) - 2))
         return cls(math.exp(diff), (math.exp(lo), math.exp(hi)), float(res.pvalue), se, float(res.df), sd)
