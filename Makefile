@@ -9,15 +9,15 @@ CHECK := $(RESULTS)/check
 # the kernel source and its build tools; the tests add sshd and netns test hosts, the browser that checks the
 # report, Debian's kernel configs and QEMU's build dependencies.
 BENCH_PACKAGES := qemu-system-x86 busybox-static dropbear-bin linux-source-6.1 build-essential flex bison bc \
-	libelf-dev libssl-dev cpio xz-utils lz4 patch python3-venv git openssh-client
-CHECK_PACKAGES := $(BENCH_PACKAGES) openssh-server iproute2 chromium linux-config-6.1 dpkg-dev meson ninja-build \
+	libelf-dev libssl-dev cpio xz-utils lz4 patch python3-venv git openssh-client dpkg-dev
+CHECK_PACKAGES := $(BENCH_PACKAGES) openssh-server iproute2 chromium linux-config-6.1 meson ninja-build \
 	libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev
 PACKAGES := $(CHECK_PACKAGES)
 bench: PACKAGES := $(BENCH_PACKAGES)
 AVOCADO := $(BIN)/avocado run --max-parallel-tasks 1
 AVOCADO_RUN := $(AVOCADO) --job-results-dir $(RESULTS)
 
-.PHONY: bench check deps packages unit nightly soak verdicts boot review calibration record matrix seed clean
+.PHONY: bench check deps packages unit nightly soak verdicts boot review calibration record matrix seed counting clean
 bench: packages $(VENV)/.installed
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
@@ -67,6 +67,9 @@ seed: deps    # the seed series' scenario (docs/seed.md): the timed job, then on
 	$(BIN)/balloon-harness build configs/seed.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/seed.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/seed.yaml configs/counts.yaml --mux-filter-only /run/rounds/r1
+
+counting: deps # benchmark: the counting plugin's cost on the timed inflate, its count's CV; 5 boots with, 5 without
+	$(BIN)/python benchmarks/counting.py --boots 5
 
 deps: packages $(VENV)/.installed-test
 

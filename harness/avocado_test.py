@@ -20,7 +20,8 @@ from .guest import Guest
 from .host import open_host
 
 
-SETUP = ("tcg_thread", "tcg_tb_mib", "backend", "prealloc", "count_discards")  # how the guest ran, beside placement
+SETUP = ("tcg_thread", "tcg_tb_mib", "backend", "prealloc", "count_discards",  # how the guest ran, beside placement
+         "count_insns")
 
 
 class BalloonTest(Test):
@@ -120,7 +121,7 @@ class BalloonTest(Test):
                 "qemu_version": self.host_facts["qemu_version"],
                 "qemu_build": {**self.qemu().identity(), "version": self.host_facts["qemu_version"]},
                 "memory_mib": self.job.guest.memory_mib, "cpus": self.job.guest.cpus,
-                "placement": g.placed or self.job.guest.placement,
+                "placement": g.placed or self.job.guest.placement, "insns": g.counting,
                 "setup": {k: getattr(self.job.guest, k) for k in SETUP} | {"balloon": dict(g.balloon_props)},
                 "cmdline": self.job.cmdline(self.variant), "axes": self.job.axes, "boot_s": round(g.boot_s, 3),
                 "held": [round(self.held_since, 3), round(time.time(), 3)],  # the host was ours (epoch s)

@@ -9,13 +9,15 @@ request the guest is still noticing the target (waiting); the rest is the guest'
 would measure the monitor instead: under TCG the main loop waits for the vCPU thread's lock, and answers come in
 bursts ~0.13 s apart. ``query-balloon`` is polled every ``poll_s`` only to know when the target is reached
 (``BALLOON_CHANGE`` events are throttled to one a second) and to see a balloon that stalls; one that stops short is
-reported with what it reached. The balloon device's QOM properties (guest statistics and their polling interval) are
-read and set on its path, ``/machine/peripheral/balloon0``.
+reported with what it reached. Where the guest's instructions are counted (``Guest.insns``, under TCG) the counter
+is read right before the ``balloon`` command and right after ``query-balloon`` first shows the target. The balloon
+device's QOM properties (guest statistics and their polling interval) are read and set on its path,
+``/machine/peripheral/balloon0``.
 """
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import GuestError, QMPError
 
@@ -42,6 +44,7 @@ class Trace:
     points: tuple
     wall_s: float
     phases: Phases | None = None  # None where the QEMU traced no request of the balloon (another device model)
+    insns: int | None = None  # guest instructions from the command to query-balloon showing the target (Guest.insns)
 
     def time_to(self, fraction):
         """Seconds until ``fraction`` of the change was done (None if it never was)."""
@@ -62,12 +65,14 @@ def actual(guest):
 
 
 def drive(guest, target_bytes, poll_s=0.01, timeout_s=120.0, stall_s=10.0):
-    """Set the balloon so the guest has ``target_bytes``, wait until it has, and return QEMU's trace of the way.
+    """Set the balloon so the guest has ``target_bytes``, wait until it has, and return QEMU's trace of the way
+    with the guest's instructions from the command to ``query-balloon`` showing the target (where counted).
 
     A balloon whose ``actual`` does not move for ``stall_s`` has stalled, and one that has not arrived after
     ``timeout_s`` is too slow: both raise GuestError at once, with where it stopped and QEMU's trace so far."""
     start_bytes = actual(guest)
     guest.trace_lines()  # what came before this operation
+    counted = guest.insns()
     t0 = moved = time.perf_counter()
     last = start_bytes
     guest.qmp("balloon", value=target_bytes)
@@ -81,8 +86,9 @@ def drive(guest, target_bytes, poll_s=0.01, timeout_s=120.0, stall_s=10.0):
             raise GuestError(f"balloon {why} (from {start_bytes >> 20} MiB towards {target_bytes >> 20} MiB); "
                              f"QEMU's trace: {_story(guest.trace_lines(), guest.spec.memory_mib << 20, start_bytes)}")
         time.sleep(poll_s)
-    return from_trace(guest.trace_lines(), guest.spec.memory_mib << 20, start_bytes, target_bytes,
-                      guest.spec.count_discards)
+    insns = None if counted is None else guest.insns() - counted
+    return replace(from_trace(guest.trace_lines(), guest.spec.memory_mib << 20, start_bytes, target_bytes,
+                              guest.spec.count_discards), insns=insns)
 
 
 def _story(lines, ram_bytes, start_bytes, keep=5):

@@ -30,7 +30,7 @@ SCHEMA = {
     "qemu": {"source": str, "series": str, "balloon": dict},
     "guest": {"memory_mib": int, "cpus": int, "accel": str, "image": str, "qemu": str, "boot_timeout_s": float,
               "placement": str, "tcg_thread": str, "tcg_tb_mib": int, "backend": str, "prealloc": bool,
-              "count_discards": bool},
+              "count_discards": bool, "count_insns": bool},
     "workload": {"target_mib": int, "targets": list, "cycles": int, "warmup": int, "poll_interval_s": float,
                  "op_timeout_s": float, "stall_s": float},
     "variants": {"variant": str, "series": str, "host": str, "cmdline": str, "qemu": str},
@@ -107,6 +107,7 @@ class GuestSpec:
     backend: str = "anonymous"  # guest RAM: anonymous (QEMU madvises it for THP) or memfd (shared memory, no THP here)
     prealloc: bool = False  # fault in all guest RAM before boot
     count_discards: bool = False  # QEMU traces every range and discard: counted, but slower (not for timing)
+    count_insns: bool = True  # under TCG a plugin counts the guest's instructions per operation (guest.Guest.insns)
 
 
 @dataclass(frozen=True)

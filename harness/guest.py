@@ -12,6 +12,9 @@ retried under TCG; the verdict is remembered for the host's boot. QEMU runs on `
 started through ``host.spawn`` and ended by pid on every exit path. On an SSH host the kernel and initrd are copied
 into its cache, the console and QEMU logs live in a private directory there (mirrored into ``log_dir`` when read),
 QMP listens on the host's loopback (TCP), and QMP and the guest's SSH are reached through ``host.forward``.
+Under TCG (unless ``guest.count_insns`` is false) QEMU loads the instruction-counting plugin (harness/plugin.py, copied
+to an SSH host like the kernel), whose counters live in a file in the private run directory; ``insns`` reads their
+total (a pread here, ``od`` over SSH on a test host) and ``counting`` says how they count, or why not.
 """
 
 import contextlib
@@ -19,13 +22,14 @@ import dataclasses
 import enum
 import json
 import os
+import struct
 import time
 from pathlib import Path
 
 from qemu.qmp import ExecuteError, QMPError as _QMPLibError
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from . import console
+from . import console, plugin
 from .errors import (BootError, CommandError, GuestError, HarnessError, HostError, PrerequisiteError, QMPError,
                      SSHError, reason)
 from .host import LocalHost, SSHHost, as_socket
@@ -42,6 +46,10 @@ TRACE_EVENTS = ("virtio_balloon_to_target", "virtio_balloon_set_config",  # read
                 "virtio_queue_notify", "virtio_notify")  # and the requests (one line each way per request)
 COUNT_EVENTS = ("virtio_balloon_handle_range", "ram_block_discard_range")  # guest.count_discards: a line a range, a
 #                                                                            discard (a line a page for PFN arrays)
+COUNTER = "insns.counter"  # the plugin's counters of guest instructions, in the run directory (plugins/insn_count.c)
+COUNTER_SLOT = 64  # bytes per vCPU in it: one 64-bit counter, zero padding
+NOT_ON_KVM = ("not counted: KVM runs the guest's instructions natively, a TCG plugin counts only under TCG, and "
+              "perf's instructions:G needs a host PMU, which these VMs lack")
 HOTPLUG_PORT = "rp0"  # on q35, the pcie-root-port the balloon sits in (device_add ... bus=rp0 plugs it back)
 
 
@@ -53,8 +61,9 @@ class State(enum.Enum):
 
 
 def command_line(qemu, kernel, image, spec, accel, run_dir, log_dir, port, cmdline="", machine="pc",
-                 balloon_props=(), qmp_port=None):
-    """The QEMU argument list for one guest; QMP on ``run_dir``'s unix socket, or on 127.0.0.1:``qmp_port``."""
+                 balloon_props=(), qmp_port=None, plugin=None):
+    """The QEMU argument list for one guest; QMP on ``run_dir``'s unix socket, or on 127.0.0.1:``qmp_port``;
+    ``plugin``: the instruction-counting plugin's path on QEMU's host, loaded under TCG."""
     qmp = f"tcp:127.0.0.1:{qmp_port}" if qmp_port else f"unix:{run_dir}/qmp.sock"
     return [qemu, "-name", "balloon-harness,debug-threads=on",  # threads named: CPU 0/TCG, worker, …
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
@@ -64,6 +73,7 @@ def command_line(qemu, kernel, image, spec, accel, run_dir, log_dir, port, cmdli
             "-chardev", f"file,id=console,path={log_dir}/console.log", "-serial", "chardev:console",
             "-qmp", f"{qmp},server=on,wait=off",
             *_trace(log_dir, spec.count_discards),
+            *_counting(plugin, spec, accel, run_dir),
             *_balloon(machine, balloon_props),
             *_network(port)]
 
@@ -111,6 +121,13 @@ def _trace(log_dir, count_discards=False):
             *[arg for event in events for arg in ("-trace", event)]]
 
 
+def _counting(plugin, spec, accel, run_dir):
+    """The instruction-counting plugin with its counter file in the guest's private ``run_dir``: under TCG, unless
+    ``guest.count_insns`` is false."""
+    wanted = plugin and spec.count_insns and accel == "tcg"
+    return ["-plugin", f"{plugin},counter={run_dir}/{COUNTER}"] if wanted else []
+
+
 def _network(port):
     return ["-netdev", f"user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22",
             "-device", "virtio-net-pci,netdev=net0"]
@@ -142,6 +159,9 @@ class Guest:
         self._run_dir = None   # on the host: the QMP socket (local), the console and QEMU logs (SSH host)
         self._private = None   # on the controller: the guest's pinned known_hosts
         self._artefacts = None  # (kernel, image) with their paths on the host
+        self._plugin = None     # the instruction-counting plugin's path on the host, once a TCG boot loads it
+        self._counter_fd = None
+        self.counting = None    # whether the guest's instructions are counted, and how or why not
         self._files = contextlib.ExitStack()
 
     # lifecycle -----------------------------------------------------------------------------------------------
@@ -276,7 +296,7 @@ class Guest:
         self.accel = accel
         logs = self.log_dir if self.host.local else self._run_dir  # where QEMU writes them, on its host
         argv = command_line(self.qemu, *self._artefacts, self.spec, accel, self._run_dir, logs, self.port,
-                            self.cmdline, self.machine, self.balloon_props, self._qmp_port)
+                            self.cmdline, self.machine, self.balloon_props, self._qmp_port, self._count_insns(accel))
         (self.log_dir / "qemu-command.txt").write_text(" ".join(str(a) for a in argv) + "\n")
         self.console_log.write_bytes(b"")
         self._trace_offset = 0
@@ -287,6 +307,19 @@ class Guest:
             raise PrerequisiteError(f"QEMU binary {self.qemu} not found",
                                     hint="apt-get install qemu-system-x86") from exc
         self._connect_qmp()
+
+    def _count_insns(self, accel):
+        """The plugin's path on QEMU's host where this boot counts the guest's instructions (built and copied there
+        once), else None; ``counting`` says how, or why not."""
+        if accel != "tcg" or not self.spec.count_insns:
+            self.counting = NOT_ON_KVM if accel != "tcg" else "not counted: guest.count_insns is false"
+            return None
+        if self._plugin is None:
+            built = plugin.build(self.cache_dir, self.progress)
+            self._plugin = self.host.put(built.path)
+            self.counting = (f"counted by the TCG plugin {built.key} (built against {built.header}): "
+                             + ("an inline add per block" if self.spec.cpus == 1 else "a callback per block, per vCPU"))
+        return self._plugin
 
     def _connect_qmp(self):
         deadline = time.monotonic() + 10
@@ -420,6 +453,23 @@ class Guest:
         except SSHError as exc:  # the host is gone: its side ends QEMU when the SSH session closes
             return exc.cause
         return f"QEMU {'still running' if alive else 'is gone'}"
+
+    def insns(self):
+        """The guest's instructions so far, all vCPUs', as the plugin counted them; None where not counted."""
+        if self._plugin is None or self.accel != "tcg":
+            return None
+        path = self._run_dir / COUNTER
+        if not self.host.local:
+            return sum(int(n) for n in self.host.run(["od", "-An", "-tu8", "-v", path]).stdout.split())
+        try:
+            if self._counter_fd is None:
+                self._counter_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                self._files.callback(os.close, self._counter_fd)
+            data = os.pread(self._counter_fd, COUNTER_SLOT * self.spec.cpus, 0)
+        except OSError as exc:
+            raise HostError(f"cannot read the instruction counter {path}: {exc.strerror}; {self._qemu_state()}",
+                            log=str(self.log_dir / "qemu.log")) from exc
+        return sum(struct.unpack(f"={len(data) // 8}Q", data))
 
     def ssh_run(self, argv):
         """Run a command in the guest over SSH."""

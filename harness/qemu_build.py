@@ -88,7 +88,7 @@ def build(spec, cache_dir, progress=print):
         start = time.perf_counter()
         if series:  # say why a series does not apply before a long build, not after
             with tempfile.TemporaryDirectory(prefix="balloon-harness-qemu-") as scratch:
-                copy_touched(_source(version, cache_dir, progress), Path(scratch) / "src", series)
+                copy_touched(source_tree(version, cache_dir, progress), Path(scratch) / "src", series)
                 apply_series(Path(scratch) / "src", series, cache_dir / "logs" / f"qemu-{key}.apply.log")
         base_tree = _base_tree(version, cache_dir, cache_dir / "qemu-trees" / base_key, progress)
         if series is None:
@@ -134,7 +134,7 @@ def deb_src_sources(apt_dir=APT_SOURCES):
     return out
 
 
-def _source(version, cache_dir, progress):
+def source_tree(version, cache_dir, progress):
     """The unpacked source package ``qemu=version`` (Debian's patches applied), fetched on first use."""
     def fetch(tmp):
         parts = tmp / "sources.list.d"
@@ -163,7 +163,7 @@ def _base_tree(version, cache_dir, path, progress):
         tree.restore(path)
         if (path / BUILT_MARK).exists():
             return path
-        tree.link_source(_source(version, cache_dir, progress), path)
+        tree.link_source(source_tree(version, cache_dir, progress), path)
         log = path / "build.log"
         (path / "build").mkdir()
         try:

@@ -11,8 +11,12 @@ operation, not two), so the guest CPU of that snapshot's own command falls into 
 every variant. Cycles after boot are numbered from 1; the
 first ``warmup`` are kept but marked. ``soak`` repeats plain cycles to show that MemTotal comes back and QEMU's
 memory stays flat.
+Where the guest's instructions are counted (``Guest.insns``, under TCG) a sample has them (``guest_insns``: from the
+command to the target, ``balloon.drive``) and the host's speed: the instructions counted over the CPU window, per
+second of its vCPU threads' CPU time (``host_speed``).
 """
 
+import re
 import time
 from dataclasses import asdict
 
@@ -23,6 +27,7 @@ from .results import Sample
 
 MEMTOTAL_TOLERANCE = 0.01  # fraction of the ballooned amount MemTotal may miss by
 TRACE_POINTS = 100  # points of ``actual`` kept per operation for the report's plot
+VCPU_THREAD = re.compile(r"CPU \d+/TCG")  # QEMU's vCPU threads under TCG (-name debug-threads=on)
 
 
 def run(guest, workload, variant, boot, progress=print):
@@ -73,11 +78,13 @@ def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck, before=
     Return the sample, the trace and the guest's snapshot after it."""
     start = time.perf_counter()
     before = before or guest_snapshot(guest.ssh)
+    counted = guest.insns()
     cpu0 = process_cpu(guest.host, guest.pid, clk_tck)
     host0 = host_cpu(guest.host, clk_tck)
     trace = _drive(guest, workload, target)
     host1 = host_cpu(guest.host, clk_tck)
     cpu = process_cpu(guest.host, guest.pid, clk_tck).since(cpu0)
+    insns = None if counted is None else guest.insns() - counted
     after = guest_snapshot(guest.ssh)
     outside_s = time.perf_counter() - start - trace.wall_s
     moved_kb = (trace.from_bytes - trace.to_bytes) >> 10
@@ -93,7 +100,15 @@ def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck, before=
                   guest_memtotal_before_kb=before.memtotal_kb, guest_memtotal_after_kb=after.memtotal_kb,
                   host_other_cpu_s=round(max(0.0, host1.busy_s - host0.busy_s - cpu.total_s), 4),
                   host_steal_s=round(host1.steal_s - host0.steal_s, 4), host_running=host1.running,
-                  outside_s=round(outside_s, 4), **(asdict(trace.phases) if trace.phases else {})), trace, after
+                  outside_s=round(outside_s, 4), guest_insns=trace.insns, host_speed=_host_speed(insns, cpu.threads_s),
+                  **(asdict(trace.phases) if trace.phases else {})), trace, after
+
+
+def _host_speed(insns, threads_s):
+    """Guest instructions per second of the vCPU threads' CPU time (``CPU n/TCG``); None where not counted or the
+    threads used no CPU time."""
+    vcpu_s = sum(s for name, s in threads_s.items() if VCPU_THREAD.fullmatch(name))
+    return None if insns is None or vcpu_s <= 0 else round(insns / vcpu_s)
 
 
 def _drive(guest, workload, target):

@@ -11,12 +11,14 @@ from harness.errors import GuestError, QMPError
 class FakeGuest:
     """Answers ``balloon`` and ``query-balloon`` like QEMU, moving ``actual`` by ``step`` per query (10 ms of trace
     time each: a request kicked at +2 ms, answered at +5 ms) and tracing the target, the requests and every
-    ``actual`` as QEMU's log backend does."""
+    ``actual`` as QEMU's log backend does; with ``counted`` the guest runs ``INSNS`` instructions per query."""
 
     RAM = 2048 << 20
+    INSNS = 1000
 
-    def __init__(self, actual, step, stop_at=None):
+    def __init__(self, actual, step, stop_at=None, counted=None):
         self.actual, self.step, self.stop_at, self.target = actual, step, stop_at, actual
+        self.counted = counted
         self.spec = types.SimpleNamespace(memory_mib=self.RAM >> 20, count_discards=False)
         self.lines, self.read, self.clock = ["1@100.000000:virtio_balloon_set_config actual: 0 oldactual: 0"], 0, 100.0
 
@@ -27,6 +29,8 @@ class FakeGuest:
                               f"{hex(self.target)} num_pages: {(self.RAM - self.target) >> 12}")
             return {}
         limit = self.target if self.stop_at is None else self.stop_at
+        if self.counted is not None:
+            self.counted += self.INSNS
         if self.actual != limit:
             move = min(self.step, abs(limit - self.actual))
             old = self.actual
@@ -43,6 +47,9 @@ class FakeGuest:
         new, self.read = self.lines[self.read:], len(self.lines)
         return new
 
+    def insns(self):
+        return self.counted
+
 
 class BalloonTest(unittest.TestCase):
     def test_drive_records_every_change_and_ends_exactly_at_target(self):
@@ -58,6 +65,12 @@ class BalloonTest(unittest.TestCase):
         back = balloon.drive(g, 2048 << 20, poll_s=0)  # deflate: only this operation's lines count
         self.assertEqual((back.from_bytes, back.points[-1][1], len(back.points)), (512 << 20, 2048 << 20, 7))
         self.assertEqual(back.phases.requests, 6)
+
+    def test_drive_counts_the_guests_instructions_from_the_command_to_the_target_where_counted(self):
+        self.assertIsNone(balloon.drive(FakeGuest(2048 << 20, 256 << 20), 512 << 20, poll_s=0).insns)
+        g = FakeGuest(2048 << 20, 256 << 20, counted=5)
+        trace = balloon.drive(g, 512 << 20, poll_s=0)
+        self.assertEqual(trace.insns, 6 * FakeGuest.INSNS)  # the six queries after the command, not the one before
 
     def test_phases_are_the_balloons_requests_among_every_devices(self):
         lines = ["7@10.000000:virtio_balloon_to_target balloon target: 0x40000000 num_pages: 262144",

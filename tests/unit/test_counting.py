@@ -1,0 +1,167 @@
+"""Counting the guest's instructions: the plugin on QEMU's command line, building it, reading its counters here and
+on an SSH host, and a sample's host speed (real: tests/integration/test_counting.py)."""
+
+import struct
+import tempfile
+import unittest
+from pathlib import Path, PurePosixPath
+from types import SimpleNamespace
+from unittest import mock
+
+from harness import config, plugin, workload
+from harness.command import CommandResult
+from harness.config import GuestSpec
+from harness.errors import BuildError, HostError, PrerequisiteError
+from harness.guest import COUNTER, NOT_ON_KVM, Guest, command_line
+from harness.host import LocalHost
+
+
+def argv(spec=GuestSpec(), accel="tcg", plugin_path="/cache/libinsn_count.so"):
+    return command_line("qemu", SimpleNamespace(bzimage="bz"), SimpleNamespace(initrd="rd"), spec, accel, "/run",
+                        "/log", 2222, plugin=plugin_path)
+
+
+def plugins(args):
+    return [args[i + 1] for i, a in enumerate(args) if a == "-plugin"]
+
+
+class CommandLineTest(unittest.TestCase):
+    def test_under_tcg_the_plugin_counts_into_the_private_run_directory(self):
+        self.assertEqual(plugins(argv()), [f"/cache/libinsn_count.so,counter=/run/{COUNTER}"])
+        self.assertEqual(plugins(argv(GuestSpec(cpus=2, tcg_thread="multi"))),
+                         [f"/cache/libinsn_count.so,counter=/run/{COUNTER}"])
+
+    def test_no_plugin_under_kvm_when_turned_off_or_not_given(self):
+        self.assertEqual(plugins(argv(accel="kvm")), [])
+        self.assertEqual(plugins(argv(GuestSpec(count_insns=False))), [])
+        self.assertEqual(plugins(argv(plugin_path=None)), [])
+
+
+class FakeHost:
+    """An SSH test host: ``put`` copies into its cache, ``od`` prints the counter file's 64-bit words."""
+
+    name = "lab9"
+    local = False
+
+    def __init__(self, words=()):
+        self.words, self.ran = words, []
+
+    def put(self, path):
+        return PurePosixPath("/home/bh/.cache/balloon-harness/artefacts/abc") / Path(path).name
+
+    def run(self, argv, check=True, timeout=None):
+        self.ran.append([str(a) for a in argv])
+        out = "".join(f" {w:20d}\n" for w in self.words)
+        return CommandResult(tuple(argv), 0, out, "", 0.0)
+
+
+BUILT = plugin.Plugin("/cache/plugins/k/libinsn_count.so", "k", "qemu=1:7.2+dfsg-7", "gcc 12")
+
+
+class GuestTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = Path(self.enterContext(tempfile.TemporaryDirectory()))
+
+    def guest(self, host, spec=GuestSpec(), run_dir=PurePosixPath("/tmp/bh-run")):
+        g = Guest(SimpleNamespace(variant="base"), None, spec, self.tmp / "logs", self.tmp / "cache", host=host,
+                  progress=lambda m: None)
+        g._run_dir = run_dir
+        return g
+
+    def test_a_tcg_boot_builds_the_plugin_and_ships_it_to_the_host_once(self):
+        g = self.guest(FakeHost())
+        with mock.patch.object(plugin, "build", return_value=BUILT) as build:
+            self.assertEqual(g._count_insns("tcg"), PurePosixPath("/home/bh/.cache/balloon-harness/artefacts/abc/"
+                                                                  "libinsn_count.so"))
+            g._count_insns("tcg")
+        self.assertEqual(build.call_count, 1)
+        self.assertEqual(g.counting, "counted by the TCG plugin k (built against qemu=1:7.2+dfsg-7): an inline add "
+                                     "per block")
+
+    def test_kvm_and_a_job_that_turns_counting_off_build_nothing_and_say_why(self):
+        for spec, accel, why in ((GuestSpec(), "kvm", NOT_ON_KVM),
+                                 (GuestSpec(count_insns=False), "tcg", "not counted: guest.count_insns is false")):
+            g = self.guest(FakeHost(), spec)
+            with mock.patch.object(plugin, "build") as build:
+                self.assertIsNone(g._count_insns(accel))
+            build.assert_not_called()
+            self.assertEqual(g.counting, why)
+            g.accel = accel
+            self.assertIsNone(g.insns())
+        self.assertIn("host PMU", NOT_ON_KVM)
+
+    def test_on_an_ssh_host_the_counters_are_read_with_od_and_summed(self):
+        host = FakeHost([300, 0, 0, 0, 0, 0, 0, 0, 45, 0, 0, 0, 0, 0, 0, 0])  # two vCPUs' slots
+        g = self.guest(host, GuestSpec(cpus=2))
+        with mock.patch.object(plugin, "build", return_value=BUILT):
+            g.accel = "tcg"
+            g._count_insns("tcg")
+        self.assertEqual(g.insns(), 345)
+        self.assertEqual(host.ran[-1], ["od", "-An", "-tu8", "-v", f"/tmp/bh-run/{COUNTER}"])
+
+    def test_here_the_counters_are_read_with_pread_while_they_grow(self):
+        run_dir = self.tmp
+        g = self.guest(LocalHost(), GuestSpec(cpus=2), run_dir)
+        g._plugin, g.accel = "/cache/libinsn_count.so", "tcg"
+        counter = run_dir / COUNTER
+        counter.write_bytes(struct.pack("=16Q", 7, *[0] * 7, 5, *[0] * 7))
+        self.assertEqual(g.insns(), 12)
+        with open(counter, "r+b") as f:  # the plugin adds in place, through its shared mapping
+            f.write(struct.pack("=Q", 1000))
+        self.assertEqual(g.insns(), 1005)
+        g._files.close()
+
+    def test_a_missing_counter_file_names_it_and_the_state_of_qemu(self):
+        g = self.guest(LocalHost(), run_dir=self.tmp)
+        g._plugin, g.accel = "/cache/libinsn_count.so", "tcg"
+        with self.assertRaises(HostError) as cm:
+            g.insns()
+        self.assertIn(f"cannot read the instruction counter {g._run_dir / COUNTER}: No such file", str(cm.exception))
+        self.assertIn("QEMU is gone", str(cm.exception))
+
+
+class BuildTest(unittest.TestCase):
+    def setUp(self):
+        self.cache = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        self.src = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        header = self.src / plugin.HEADER
+        header.parent.mkdir(parents=True)
+        header.write_text("#include <stdint.h>\n")
+        for name, value in (("installed_source_version", "1:7.2+dfsg-7"), ("source_tree", self.src)):
+            patcher = mock.patch.object(plugin.qemu_build, name, return_value=value)
+            patcher.start()
+            self.addCleanup(patcher.stop)
+
+    def test_missing_tools_are_named_with_their_packages(self):
+        with mock.patch.object(plugin.shutil, "which", return_value=None):
+            with self.assertRaises(PrerequisiteError) as cm:
+                plugin.build(self.cache)
+        self.assertIn("needs dpkg-dev and gcc", str(cm.exception))
+        self.assertIn("apt-get install dpkg-dev gcc", str(cm.exception))
+
+    def test_gccs_error_is_quoted(self):
+        with self.assertRaises(BuildError) as cm:  # the header lacks the plugin API
+            plugin.build(self.cache)
+        self.assertRegex(str(cm.exception), r"gcc cannot build the plugin .*insn_count\.c: .*error: .*qemu_plugin")
+        self.assertFalse(list((self.cache / "plugins").glob("*/")))  # nothing half-made is cached
+
+
+class SampleTest(unittest.TestCase):
+    def test_host_speed_is_per_second_of_the_vcpu_threads_cpu_time(self):
+        threads = {"CPU 0/TCG": 0.5, "CPU 1/TCG": 0.25, "qemu-system-x86": 0.2, "worker": 0.1}
+        self.assertEqual(workload._host_speed(300_000_000, threads), 400_000_000)
+        self.assertIsNone(workload._host_speed(None, threads))
+        self.assertIsNone(workload._host_speed(300, {"CPU 0/KVM": 1.0, "qemu-system-x86": 0.1}))
+
+
+class ConfigTest(unittest.TestCase):
+    def test_counting_is_on_by_default_and_a_job_can_turn_it_off(self):
+        path = Path(self.enterContext(tempfile.TemporaryDirectory())) / "job.yaml"
+        path.write_text("base: {debian: linux-source-6.1}\n")
+        self.assertTrue(config.load(path).guest.count_insns)
+        path.write_text("base: {debian: linux-source-6.1}\nguest: {count_insns: false}\n")
+        self.assertFalse(config.load(path).guest.count_insns)
+
+
+if __name__ == "__main__":
+    unittest.main()
