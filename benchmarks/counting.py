@@ -9,18 +9,22 @@ Setups: ``plugin`` counts with the TCG plugin (guest.count_insns, the default), 
 ``icount`` runs QEMU with ``-icount shift=auto`` and ``icount0`` with ``-icount shift=0,sleep=off`` (no plugin:
 the count is QMP ``query-replay``'s icount).  Prints per setup and operation: the time to target and the guest's
 instructions as the median of the boots' medians, the CV within a boot (the median over boots) and the CV of the
-boots' medians; the host speed (guest instructions per vCPU CPU second); and each setup's time against ``off``.
+boots' medians; the host speed (guest instructions per vCPU CPU second); and each setup's time against ``off``:
+the ratio of the geometric means of the boots' medians, with its 95 % interval (Welch's t on their logs).
 """
 
 import argparse
 import contextlib
 import dataclasses
+import math
 import statistics
 import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 from unittest import mock
+
+from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -71,20 +75,24 @@ def table(samples):
     groups = defaultdict(lambda: defaultdict(list))
     for s in samples:
         groups[(s.variant, s.op)][s.boot].append(s)
-    times = {}
+    log_medians = {}
     print(f"{'setup':8} {'op':8} {'boots':>5} {'time s':>8} {'CV in':>7} {'CV boots':>8} {'insns M':>10} {'CV in':>8} "
           f"{'CV boots':>8} {'M insns/CPU s':>13}")
     for (setup, op), boots in sorted(groups.items(), key=lambda kv: (kv[0][1], SETUPS.index(kv[0][0]))):
         t = summary([[s.wall_s for s in b] for b in boots.values()])
         n = summary([[s.guest_insns for s in b] for b in boots.values()])
         speeds = [s.host_speed for b in boots.values() for s in b if s.host_speed]
-        times[(setup, op)] = t[0]
+        log_medians[(setup, op)] = [math.log(statistics.median(s.wall_s for s in b)) for b in boots.values()]
         counted = (f"{n[0] / 1e6:10.2f} {n[1]:8.4%} {n[2]:8.4%}" if n else f"{'-':>10} {'-':>8} {'-':>8}")
         speed = f"{statistics.median(speeds) / 1e6:13.0f}" if speeds else f"{'-':>13}"
         print(f"{setup:8} {op:8} {len(boots):5d} {t[0]:8.3f} {t[1]:7.2%} {t[2]:8.2%} {counted} {speed}")
-    for (setup, op), t in sorted(times.items()):
-        if setup != "off" and ("off", op) in times:
-            print(f"{op} time, {setup} against off: {t / times[('off', op)] - 1:+.1%}")
+    for (setup, op), logs in sorted(log_medians.items()):
+        if setup != "off" and ("off", op) in log_medians:
+            off = log_medians[("off", op)]
+            low, high = stats.ttest_ind(logs, off, equal_var=False).confidence_interval(0.95)
+            print(f"{op} time, {setup} against off: {math.expm1(statistics.mean(logs) - statistics.mean(off)):+.1%} "
+                  f"(geometric means of the boots' medians; 95 % interval {math.expm1(low):+.1%} to "
+                  f"{math.expm1(high):+.1%})")
 
 
 def main():

@@ -27,7 +27,8 @@ from .results import Sample
 
 MEMTOTAL_TOLERANCE = 0.01  # fraction of the ballooned amount MemTotal may miss by
 TRACE_POINTS = 100  # points of ``actual`` kept per operation for the report's plot
-VCPU_THREAD = re.compile(r"CPU \d+/TCG")  # QEMU's vCPU threads under TCG (-name debug-threads=on)
+VCPU_THREAD = re.compile(r"(CPU \d+|ALL CPUs)/TCG")  # QEMU's vCPU threads under TCG (debug-threads=on): one per
+#                                                     vCPU, or one for all (tcg thread=single, -icount)
 
 
 def run(guest, workload, variant, boot, progress=print):
@@ -105,7 +106,7 @@ def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck, before=
 
 
 def _host_speed(insns, threads_s):
-    """Guest instructions per second of the vCPU threads' CPU time (``CPU n/TCG``); None where not counted or the
+    """Guest instructions per second of the vCPU threads' CPU time (``VCPU_THREAD``); None where not counted or the
     threads used no CPU time."""
     vcpu_s = sum(s for name, s in threads_s.items() if VCPU_THREAD.fullmatch(name))
     return None if insns is None or vcpu_s <= 0 else round(insns / vcpu_s)

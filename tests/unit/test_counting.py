@@ -151,6 +151,7 @@ class SampleTest(unittest.TestCase):
         threads = {"CPU 0/TCG": 0.5, "CPU 1/TCG": 0.25, "qemu-system-x86": 0.2, "worker": 0.1}
         self.assertEqual(workload._host_speed(300_000_000, threads), 400_000_000)
         self.assertIsNone(workload._host_speed(None, threads))
+        self.assertEqual(workload._host_speed(300, {"ALL CPUs/TCG": 1.5, "worker": 0.1}), 200)  # thread=single
         self.assertIsNone(workload._host_speed(300, {"CPU 0/KVM": 1.0, "qemu-system-x86": 0.1}))
 
 
