@@ -15,10 +15,10 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import balloon, command, workload
+from harness import balloon, command, plugin, workload
 from harness.config import WorkloadSpec
 from harness.errors import HarnessError, SSHError
-from harness.guest import Guest
+from harness.guest import COUNTER, Guest
 from harness.host import open_host
 
 from . import avocado_job
@@ -133,15 +133,19 @@ class LabHostsTest(unittest.TestCase):
         self.assertFalse(alive(pid))
         self.assertIn(["cat", f"/proc/{pid}/stat"], recorder.argvs)
         self.assertIn(["sh", "-c", f"cat /proc/{pid}/task/*/stat"], recorder.argvs)
+        self.assertIn(["od", "-An", "-tu8", "-v", f"{run_dir}/{COUNTER}"], recorder.argvs)  # the plugin's count
         for s in samples:
             self.assertGreater(s.qemu_cpu_s, 0)
             self.assertAlmostEqual(sum(s.qemu_threads_cpu_s.values()), s.qemu_cpu_s, delta=0.05)
+            self.assertGreater(s.guest_insns, 1_000_000)
         self.assertIn("-qmp tcp:127.0.0.1:", argv)
+        self.assertIn(f"-plugin {remote_cache}/", argv)
         self.assertIn(f"{remote_cache}/{self.kernel.bzimage_sha256}/bzImage", argv)
         self.assertIn(self.image.ready, (log_dir / "console.log").read_text())  # mirrored from the host
         self.assertNotEqual(host.run(["test", "-e", run_dir], check=False).rc, 0)
         copied = sorted(Path(remote_cache).glob("*/*"))
-        self.assertEqual(sorted(f.name for f in copied), sorted(["bzImage", Path(self.image.initrd).name]))
+        self.assertEqual(sorted(f.name for f in copied), sorted(["bzImage", Path(self.image.initrd).name,
+                                                                  plugin.LIBRARY]))
         before = [f.stat().st_mtime_ns for f in copied]
         self.assertEqual(host.put(self.kernel.bzimage).parts[-2:], (self.kernel.bzimage_sha256, "bzImage"))
         self.assertEqual([f.stat().st_mtime_ns for f in copied], before)  # not copied again
