@@ -222,6 +222,8 @@ def facts(results):
     host = ", ".join(h or "?" for h in names) if len(names) > 1 else job.get("host", "?")
     lines = [f"host {host}, QEMU {job.get('qemu_version', '?')}, accel {job.get('accel', '?')}, "
              f"guest {job.get('memory_mib', '?')} MiB / {job.get('cpus', '?')} vCPU, {setup_text(job)}"]
+    if job.get("insns"):  # how the guest's instructions were counted, or why not
+        lines.append(f"guest instructions: {job['insns']}")
     own_qemu = job.get("qemu_version") == "per variant"
     for v in results["variants"]:
         k = v["kernel"]
