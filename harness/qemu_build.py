@@ -4,10 +4,11 @@ The source is the Debian source package of the installed ``qemu-system-x86`` (th
 build differs from the system's only by the series and the build options).  It is fetched with ``apt-get
 source`` through deb-src lists kept in the cache — made from the system's own apt sources, which are left
 untouched — and unpacked by ``dpkg-source`` with Debian's patches applied.  The unpatched tree is configured for
-the x86_64 softmmu target only and built once in place; each series is built in a copy of it at the same path,
-so only what the series touches recompiles.  The binary's ``--version`` must name the source's version and this
-harness as the package; the line is recorded with the build.  It is built on the controller; ``ship`` copies it to
-an SSH test host and checks that it can run there (its shared libraries and the system firmware it loads).
+the x86_64 softmmu target only, with TCG plugins as Debian's (the guests' instruction counter), and built once in
+place; each series is built in a copy of it at the same path, so only what the series touches recompiles.  The
+binary's ``--version`` must name the source's version and this harness as the package; the line is recorded with the
+build.  It is built on the controller; ``ship`` copies it to an SSH test host and checks that it can run there (its
+shared libraries and the system firmware it loads).
 """
 
 import json
@@ -28,7 +29,7 @@ BINARY_PACKAGE = "qemu-system-x86"
 BINARY = "qemu-system-x86_64"
 PKGVERSION = "balloon-harness"
 CONFIGURE = ["--target-list=x86_64-softmmu", "--without-default-features", "--enable-slirp", "--enable-kvm",
-             "--enable-tcg", "--enable-fdt=system", "--disable-docs", "--disable-werror",
+             "--enable-tcg", "--enable-plugins", "--enable-fdt=system", "--disable-docs", "--disable-werror",
              f"--with-pkgversion={PKGVERSION}",
              "--firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu"]  # the system's firmware
 FIRMWARE_DIRS = CONFIGURE[-1].partition("=")[2].split(":")
