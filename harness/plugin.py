@@ -19,6 +19,7 @@ LIBRARY = "libinsn_count.so"
 HEADER = Path("include") / "qemu" / "qemu-plugin.h"
 CFLAGS = ("-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror")
 TOOLS = {"gcc": "gcc", "dpkg-source": "dpkg-dev"}  # program: the Debian package that has it
+OFF = "or turn counting off: guest: {count_insns: false}"
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,13 @@ def build(cache_dir, progress=print):
     missing = sorted({package for tool, package in TOOLS.items() if shutil.which(tool) is None})
     if missing:
         raise PrerequisiteError(f"building the instruction-counting plugin needs {' and '.join(missing)}",
-                                hint=f"apt-get install {' '.join(missing)}")
-    version = qemu_build.installed_source_version()
+                                hint=f"apt-get install {' '.join(missing)}, {OFF}")
+    try:
+        version = qemu_build.installed_source_version()
+    except PrerequisiteError as exc:
+        raise PrerequisiteError("the instruction-counting plugin is built against the source of the installed "
+                                f"{qemu_build.BINARY_PACKAGE}, which is not installed here",
+                                hint=f"apt-get install {qemu_build.BINARY_PACKAGE}, {OFF}") from exc
     header = qemu_build.source_tree(version, cache_dir, progress) / HEADER
     compiler = command.run(["gcc", "--version"]).stdout.splitlines()[0]
     key = cache.digest(SOURCE.read_bytes(), header.read_bytes(), compiler, *CFLAGS)

@@ -137,7 +137,15 @@ class BuildTest(unittest.TestCase):
             with self.assertRaises(PrerequisiteError) as cm:
                 plugin.build(self.cache)
         self.assertIn("needs dpkg-dev and gcc", str(cm.exception))
-        self.assertIn("apt-get install dpkg-dev gcc", str(cm.exception))
+        self.assertIn("apt-get install dpkg-dev gcc, or turn counting off", str(cm.exception))
+
+    def test_without_the_system_qemu_there_is_no_header_to_build_against(self):
+        with mock.patch.object(plugin.qemu_build, "installed_source_version",
+                               side_effect=PrerequisiteError("not installed")):
+            with self.assertRaises(PrerequisiteError) as cm:
+                plugin.build(self.cache)
+        self.assertIn("source of the installed qemu-system-x86, which is not installed here", str(cm.exception))
+        self.assertIn("guest: {count_insns: false}", str(cm.exception))
 
     def test_gccs_error_is_quoted(self):
         with self.assertRaises(BuildError) as cm:  # the header lacks the plugin API
