@@ -2,7 +2,7 @@
 
 It is compiled by gcc against ``include/qemu/qemu-plugin.h`` of the Debian source package of the installed
 ``qemu-system-x86`` (the QEMU the guests run on, or the source a patched one is built from), which
-``qemu_build.source_tree`` fetches with ``apt-get source`` and unpacks once into the cache (about 5 s from
+``qemu_build.source_tree`` fetches with ``apt-get source`` and unpacks once into the cache (4 s and 339 MB from
 deb.debian.org on the 2-core test VM).  The shared object is cached under ``plugins/<key>``, keyed by the C
 source, the header, the compiler's version line and the flags.
 """
