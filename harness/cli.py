@@ -1,4 +1,5 @@
-"""``balloon-harness``: a thin dispatcher over the subcommands in ``harness.commands``.
+"""balloon-harness: a thin dispatcher over one module per subcommand: harness.commands.series, .build, .compare,
+.report, .nightly and .review.
 
 Each subcommand module registers its parser with ``add_parser`` and sets ``func``; ``main`` catches the root of
 the error hierarchy once and prints the cause, the hint and the log path.  Exit status: what the command returns
@@ -16,7 +17,7 @@ COMMANDS = ("series", "build", "compare", "report", "nightly", "review")
 
 
 def parser():
-    top = argparse.ArgumentParser(prog="balloon-harness", description=__doc__.splitlines()[0])
+    top = argparse.ArgumentParser(prog="balloon-harness", description=__doc__.split("\n\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"harness.commands.{name}").add_parser(sub)
