@@ -26,7 +26,7 @@ init_on_alloc: !mux
 class AxesJobTest(unittest.TestCase):
     def test_cmdline_axis_is_recorded_and_compared(self):
         base_build()  # the shared, cached base kernel
-        console, tests, job_dir = avocado_job.run(JOB)
+        console, tests, job_dir = avocado_job.run(JOB, cleanup=self.addCleanup)
         self.assertEqual([t["status"] for t in tests], ["PASS"] * 6, console)
         doc = json.loads((job_dir / "balloon" / "results.json").read_text())
         self.assertEqual([st["cmdline"] for st in doc["settings"]], ["init_on_alloc=0", "init_on_alloc=1"])

@@ -166,7 +166,7 @@ class LabHostsTest(unittest.TestCase):
         watcher, found = self.watch(done)
         start = time.perf_counter()
         try:
-            console, tests, job_dir = avocado_job.run(self.job_yaml(cycles=1))
+            console, tests, job_dir = avocado_job.run(self.job_yaml(cycles=1), cleanup=self.addCleanup)
         finally:
             done.set()
         wall_s = time.perf_counter() - start
@@ -185,7 +185,7 @@ class LabHostsTest(unittest.TestCase):
         self.assertEqual({s["host"] for s in doc["samples"]}, {"lab1", "lab2"})
         table = (job_dir / "balloon" / "table.txt").read_text()
         self.assertIn("compared per host (lab1, lab2)", table)
-        print(f"\ntwo-host job: {wall_s:.1f} s wall, {job_dir}\n{table}")
+        print(f"\ntwo-host job: {wall_s:.1f} s wall\n{table}")
 
     def test_a_qemu_built_here_runs_on_a_lab_host(self):
         """ranges v2 on the QEMU built with patches/qemu/ranges, shipped to lab1: the guest sends ranges there."""
@@ -196,7 +196,7 @@ class LabHostsTest(unittest.TestCase):
         done = threading.Event()
         watcher, found = self.watch(done)
         try:
-            console, tests, job_dir = avocado_job.run(text)
+            console, tests, job_dir = avocado_job.run(text, cleanup=self.addCleanup)
         finally:
             done.set()
         watcher.join()
@@ -214,7 +214,7 @@ class LabHostsTest(unittest.TestCase):
         text = self.job_yaml(cycles=1).replace("variants: !mux", "rounds: !mux\n  r1: {round: 1}\n  r2: {round: 2}\n"
                                                                  "  r3: {round: 3}\nvariants: !mux")
         start = time.perf_counter()
-        console, tests, job_dir = avocado_job.run(text, parallel=2)
+        console, tests, job_dir = avocado_job.run(text, parallel=2, cleanup=self.addCleanup)
         wall_s = time.perf_counter() - start
         self.assertEqual([t["status"] for t in tests], ["PASS"] * 6, console)
         held = {}
@@ -248,7 +248,7 @@ class LabHostsTest(unittest.TestCase):
         killer = threading.Thread(target=drop_lab2_once_its_guest_runs, daemon=True)
         killer.start()
         try:
-            console, tests, job_dir = avocado_job.run(self.job_yaml(cycles=3))
+            console, tests, job_dir = avocado_job.run(self.job_yaml(cycles=3), cleanup=self.addCleanup)
         finally:
             done.set()
             killer.join()

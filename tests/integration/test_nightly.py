@@ -41,7 +41,7 @@ class NightlyTest(unittest.TestCase):
         return proc.returncode, (balloon / "nightly.md").read_text(), proc.stdout + proc.stderr, balloon
 
     def test_three_alike_nights_pass_and_a_slowed_inflate_is_reported(self):
-        out = Path(tempfile.mkdtemp(prefix="bh-nightly-"))
+        out = Path(self.enterContext(tempfile.TemporaryDirectory(prefix="bh-nightly-")))
         (out / "nightly.yaml").write_text(JOB)
         for _ in range(3):
             rc, summary, console, _ = self.night(out)
@@ -58,7 +58,7 @@ class NightlyTest(unittest.TestCase):
             self.assertEqual(db.execute("SELECT count(*), sum(overrides != '') FROM runs").fetchone(), (4, 1))
 
     def test_a_bad_job_file_exits_2(self):
-        out = Path(tempfile.mkdtemp(prefix="bh-nightly-"))
+        out = Path(self.enterContext(tempfile.TemporaryDirectory(prefix="bh-nightly-")))
         (out / "bad.yaml").write_text("base: {debian: linux-source-6.1}\nworkload: {cycels: 3}\n")
         proc = subprocess.run([str(ROOT / "contrib" / "nightly"), str(out / "bad.yaml"), "--results-dir", str(out)],
                               cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)

@@ -50,7 +50,7 @@ class FailingVariantsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         base_build()
-        cls.console, cls.tests, cls.job = avocado_job.run(JOB, timeout=1500)
+        cls.console, cls.tests, cls.job = avocado_job.run(JOB, timeout=1500, cleanup=cls.addClassCleanup)
         cls.doc = json.loads((cls.job / "balloon" / "results.json").read_text())
         variant = {o["test"]: o["variant"] for o in cls.doc["outcomes"]}
         cls.by = {variant[t["id"]]: t for t in cls.tests}

@@ -21,7 +21,7 @@ workload: {target_mib: 512, warmup: 1, cycles: 2}
 class ReviewTest(unittest.TestCase):
     def test_two_versions_end_in_a_reply(self):
         base_build()
-        tmp = Path(tempfile.mkdtemp(prefix="bh-review-"))
+        tmp = Path(self.enterContext(tempfile.TemporaryDirectory(prefix="bh-review-")))
         (tmp / "template.yaml").write_text(TEMPLATE)
         mbox = tmp / "v2.mbox"  # what `git format-patch --stdout` or `b4 am` gives
         mbox.write_text("".join(p.read_text() for p in sorted((ROOT / "patches/batch-pfns/v2").glob("*.patch"))))
