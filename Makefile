@@ -48,9 +48,10 @@ boot: deps     # benchmark: where a guest's boot goes, QEMU's start to SSH ready
 review: deps   # benchmark: a review of batch-pfns v1 and v2 timed from start to reply.txt
 	$(BIN)/python benchmarks/review.py
 
-calibration: deps # benchmark: the job verdict, the rounds that stop and the nightly on each recording's boots
+calibration: deps # benchmark: the job verdict, the rounds that stop, the nightly, the answers (where counted)
 	for r in benchmarks/data/calibration-*.json; do $(BIN)/python benchmarks/calibration.py $$r && \
-		$(BIN)/python benchmarks/sequential.py $$r && $(BIN)/python benchmarks/nightly_replay.py $$r || exit 1; done
+		$(BIN)/python benchmarks/sequential.py $$r && $(BIN)/python benchmarks/nightly_replay.py $$r || exit 1; \
+		if grep -q guest_insns $$r; then $(BIN)/python benchmarks/answers.py $$r || exit 1; fi; done
 
 record: deps   # a new recording for the calibration (configs/calibration.yaml), kept in benchmarks/data/
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/calibration.yaml

@@ -4,11 +4,13 @@ target where its verdict is decided, else the counted work beside it where that 
 On a shared machine the host's speed moves the time (a core someone else shares runs the same inflate in 0.6 s
 or in 1.2 s), so the time's verdict may stay inconclusive for dozens of boots.  Counted work — the guest's
 instructions from the new target to the guest reaching it, and the requests QEMU handled (``Metric.counted``) —
-does not move with the host's speed.  It answers a narrower question, "does the guest do less work and ask the host
-less often?", and only where both sides ran the same QEMU build: how long QEMU takes over a request is QEMU's own
-work, which nothing here counts.  So a question is decided on counted work when its time is undecided, both sides
-ran one QEMU, and every counted metric of the op is decided; the answer then says both, e.g. "time to target:
-inconclusive (host speed varied 2.1×); guest instructions: −0.8 % [−0.8, −0.8] fewer".
+does not move with the host's speed, and resolves changes of 0.1 % where the time resolves 10 %.  It answers a
+narrower question, "does the guest do less work and ask the host less often?", and only where both sides ran the
+same QEMU build: how long QEMU takes over a request is QEMU's own work, which nothing here counts.  So a question is
+answered by the time where the time called a change; else by counted work where both sides ran one QEMU and every
+counted metric of the op is decided; else by the time's "no significant change" where it said one.  The answer
+then says both, e.g. "time to target: inconclusive (host speed varied 2.1×; needs ≥ 22 boots a side); guest
+instructions: -0.78 % [-0.79, -0.77] fewer; requests: -75.00 % [-75.00, -75.00] fewer — decided on counted work".
 
 The host's speed (guest instructions per second of the vCPU threads' CPU time) is reported, never used to correct
 the time: under TCG QEMU handles the balloon's requests in the vCPU thread, so time × speed is the instruction count
@@ -45,8 +47,8 @@ class Answer:
         return self.time.changed if self.by == TIME else self.by == COUNTED and any(c.changed for c in self.counted)
 
     def why_not_counted(self):
-        """Why counted work could not decide this question (None where it did, or where the time did)."""
-        if self.by:
+        """Why counted work could not decide this question (None where it did)."""
+        if self.by == COUNTED:
             return None
         if not self.counted:
             return "nothing counted"
@@ -55,13 +57,14 @@ class Answer:
         return "the counted work is undecided too"
 
     def text(self):
-        """The answer in one line: the time's verdict, and where it is undecided the counted work's."""
-        if self.by == TIME:
+        """The answer in one line: the time's verdict, and where it called no change the counted work's."""
+        if self.by == TIME and (self.time.changed or not self.counted):
             return f"time to target: {change(self.time)} {self.time.verdict}"
         speed = f"host speed varied {self.time.spread:.1f}×; " if self.time.spread else ""
         head = f"time to target: {short(self.time.verdict, speed)}"
         counts = [f"{LABELS[c.metric]}: {change(c)} {short(c.verdict)}" for c in self.counted]
-        tail = "decided on counted work" if self.by else f"undecided: {self.why_not_counted()}"
+        tail = ("decided on counted work" if self.by == COUNTED else
+                f"{'decided on time' if self.by else 'undecided'}: {self.why_not_counted()}")
         return "; ".join([head, *counts]) + f" — {tail}"
 
 
@@ -79,10 +82,12 @@ def interval_text(ratio, ci, digits=1):
 
 
 def short(verdict, extra=""):
-    """A verdict in a few words: the word, and the boots an inconclusive one needs (after ``extra``)."""
+    """A verdict in a few words: the word, and (after ``extra``) the boots an inconclusive one needs or the change
+    a "no significant change" could have seen."""
     needs = re.search(r"needs ≥ (\d+)", verdict)
+    seen = re.search(r"could detect (±[\d.]+ %) with", verdict)
     word = verdict.split(":")[0].split(" (")[0]
-    inside = extra + (f"needs ≥ {needs[1]} boots a side" if needs else "")
+    inside = extra + (f"needs ≥ {needs[1]} boots a side" if needs else f"could detect {seen[1]}" if seen else "")
     return f"{word} ({inside.rstrip('; ')})" if inside else word
 
 
@@ -98,8 +103,8 @@ def answers(comps):
         if time is None:
             continue
         counted = tuple(c for c in mine if c.counted)
-        by = TIME if time.decided else COUNTED if (counted and time.one_qemu and all(c.decided for c in counted)) \
-            else None
+        counts = counted and time.one_qemu and all(c.decided for c in counted)
+        by = TIME if time.changed else COUNTED if counts else TIME if time.decided else None
         out.append(Answer(op, variant, baseline, where, axis, time, counted, by))
     return out
 

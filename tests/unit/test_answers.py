@@ -56,6 +56,22 @@ class AnswerTest(unittest.TestCase):
         self.assertEqual(a.by, answers.TIME)
         self.assertEqual(a.text(), f"time to target: {answers.change(a.time)} faster")
 
+    def test_a_change_below_the_times_resolution_is_answered_by_the_count(self):
+        """The time can say "no significant change" (it could have seen ±10 %) where the guest does 3 % more work:
+        the count, which resolves 0.1 %, answers."""
+        rng = random.Random(7)
+        counted = lambda v, scale: [  # noqa: E731
+            {**s, "guest_insns": round(267.4e6 * scale * (1 + rng.gauss(0, 1e-4))), "requests": 1536, "qemu": None}
+            for s in _samples(v, boots(1.0, 12, rng, between=0.01, within=0.01))]
+        quiet, more = counted("base", 1.0), counted("v1", 1.03)
+        (a,) = answers.answers(stats.compare(quiet + more, "base"))
+        self.assertTrue(a.time.verdict.startswith("no significant change"), a.time.verdict)
+        self.assertEqual((a.by, a.changed), (answers.COUNTED, True))
+        self.assertRegex(a.text(), r"^time to target: no significant change \(could detect ±\d\.\d %\); guest "
+                                   r"instructions: \+3\.0\d % \[\+[23]\.\d\d, \+3\.\d\d\] more; requests: \+0\.00 % "
+                                   r"\[\+0\.00, \+0\.00\] no significant change \(could detect ±0\.0 %\) — decided on "
+                                   r"counted work$")
+
     def test_a_look_decided_on_counted_work_says_so(self):
         rng = random.Random(6)
         data = bimodal("base", 0.7, 267.4e6, 6, rng) + bimodal("v1", 0.68, 265.3e6, 6, rng, requests=192)
@@ -68,7 +84,7 @@ class AnswerTest(unittest.TestCase):
         self.assertEqual(answers.short("inconclusive: 6 boots a side could detect only ±18 %, needs ≥ 14"),
                          "inconclusive (needs ≥ 14 boots a side)")
         self.assertEqual(answers.short("no significant change (could detect ±4.1 % with 80 % power)"),
-                         "no significant change")
+                         "no significant change (could detect ±4.1 %)")
 
 
 def _samples(variant, values_by_boot):
