@@ -13,8 +13,12 @@ exactly as ``sequential.look`` judges a job.  Its boots come from three sources:
 - **simulated**: boots whose log Q1 of each metric varies between boots normally with the recorded spread, each
   boot's cycles drawn from the recorded within-boot shapes (cycle / its boot's Q1), the time's and the counts'
   from the same recorded boot, so a slow spell in the time keeps its counts;
-- **real**: the recording's own variants' boots against base boots, drawn with replacement ("right": the
-  direction its recorded inflates' guest instructions moved, on both ops).
+- **real**: the recording's own variants' boots against base boots, drawn with replacement ("right": the inflate
+  answered in the direction its recorded inflates' guest instructions moved);
+- **bimodal** (with ``--times RECORDING``, a recording of a host whose speed flipped, without counts): each boot
+  pairs a null boot of counts with a null boot of that recording's times, cycle by cycle, and moves the count by
+  the instructions the guest adds per second of a longer operation (its timer ticks: the slope of the count on the
+  time over the null boots' operations) — the counts a host with both speeds would have given.
 
 Per source and effect it prints the share of jobs whose answers called a change on either op (for A/A: the false
 changes per job, to hold ≤ 5 %), that answered both ops, that answered both on counted work, that called the right
@@ -82,13 +86,42 @@ class Simulated:
         return [self.boot() for _ in range(rounds)], [self.boot() for _ in range(rounds)]
 
 
-def job(base, variant, looks, scale, right):
-    """(rounds used, called a change on either op, answered both, both on counted work, right on both)."""
+class Bimodal:
+    """Boots of counts from one recording and times from another, the count moved by the time's difference."""
+
+    def __init__(self, null, times, rng):
+        self.null, self.times, self.rng = null, times, rng
+        self.slope = {op: statistics.linear_regression(*zip(*[(s["wall_s"], s["guest_insns"]) for b in null
+                                                                for s in b if s["op"] == op])).slope for op in OPS}
+
+    def boot(self):
+        counts, times = self.rng.choice(self.null), self.rng.choice(self.times)
+        out = []
+        for s in counts:
+            if (wall := times.get((s["op"], s["cycle"]))) is not None:
+                insns = s["guest_insns"] + self.slope[s["op"]] * (wall - s["wall_s"])
+                out.append({**s, "wall_s": wall, "guest_insns": insns, "host_speed": insns / wall})
+        return out
+
+    def pair(self, rounds):
+        return [self.boot() for _ in range(rounds)], [self.boot() for _ in range(rounds)]
+
+
+def time_boots(path):
+    """The base's boots of a recording as {(op, cycle): time to target} of their measured operations."""
+    out = defaultdict(dict)
+    for s in json.loads(path.read_text())["samples"]:
+        if s["variant"] == "base" and not s["warmup"] and s["op"] in OPS:
+            out[s["boot"]][(s["op"], s["cycle"])] = s["wall_s"]
+    return list(out.values())
+
+
+def job(base, variant, looks, scale, right, ops=OPS):
+    """(rounds used, called a change on either op, answered both, both on counted work, right on ``ops``)."""
     at = sequential.look(as_samples("base", base) + as_samples("v", variant, scale), "base", looks, looks[-1])
     said = at.answers
-    words = [_called(a) for a in said]
     return (at.round, any(a.changed for a in said), at.decided, all(a.by == answers.COUNTED for a in said),
-            all(w == right for w in words))
+            all(_called(a) == right for a in said if a.op in ops))
 
 
 def _called(a):
@@ -98,9 +131,9 @@ def _called(a):
     return None if not changed else "less" if changed[0].ratio < 1 else "more"
 
 
-def row(source, effect, jobs, draw, looks, right=None):
+def row(source, effect, jobs, draw, looks, right=None, ops=OPS):
     right = right or (None if effect == 0 else "less" if effect < 0 else "more")
-    runs = [job(*draw(), looks, 1 + effect, right) for _ in range(jobs)]
+    runs = [job(*draw(), looks, 1 + effect, right, ops) for _ in range(jobs)]
     used = sorted(r[0] for r in runs)
     share = lambda i: sum(r[i] for r in runs) / jobs  # noqa: E731
     return (f"{source:14} {effect:+7.0%} {jobs:5}  {share(1):8.1%}  {share(2):8.1%}  {share(3):8.1%}  "
@@ -126,6 +159,7 @@ def main():
     p.add_argument("--jobs", type=int, default=400, help="jobs per source and effect (default 400)")
     p.add_argument("--looks", type=int, nargs="+", default=[3, 6, 9])
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--times", type=Path, help="a recording of a host whose speed flipped: the bimodal source")
     args = p.parse_args()
     boots = load(args.recordings)
     if "base" not in boots:
@@ -145,14 +179,20 @@ def main():
     print(f"\n{'source':14} {'effect':>7} {'jobs':>5}  {'changed':>8}  {'answered':>8}  {'counted':>8}  {'right':>8}  "
           f"{'rounds':>6}  {'p90':>4}")
     sim = Simulated(null, rng)
-    for source, draw in (("resampled", lambda: (rng.choices(null, k=looks[-1]), rng.choices(null, k=looks[-1]))),
-                         ("simulated", lambda: sim.pair(looks[-1]))):
+    sources = [("resampled", lambda: (rng.choices(null, k=looks[-1]), rng.choices(null, k=looks[-1]))),
+               ("simulated", lambda: sim.pair(looks[-1]))]
+    if args.times:
+        bimodal = Bimodal(null, time_boots(args.times), rng)
+        print(f"bimodal: the times of {args.times.name}'s {len(bimodal.times)} base boots; the count moves by "
+              + ", ".join(f"{op} {x / 1e3:.0f} k" for op, x in bimodal.slope.items()) + " instructions a second")
+        sources.append(("bimodal", lambda: bimodal.pair(looks[-1])))
+    for source, draw in sources:
         for effect in EFFECTS:
             print(row(source, effect, args.jobs, draw, looks))
     for name in (v for v in boots if v not in ("base", "aa")):
         real = lambda: (rng.choices(boots["base"], k=looks[-1]), rng.choices(boots[name], k=looks[-1]))  # noqa
         way = "less" if median_insns(boots[name]) < median_insns(boots["base"]) else "more"
-        print(row(f"real {name}", 0.0, args.jobs, real, looks, way).replace("   +0%", f"{way:>7}"))
+        print(row(f"real {name}", 0.0, args.jobs, real, looks, way, ("inflate",)).replace("   +0%", f"{way:>7}"))
 
 
 def median_insns(boots):
