@@ -12,9 +12,10 @@ retried under TCG; the verdict is remembered for the host's boot. QEMU runs on `
 started through ``host.spawn`` and ended by pid on every exit path. On an SSH host the kernel and initrd are copied
 into its cache, the console and QEMU logs live in a private directory there (mirrored into ``log_dir`` when read),
 QMP listens on the host's loopback (TCP), and QMP and the guest's SSH are reached through ``host.forward``.
-Under TCG (unless ``guest.count_insns`` is false) QEMU loads the instruction-counting plugin (harness/plugin.py, copied
-to an SSH host like the kernel), whose counters live in a file in the private run directory; ``insns`` reads their
-total (a pread here, ``od`` over SSH on a test host) and ``counting`` says how they count, or why not.
+Under TCG with one vCPU (unless ``guest.count_insns`` is false) QEMU loads the instruction-counting plugin
+(harness/plugin.py, copied to an SSH host like the kernel), whose counter lives in a file in the private run
+directory; ``insns`` reads it (a pread here, ``od`` over SSH on a test host) and ``counting`` says how it counts, or
+why not.
 """
 
 import contextlib
@@ -46,10 +47,11 @@ TRACE_EVENTS = ("virtio_balloon_to_target", "virtio_balloon_set_config",  # read
                 "virtio_queue_notify", "virtio_notify")  # and the requests (one line each way per request)
 COUNT_EVENTS = ("virtio_balloon_handle_range", "ram_block_discard_range")  # guest.count_discards: a line a range, a
 #                                                                            discard (a line a page for PFN arrays)
-COUNTER = "insns.counter"  # the plugin's counters of guest instructions, in the run directory (plugins/insn_count.c)
-COUNTER_SLOT = 64  # bytes per vCPU in it: one 64-bit counter, zero padding
+COUNTER = "insns.counter"  # the plugin's 64-bit count of the guest's instructions, in the run directory
 NOT_ON_KVM = ("not counted: KVM runs the guest's instructions natively, a TCG plugin counts only under TCG, and "
               "perf's instructions:G needs a host PMU, which these VMs lack")
+NOT_SMP = ("not counted: {} vCPUs (the plugin's inline add would race between their threads, and per-vCPU callbacks "
+           "cost the timed operations 6-12 %: docs/statistics.md, \"Counting the guest's work\")")
 HOTPLUG_PORT = "rp0"  # on q35, the pcie-root-port the balloon sits in (device_add ... bus=rp0 plugs it back)
 
 
@@ -122,10 +124,18 @@ def _trace(log_dir, count_discards=False):
 
 
 def _counting(plugin, spec, accel, run_dir):
-    """The instruction-counting plugin with its counter file in the guest's private ``run_dir``: under TCG, unless
-    ``guest.count_insns`` is false."""
-    wanted = plugin and spec.count_insns and accel == "tcg"
-    return ["-plugin", f"{plugin},counter={run_dir}/{COUNTER}"] if wanted else []
+    """The instruction-counting plugin with its counter file in the guest's private ``run_dir``: under TCG for one
+    vCPU, unless ``guest.count_insns`` is false."""
+    return ["-plugin", f"{plugin},counter={run_dir}/{COUNTER}"] if plugin and not _not_counted(spec, accel) else []
+
+
+def _not_counted(spec, accel):
+    """Why a boot does not count the guest's instructions, or None where it does."""
+    if accel != "tcg":
+        return NOT_ON_KVM
+    if not spec.count_insns:
+        return "not counted: guest.count_insns is false"
+    return NOT_SMP.format(spec.cpus) if spec.cpus > 1 else None
 
 
 def _network(port):
@@ -159,7 +169,7 @@ class Guest:
         self._run_dir = None   # on the host: the QMP socket (local), the console and QEMU logs (SSH host)
         self._private = None   # on the controller: the guest's pinned known_hosts
         self._artefacts = None  # (kernel, image) with their paths on the host
-        self._plugin = None     # the instruction-counting plugin's path on the host, once a TCG boot loads it
+        self._plugin = None     # the instruction-counting plugin's path on the host, once a boot loads it
         self._counter_fd = None
         self.counting = None    # whether the guest's instructions are counted, and how or why not
         self._files = contextlib.ExitStack()
@@ -309,16 +319,14 @@ class Guest:
         self._connect_qmp()
 
     def _count_insns(self, accel):
-        """The plugin's path on QEMU's host where this boot counts the guest's instructions (built and copied there
-        once), else None; ``counting`` says how, or why not."""
-        if accel != "tcg" or not self.spec.count_insns:
-            self.counting = NOT_ON_KVM if accel != "tcg" else "not counted: guest.count_insns is false"
+        """The plugin's path on QEMU's host where this boot counts the guest's instructions (built, or found in the
+        cache, and copied there), else None; ``counting`` says how, or why not."""
+        self.counting = _not_counted(self.spec, accel)
+        if self.counting:
             return None
-        if self._plugin is None:
-            built = plugin.build(self.cache_dir, self.progress)
-            self._plugin = self.host.put(built.path)
-            self.counting = (f"counted by the TCG plugin {built.key} (built against {built.header}): "
-                             + ("an inline add per block" if self.spec.cpus == 1 else "a callback per block, per vCPU"))
+        built = plugin.build(self.cache_dir, self.progress)
+        self._plugin = self.host.put(built.path)
+        self.counting = f"counted by the TCG plugin {built.key} (built against {built.header})"
         return self._plugin
 
     def _connect_qmp(self):
@@ -455,21 +463,21 @@ class Guest:
         return f"QEMU {'still running' if alive else 'is gone'}"
 
     def insns(self):
-        """The guest's instructions so far, all vCPUs', as the plugin counted them; None where not counted."""
+        """The guest's instructions so far, as the plugin counted them; None where not counted (``counting``)."""
         if self._plugin is None or self.accel != "tcg":
             return None
         path = self._run_dir / COUNTER
         if not self.host.local:
-            return sum(int(n) for n in self.host.run(["od", "-An", "-tu8", "-v", path]).stdout.split())
+            return int(self.host.run(["od", "-An", "-tu8", "-N8", path]).stdout)
         try:
             if self._counter_fd is None:
                 self._counter_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
                 self._files.callback(os.close, self._counter_fd)
-            data = os.pread(self._counter_fd, COUNTER_SLOT * self.spec.cpus, 0)
-        except OSError as exc:
-            raise HostError(f"cannot read the instruction counter {path}: {exc.strerror}; {self._qemu_state()}",
-                            log=str(self.log_dir / "qemu.log")) from exc
-        return sum(struct.unpack(f"={len(data) // 8}Q", data))
+            (count,) = struct.unpack("=Q", os.pread(self._counter_fd, 8, 0))
+        except (OSError, struct.error) as exc:
+            raise HostError(f"cannot read the instruction counter {path}: {getattr(exc, 'strerror', None) or exc}; "
+                            f"{self._qemu_state()}", log=str(self.log_dir / "qemu.log")) from exc
+        return count
 
     def ssh_run(self, argv):
         """Run a command in the guest over SSH."""
