@@ -133,7 +133,7 @@ class LabHostsTest(unittest.TestCase):
         self.assertFalse(alive(pid))
         self.assertIn(["cat", f"/proc/{pid}/stat"], recorder.argvs)
         self.assertIn(["sh", "-c", f"cat /proc/{pid}/task/*/stat"], recorder.argvs)
-        self.assertIn(["od", "-An", "-tu8", "-v", f"{run_dir}/{COUNTER}"], recorder.argvs)  # the plugin's count
+        self.assertIn(["od", "-An", "-tu8", "-N8", f"{run_dir}/{COUNTER}"], recorder.argvs)  # the plugin's count
         for s in samples:
             self.assertGreater(s.qemu_cpu_s, 0)
             self.assertAlmostEqual(sum(s.qemu_threads_cpu_s.values()), s.qemu_cpu_s, delta=0.05)
