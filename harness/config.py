@@ -107,7 +107,7 @@ class GuestSpec:
     backend: str = "anonymous"  # guest RAM: anonymous (QEMU madvises it for THP) or memfd (shared memory, no THP here)
     prealloc: bool = False  # fault in all guest RAM before boot
     count_discards: bool = False  # QEMU traces every range and discard: counted, but slower (not for timing)
-    count_insns: bool = True  # under TCG a plugin counts the guest's instructions per operation (guest.Guest.insns)
+    count_insns: bool = True  # under TCG a plugin counts a one-vCPU guest's instructions (guest.Guest.insns)
 
 
 @dataclass(frozen=True)

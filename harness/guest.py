@@ -467,17 +467,21 @@ class Guest:
         if self._plugin is None or self.accel != "tcg":
             return None
         path = self._run_dir / COUNTER
+        try:
+            return self._read_counter(path)
+        except (OSError, ValueError, struct.error) as exc:
+            raise HostError(f"{self.host.name}: cannot read the instruction counter {path}: "
+                            f"{getattr(exc, 'strerror', None) or exc}; {self._qemu_state()}",
+                            log=str(self.log_dir / "qemu.log")) from exc
+
+    def _read_counter(self, path):
+        """The plugin's 64-bit counter: a pread of the file kept open here, ``od`` on an SSH host."""
         if not self.host.local:
             return int(self.host.run(["od", "-An", "-tu8", "-N8", path]).stdout)
-        try:
-            if self._counter_fd is None:
-                self._counter_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                self._files.callback(os.close, self._counter_fd)
-            (count,) = struct.unpack("=Q", os.pread(self._counter_fd, 8, 0))
-        except (OSError, struct.error) as exc:
-            raise HostError(f"cannot read the instruction counter {path}: {getattr(exc, 'strerror', None) or exc}; "
-                            f"{self._qemu_state()}", log=str(self.log_dir / "qemu.log")) from exc
-        return count
+        if self._counter_fd is None:
+            self._counter_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            self._files.callback(os.close, self._counter_fd)
+        return struct.unpack("=Q", os.pread(self._counter_fd, 8, 0))[0]
 
     def ssh_run(self, argv):
         """Run a command in the guest over SSH."""

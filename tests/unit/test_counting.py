@@ -52,7 +52,7 @@ class FakeHost:
 
     def run(self, argv, check=True, timeout=None):
         self.ran.append([str(a) for a in argv])
-        return CommandResult(tuple(argv), 0, f" {self.count:20d}\n", "", 0.0)
+        return CommandResult(tuple(argv), 0, "" if self.count is None else f" {self.count:20d}\n", "", 0.0)
 
 
 BUILT = plugin.Plugin("/cache/plugins/k/libinsn_count.so", "k", "qemu=1:7.2+dfsg-7", "gcc 12")
@@ -96,6 +96,11 @@ class GuestTest(unittest.TestCase):
             g._count_insns("tcg")
         self.assertEqual(g.insns(), 12345678901)
         self.assertEqual(host.ran[-1], ["od", "-An", "-tu8", "-N8", f"/tmp/bh-run/{COUNTER}"])
+        host.count = None  # an empty file: od prints nothing
+        with self.assertRaises(HostError) as cm:
+            g.insns()
+        self.assertIn(f"lab9: cannot read the instruction counter /tmp/bh-run/{COUNTER}: invalid literal",
+                      str(cm.exception))
 
     def test_here_the_counter_is_read_with_pread_while_it_grows(self):
         g = self.guest(LocalHost(), run_dir=self.tmp)
@@ -108,13 +113,19 @@ class GuestTest(unittest.TestCase):
         self.assertEqual(g.insns(), 1 << 40)
         g._files.close()
 
-    def test_a_missing_counter_file_names_it_and_the_state_of_qemu(self):
+    def test_a_missing_or_short_counter_file_names_it_and_the_state_of_qemu(self):
         g = self.guest(LocalHost(), run_dir=self.tmp)
         g._plugin, g.accel = "/cache/libinsn_count.so", "tcg"
         with self.assertRaises(HostError) as cm:
             g.insns()
-        self.assertIn(f"cannot read the instruction counter {g._run_dir / COUNTER}: No such file", str(cm.exception))
+        self.assertIn(f"localhost: cannot read the instruction counter {self.tmp / COUNTER}: No such file",
+                      str(cm.exception))
         self.assertIn("QEMU is gone", str(cm.exception))
+        (self.tmp / COUNTER).write_bytes(b"\0" * 4)
+        with self.assertRaises(HostError) as cm:
+            g.insns()
+        self.assertIn("unpack requires a buffer of 8 bytes", str(cm.exception))
+        g._files.close()
 
 
 class BuildTest(unittest.TestCase):
