@@ -155,8 +155,8 @@ def rule():
             f"of a variant and of the baseline go into Welch's t-test. The change is the ratio of their geometric "
             f"means with its {LEVEL * 100:.0f} % interval. Time to target is primary and decides; where it is "
             f"undecided, counted work (guest instructions, requests: counts the host's speed cannot move) answers for "
-            f"a variant on its baseline's QEMU; the other metrics are secondary. Each family is Holm-corrected per variant (p shows the adjusted value in brackets where "
-            f"it differs). A change is called at adjusted p < {ALPHA:g}. \"No significant change\" is said only "
+            f"a variant on its baseline's QEMU; the other metrics are secondary. Each family is Holm-corrected per "
+            f"variant (p shows the adjusted value in brackets where it differs). A change is called at adjusted p < {ALPHA:g}. \"No significant change\" is said only "
             f"where the job could have detected a ±{MARGIN * 100:.0f} % change with {POWER * 100:.0f} % power; "
             f"otherwise the verdict is inconclusive and says how many boots a side it needs (at least "
             f"{MIN_BOOTS}).")

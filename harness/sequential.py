@@ -14,9 +14,9 @@ job stops at the first look where every question (an op of a variant against the
 decided — by its time to target, or where that is undecided by its counted work (a change called at alpha_j, or "no
 significant change" with the power to see ``MARGIN`` at alpha_j: that depends on the noise, not on the change, so it
 cannot bias the call) — or where there is none, every version having failed so far — and its verdicts are that
-look's.  Counted work cannot decide what it does not count: a variant on another QEMU build than its baseline (how
-long QEMU takes over a request), or the waiting before the first request; those questions wait for their time.  The tests of the rounds after it SKIP
-with a reason that starts with ``STOPPED``.  ``benchmarks/sequential.py`` measures the false-change rate, the
+look's.  Counted work cannot decide for a variant on another QEMU build than its baseline's (how long QEMU takes
+over a request is not counted): such questions wait for their time.  The tests of the rounds after it SKIP with a
+reason that starts with ``STOPPED``.  ``benchmarks/sequential.py`` measures the false-change rate, the
 share decided and the rounds used by resampling recorded boots.
 """
 

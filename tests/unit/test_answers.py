@@ -68,9 +68,9 @@ class AnswerTest(unittest.TestCase):
         self.assertTrue(a.time.verdict.startswith("no significant change"), a.time.verdict)
         self.assertEqual((a.by, a.changed), (answers.COUNTED, True))
         self.assertRegex(a.text(), r"^time to target: no significant change \(could detect ±\d\.\d %\); guest "
-                                   r"instructions: \+3\.0\d % \[\+[23]\.\d\d, \+3\.\d\d\] more; requests: \+0\.00 % "
-                                   r"\[\+0\.00, \+0\.00\] no significant change \(could detect ±0\.0 %\) — decided on "
-                                   r"counted work$")
+                                   r"instructions: \+3\.0\d % \[\+[23]\.\d\d, \+3\.\d\d\] more; requests: "
+                                   r"\+0\.00 % \[\+0\.00, \+0\.00\] no significant change \(could detect ±0\.0 %\) "
+                                   r"— decided on counted work$")
 
     def test_a_look_decided_on_counted_work_says_so(self):
         rng = random.Random(6)
