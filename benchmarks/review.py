@@ -11,6 +11,7 @@ booted (median and range), and the share of the cycles' time spent outside the t
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,9 +38,19 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=18)
     p.add_argument("--checks", default="", help="only these functional checks (default all)")
+    p.add_argument("--keep", action="store_true", help="keep the review's directory (default: removed at the end)")
     p.add_argument("extra", nargs="*", help="more arguments for balloon-harness review")
     args = p.parse_args()
     out = Path(tempfile.mkdtemp(prefix="bh-review-bench-"))
+    try:
+        report(args, out)
+    finally:
+        if not args.keep:
+            shutil.rmtree(out)
+
+
+def report(args, out):
+    """Run the review into ``out`` and print what it took."""
     line = [str(CLI), "review", "patches/batch-pfns/v1", "patches/batch-pfns/v2", "--rounds", str(args.rounds),
             "--results-dir", str(out), *(["--checks", args.checks] if args.checks else []), *args.extra]
     start = time.perf_counter()
@@ -56,7 +67,10 @@ def main():
     cycles = [s for r in records for s in r["samples"] if s.get("outside_s") is not None]
     outside = sum(s["outside_s"] for s in cycles) / sum(s["outside_s"] + s["wall_s"] for s in cycles)
     print(f"review of batch-pfns v1 and v2: {took:.0f} s from start to reply.txt (exit {proc.returncode}); "
-          f"{review}")
+          f"{review}{'' if args.keep else ' (removed; --keep keeps it)'}")
+    jobs = [json.loads(p.read_text()) for p in sorted(review.glob("job-*/results.json"))]
+    print("Avocado jobs: " + ", ".join(f"{j['job_id'][:7]} {j['time']:.0f} s ({j['pass']} passed, {j['skip']} "
+                                        "skipped)" for j in jobs))
     print(f"benchmark: {len(records)} boots, rounds used {seq.get('round', '?')} of at most {args.rounds} "
           f"({'decided' if seq.get('decided') else 'not decided'})")
     print(f"boot -> SSH ready: median {statistics.median(boots):.2f} s (range {boots[0]:.2f}-{boots[-1]:.2f} s, "
