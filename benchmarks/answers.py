@@ -176,8 +176,6 @@ def main():
         print(f"host speed over the null boots' operations: {min(speeds) / 1e6:.0f}–{max(speeds) / 1e6:.0f} M/s "
               f"({max(speeds) / min(speeds):.2f}×)")
     print("looks after rounds " + ", ".join(f"{n} (alpha {a:.4f})" for n, a in sequential.levels(looks).items()))
-    print(f"\n{'source':14} {'effect':>7} {'jobs':>5}  {'changed':>8}  {'answered':>8}  {'counted':>8}  {'right':>8}  "
-          f"{'rounds':>6}  {'p90':>4}")
     sim = Simulated(null, rng)
     sources = [("resampled", lambda: (rng.choices(null, k=looks[-1]), rng.choices(null, k=looks[-1]))),
                ("simulated", lambda: sim.pair(looks[-1]))]
@@ -186,6 +184,8 @@ def main():
         print(f"bimodal: the times of {args.times.name}'s {len(bimodal.times)} base boots; the count moves by "
               + ", ".join(f"{op} {x / 1e3:.0f} k" for op, x in bimodal.slope.items()) + " instructions a second")
         sources.append(("bimodal", lambda: bimodal.pair(looks[-1])))
+    print(f"\n{'source':14} {'effect':>7} {'jobs':>5}  {'changed':>8}  {'answered':>8}  {'counted':>8}  {'right':>8}  "
+          f"{'rounds':>6}  {'p90':>4}")
     for source, draw in sources:
         for effect in EFFECTS:
             print(row(source, effect, args.jobs, draw, looks))
