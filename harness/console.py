@@ -10,6 +10,9 @@ still printing a report may end before its ``RIP:`` line: ``settle`` reads on un
 import re
 import time
 
+from . import wait
+from .errors import WaitTimeout
+
 HEADLINE = re.compile(r"kernel BUG at|BUG:|WARNING:.* at |WARNING:|Oops|general protection fault|Kernel panic|"
                       r"UBSAN:|KASAN:|Out of memory|invoked oom-killer|soft lockup|hung_task|blocked for more than")
 TROUBLE = re.compile(HEADLINE.pattern + r"|Call Trace:")
@@ -47,14 +50,22 @@ def ended(text):
 def settle(text, read, poll_s=0.01, settle_s=SETTLE_S, quiet_s=QUIET_S):
     """``text``, or the console as ``read()`` gives it once its first report has ended: the end line printed, or
     the console silent for ``quiet_s``, or ``settle_s`` passed."""
-    start = quiet = time.monotonic()
-    while not ended(text) and time.monotonic() - start < settle_s:
-        time.sleep(poll_s)
+    if ended(text):
+        return text
+    quiet = time.monotonic()
+
+    def settled():
+        nonlocal text, quiet
         now, text_now = time.monotonic(), read()
         if text_now != text:
             text, quiet = text_now, now
-        elif now - quiet >= quiet_s:
-            break
+            return ended(text)
+        return now - quiet >= quiet_s
+
+    try:
+        wait.until(settled, settle_s, "the console's first report to end", poll_s=poll_s)
+    except WaitTimeout:
+        pass  # settle_s passed: the report as it stands
     return text
 
 

@@ -100,3 +100,7 @@ class CommandError(HarnessError):
         cause = f"{' '.join(result.argv)} exited {result.rc}" + (f": {' | '.join(tail)}" if tail else "")
         super().__init__(cause, hint, log)
         self.result = result
+
+
+class WaitTimeout(HarnessError):
+    """Something awaited (``harness.wait.until``) did not come in time; callers usually say what that means."""

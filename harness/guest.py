@@ -30,9 +30,9 @@ from pathlib import Path
 from qemu.qmp import ExecuteError, QMPError as _QMPLibError
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from . import console, plugin
+from . import console, plugin, wait
 from .errors import (BootError, CommandError, GuestError, HarnessError, HostError, PrerequisiteError, QMPError,
-                     SSHError, reason)
+                     SSHError, WaitTimeout, reason)
 from .host import LocalHost, SSHHost, as_socket
 
 KVM_SILENCE_S = 10.0
@@ -290,14 +290,18 @@ class Guest:
             self._boot("kvm")
         except BootError as exc:
             return exc.cause
-        deadline = time.monotonic() + KVM_SILENCE_S
-        while not self.console_text():
-            if self._proc.poll() is not None:
-                return f"QEMU exited with status {self._proc.poll()}"
-            if time.monotonic() > deadline:
-                return f"the guest printed nothing in {KVM_SILENCE_S:.0f} s, as under nested or paravirtual KVM"
-            time.sleep(0.1)
-        return None
+
+        def printed_or_exited():
+            if self.console_text():
+                return "printed"
+            rc = self._proc.poll()
+            return rc is not None and f"QEMU exited with status {rc}"
+
+        try:
+            seen = wait.until(printed_or_exited, KVM_SILENCE_S, "the guest's first output under KVM", poll_s=0.1)
+        except WaitTimeout:
+            return f"the guest printed nothing in {KVM_SILENCE_S:.0f} s, as under nested or paravirtual KVM"
+        return None if seen == "printed" else seen
 
     def _boot(self, accel):
         """Start QEMU and connect to its QMP socket."""
@@ -330,46 +334,70 @@ class Guest:
         return self._plugin
 
     def _connect_qmp(self):
-        deadline = time.monotonic() + 10
+        """Connect to QEMU's QMP socket once it listens, within 10 s of QEMU's start (both waits together)."""
+        start = time.monotonic()
         where = f"{self.host.name} 127.0.0.1:{self._qmp_port}" if self._qmp_port else self._run_dir / "qmp.sock"
-        while not (where.exists() if self.host.local else self._qmp_port in self.host.ports(listening=True)):
+
+        def bound():
+            if where.exists() if self.host.local else self._qmp_port in self.host.ports(listening=True):
+                return True
             self._check_alive("before its QMP socket appeared")
-            if time.monotonic() > deadline:
-                raise BootError(f"QEMU did not create its QMP socket ({where}) within 10 s",
-                                log=str(self.log_dir / "qemu.log"))
-            time.sleep(0.02)
-        while True:  # the socket file appears at bind(); connections are refused until QEMU listens
+            return False
+
+        failure = None
+
+        def connected():  # the socket file appears at bind(); connections are refused until QEMU listens
+            nonlocal failure
             try:
                 self._qmp = QEMUMonitorProtocol(as_socket(self.host.forward(self._qmp_port)) if self._qmp_port
                                                 else str(where))
                 self._qmp.connect()
                 if self._qmp_port:
                     self._qmp.settimeout(REMOTE_QMP_TIMEOUT_S)
-                return
+                return True
             except (_QMPLibError, OSError, SSHError) as exc:
                 if self._qmp:
                     self._qmp.close()
                 self._qmp = None
                 self._check_alive("during QMP negotiation")
-                if time.monotonic() > deadline:
-                    raise QMPError(f"QMP connection to {where} failed: {exc}",
-                                   log=str(self.log_dir / "qemu.log")) from exc
-            time.sleep(0.02)
+                failure = exc
+                return False
+
+        try:
+            wait.until(bound, 10, f"QMP socket {where}", poll_s=0.02)
+        except WaitTimeout:
+            raise BootError(f"QEMU did not create its QMP socket ({where}) within 10 s",
+                            log=str(self.log_dir / "qemu.log")) from None
+        try:
+            wait.until(connected, 10 - (time.monotonic() - start), f"QMP connection to {where}", poll_s=0.02)
+        except WaitTimeout:
+            raise QMPError(f"QMP connection to {where} failed: {failure}",
+                           log=str(self.log_dir / "qemu.log")) from failure
 
     def _await_ready(self):
-        deadline = self._started + self.spec.boot_timeout_s
-        while self.image.ready not in (text := self.console_text()):
+        text = ""
+
+        def ready():
+            nonlocal text
+            text = self.console_text()
+            if self.image.ready in text:
+                return True
             self.check_console("during boot", text, BootError)
             self._check_alive("during boot")
-            if time.perf_counter() > deadline and not text:
+            return False
+
+        deadline = self._started + self.spec.boot_timeout_s  # on the boot's own clock, as ready_s and boot_s are
+        try:
+            wait.until(ready, deadline - time.perf_counter(), f"the ready line {self.image.ready!r}",
+                       poll_s=self._console_poll_s())
+        except WaitTimeout:
+            if not text:
                 raise HostError(f"guest printed nothing in {self.spec.boot_timeout_s:.0f} s under "
                                 f"{self.accel.upper()}: the accelerator does not run guests on this host",
                                 hint="use accel: tcg or auto (nested or paravirtual KVM hangs silently)",
-                                log=str(self.console_log))
-            if time.perf_counter() > deadline:
-                raise BootError(f"guest not ready within {self.spec.boot_timeout_s:.0f} s under {self.accel.upper()}; "
-                                f"console ends: {self._console_tail()}", log=str(self.console_log))
-            time.sleep(self._console_poll_s())
+                                log=str(self.console_log)) from None
+            raise BootError(f"guest not ready within {self.spec.boot_timeout_s:.0f} s under {self.accel.upper()}; "
+                            f"console ends: {self._console_tail()}", log=str(self.console_log)) from None
         self.ready_s = time.perf_counter() - self._started  # the ready line seen; SSH login follows
         known_hosts = self._private / "known_hosts"
         known_hosts.write_text(f"[127.0.0.1]:{self.port} {self.image.host_key}\n")

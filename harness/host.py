@@ -25,9 +25,9 @@ from pathlib import Path, PurePosixPath
 
 import paramiko
 
-from . import cache, command
+from . import cache, command, wait
 from .command import CommandResult, Process
-from .errors import CommandError, HarnessError, HostError, PrerequisiteError, SSHError, reason
+from .errors import CommandError, HarnessError, HostError, PrerequisiteError, SSHError, WaitTimeout, reason
 
 REMOTE_CACHE = ".cache/balloon-harness/artefacts"  # on an SSH host, relative to the login's home
 HOST_COMMAND_TIMEOUT_S = 60.0
@@ -310,16 +310,24 @@ class SSHHost(Host):
 
     def wait_ready(self, timeout_s, is_alive=lambda: True):
         """Connect, retrying while the peer is still starting (refused/reset) for up to ``timeout_s``."""
-        deadline = time.monotonic() + timeout_s
-        while True:
+        failure = None
+
+        def connected():
+            nonlocal failure
             try:
                 return self.connect()
             except SSHError as exc:
                 transient = isinstance(exc.__cause__, (OSError, paramiko.SSHException)) and not isinstance(
                     exc.__cause__, (paramiko.BadHostKeyException, paramiko.AuthenticationException))
-                if not transient or time.monotonic() > deadline or not is_alive():
+                if not transient or not is_alive():
                     raise
-                time.sleep(0.1)
+                failure = exc
+                return None
+
+        try:
+            return wait.until(connected, timeout_s, f"SSH to {self.name}", poll_s=0.1)
+        except WaitTimeout:
+            raise failure  # the last transient failure, as it was
 
     def run(self, argv, check=True, timeout=None):
         if self._client is None:
