@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import cache, command, qemu_build
 from .errors import BuildError, CommandError, PrerequisiteError
+from .kernel import compiler_version
 
 SOURCE = Path(__file__).parent / "plugins" / "insn_count.c"
 LIBRARY = "libinsn_count.so"
@@ -45,7 +46,7 @@ def build(cache_dir, progress=print):
                                 f"{qemu_build.BINARY_PACKAGE}, which is not installed here",
                                 hint=f"apt-get install {qemu_build.BINARY_PACKAGE}, {OFF}") from exc
     header = qemu_build.source_tree(version, cache_dir, progress) / HEADER
-    compiler = command.run(["gcc", "--version"]).stdout.splitlines()[0]
+    compiler = compiler_version()
     key = cache.digest(SOURCE.read_bytes(), header.read_bytes(), compiler, *CFLAGS)
     out = cache.entry(cache_dir / "plugins" / key, lambda tmp: _compile(header, tmp / LIBRARY, progress))
     return Plugin(str(out / LIBRARY), key, f"{qemu_build.SOURCE_PACKAGE}={version}", compiler)

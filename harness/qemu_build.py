@@ -22,6 +22,7 @@ from pathlib import Path
 from . import cache, command, tree
 from .apply import applied_in_place, apply_series, copy_touched
 from .errors import BuildError, CommandError, PrerequisiteError
+from .kernel import compiler_version
 from .series import read_series
 
 SOURCE_PACKAGE = "qemu"
@@ -78,7 +79,7 @@ def ship(built, host):
 def build(spec, cache_dir, progress=print):
     """The cached QEMU of ``spec`` (a ``config.QemuSpec`` with source ``debian``), building what is missing."""
     version = installed_source_version()
-    compiler = command.run(["gcc", "--version"]).stdout.splitlines()[0]
+    compiler = compiler_version()
     base_key = cache.digest(SOURCE_PACKAGE, version, *CONFIGURE, compiler)
     series = read_series(spec.series) if spec.series else None
     key = cache.digest(base_key, *(p.diff for p in series.patches)) if series else base_key
