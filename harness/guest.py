@@ -126,10 +126,10 @@ def _trace(log_dir, count_discards=False):
 def _counting(plugin, spec, accel, run_dir):
     """The instruction-counting plugin with its counter file in the guest's private ``run_dir``: under TCG for one
     vCPU, unless ``guest.count_insns`` is false."""
-    return ["-plugin", f"{plugin},counter={run_dir}/{COUNTER}"] if plugin and not _not_counted(spec, accel) else []
+    return ["-plugin", f"{plugin},counter={run_dir}/{COUNTER}"] if plugin and not not_counted(spec, accel) else []
 
 
-def _not_counted(spec, accel):
+def not_counted(spec, accel):
     """Why a boot does not count the guest's instructions, or None where it does."""
     if accel != "tcg":
         return NOT_ON_KVM
@@ -325,7 +325,7 @@ class Guest:
     def _count_insns(self, accel):
         """The plugin's path on QEMU's host where this boot counts the guest's instructions (built, or found in the
         cache, and copied there), else None; ``counting`` says how, or why not."""
-        self.counting = _not_counted(self.spec, accel)
+        self.counting = not_counted(self.spec, accel)
         if self.counting:
             return None
         built = plugin.build(self.cache_dir, self.progress)

@@ -7,7 +7,7 @@ and fails early, naming the variant, when a series does not apply or a kernel do
 
 import time
 
-from .. import cache, config, image, kernel, plugin, qemu_build
+from .. import cache, config, guest, image, kernel, plugin, qemu_build
 
 
 def add_parser(subparsers):
@@ -41,7 +41,7 @@ def run(args):
                 print(f"QEMU {built.version}: {built.binary} ({_how(built, start)})", flush=True)
     img = image.build(job.guest.image, cache_dir, progress=progress)
     print(f"image {img.name}: {img.initrd}")
-    if any(s.guest.count_insns and s.guest.accel != "kvm" and s.guest.cpus == 1 for _, s in job.settings):
+    if any(s.guest.accel != "kvm" and not guest.not_counted(s.guest, "tcg") for _, s in job.settings):
         start = time.perf_counter()
         built = plugin.build(cache_dir, progress=progress)
         print(f"plugin {built.key}: {built.path} (against {built.header}; {time.perf_counter() - start:.1f} s)")
