@@ -296,13 +296,14 @@ def _family(mine, base, variant, baseline, setting, alpha):
         keys_ = [k for k in judged if family_of(metric(k[1])) == f]
         adjusted.update(zip(keys_, holm([judged[k][4] for k in keys_])))
     one_qemu = len({s.get("qemu") for s in mine + base}) == 1
+    spreads = {op: spread([s for s in mine + base if s["op"] == op]) for op in ops}
     out = []
     for op, m in keys:
         n, nb, ratio, ci, p, seen, needs, said = judged[(op, m.name)]
         verdict = said or words(m, ratio, adjusted[(op, m.name)], seen, min(n, nb), needs, alpha)
         out.append(Comparison(op, m.name, variant, baseline, n, nb, ratio, ci, p, adjusted[(op, m.name)], verdict,
                               seen, needs, m.primary, setting, counted=m.counted,
-                              spread=spread([s for s in mine + base if s["op"] == op]), one_qemu=one_qemu))
+                              spread=spreads[op], one_qemu=one_qemu))
     return out
 
 
