@@ -1,4 +1,4 @@
-"""Calibrate the answers (harness/answers.py) and the rounds that stop on them: false changes, power, rounds used.
+"""Calibrate the answers (harness/judge/answers.py) and the rounds that stop on them: false changes, power, rounds used.
 
     .venv/bin/python benchmarks/answers.py RECORDING ... [--jobs 400] [--looks 3 6 9]
 
@@ -37,7 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import answers, results, sequential, stats  # noqa: E402
+from harness.judge import answers, sequential, stats
+from harness.results import contract
+from harness.results.metrics import LABELS
 
 OPS = ("inflate", "deflate")
 EFFECTS = (0.0, 0.01, 0.03, -0.03)
@@ -50,7 +52,7 @@ def load(paths):
     kept apart."""
     boots = defaultdict(lambda: defaultdict(list))
     for n, path in enumerate(paths):
-        doc = json.loads(path.read_text()) if path.is_file() else results.load(path)
+        doc = json.loads(path.read_text()) if path.is_file() else contract.load(path)
         for s in doc["samples"]:
             if not s["warmup"] and s["op"] in OPS and s.get("guest_insns"):
                 boots[s["variant"]][(n, s["boot"])].append({k: s[k] for k in ("op", "cycle", *JUDGED) if k in s})
@@ -148,7 +150,7 @@ def spread_text(boots, name):
             q1s = [Simulated.q1(b, op, m) for b in boots]
             within = statistics.median(statistics.stdev(xs) / statistics.mean(xs) for b in boots
                                        if len(xs := [s[m] for s in b if s["op"] == op]) > 1)
-            out.append(f"{op} {results.LABELS[m]}: boots' Q1 CV {statistics.stdev(q1s) / statistics.mean(q1s):.3%}, "
+            out.append(f"{op} {LABELS[m]}: boots' Q1 CV {statistics.stdev(q1s) / statistics.mean(q1s):.3%}, "
                        f"within a boot {within:.3%}")
     return f"{name} ({len(boots)} boots): " + "; ".join(out)
 

@@ -23,8 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import cache, config, image, kernel  # noqa: E402
-from harness.guest import Guest  # noqa: E402
+from harness import cache, config
+from harness.build import image, kernel
+from harness.run.guest import Guest
 
 PRINTK = re.compile(r"^\[\s*(\d+\.\d+)\] (.*)$", re.M)
 

@@ -1,4 +1,4 @@
-"""Calibrate the per-job verdict (harness/stats.py): false changes on A/A, power on known effects, boots needed.
+"""Calibrate the per-job verdict (harness/judge/stats.py): false changes on A/A, power on known effects, boots needed.
 
     .venv/bin/python benchmarks/calibration.py [RECORDING ...] [--jobs 2000] [--rounds 1 3 6]
 
@@ -31,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import results, stats  # noqa: E402
+from harness.judge import stats
+from harness.results import contract
 
 OPS = ("inflate", "deflate")
 EFFECTS = (-0.03, -0.05, -0.10)
@@ -42,7 +43,7 @@ def load(paths):
     boots = defaultdict(dict)
     for n, path in enumerate(paths):
         path = Path(path)
-        doc = json.loads(path.read_text()) if path.is_file() else results.load(path)
+        doc = json.loads(path.read_text()) if path.is_file() else contract.load(path)
         for s in doc["samples"]:
             if not s["warmup"] and s["op"] in OPS:
                 boots[s["variant"]].setdefault((n, s["boot"]), defaultdict(list))[s["op"]].append(s["wall_s"])

@@ -29,7 +29,9 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import cache, config, guest, image, kernel, workload  # noqa: E402
+from harness import cache, config
+from harness.build import image, kernel
+from harness.run import guest, workload
 
 ICOUNT = {"icount": "shift=auto", "icount0": "shift=0,sleep=off"}
 SETUPS = ("plugin", "off", *ICOUNT)

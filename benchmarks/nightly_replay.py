@@ -1,4 +1,4 @@
-"""Replay unchanged nights and nights with a step through the nightly verdict (harness/history.py).
+"""Replay unchanged nights and nights with a step through the nightly verdict (harness/judge/history.py).
 
     .venv/bin/python benchmarks/nightly_replay.py [RECORDING ...] [--sequences 60] [--nights 50] [--rounds 3 6]
 
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from calibration import OPS, Simulated, load  # noqa: E402
 
-from harness import history  # noqa: E402
+from harness.judge import history
 
 STEP_NIGHT = 30
 STEPS = (0.05, 0.10)

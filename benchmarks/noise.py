@@ -5,9 +5,9 @@
 
 The job interleaves the setups (an axis) boot by boot, so the host's mood hits each alike.  Per setup and op it
 prints the within-boot CV (median over boots, of the measured cycles), the CV of the boots' Q1s, the half-width of
-the 95 % interval a default job (6 boots a side) would get at that boot-to-boot spread (Welch, as harness/stats.py
+the 95 % interval a default job (6 boots a side) would get at that boot-to-boot spread (Welch, as harness/judge/stats.py
 judges), how much of a core the rest of the host used during the operations, and the boots flagged under
-interference (harness/report.py).
+interference (harness/judge/report.py).
 """
 
 import argparse
@@ -23,7 +23,8 @@ from scipy import stats as scipy_stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import outcomes, results, stats  # noqa: E402
+from harness.judge import outcomes, stats
+from harness.results import contract
 
 ROUNDS = 6  # a default job's boots a side
 
@@ -73,7 +74,7 @@ def main():
                        cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
         args.jobdirs.append(sorted(args.results.glob("job-*"))[-1])
     for job in args.jobdirs:
-        doc = results.load(job)
+        doc = contract.load(job)
         print(f"{job}: {doc['job'].get('accel')}, QEMU {doc['job'].get('qemu_version')}, host {doc['job'].get('host')}")
         print(f"{'setup':12} {'op':8} {'boots':>5} {'CV within':>9} {'CV of Q1s':>9} {'6-round ±':>9} "
               f"{'mean Q1 s':>9} {'other cores':>11} {'flagged':>7}")

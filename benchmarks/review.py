@@ -4,7 +4,7 @@
 
 Runs ``balloon-harness review patches/batch-pfns/v1 patches/batch-pfns/v2`` (warm: the kernels come from the
 cache once built) into a fresh results directory and prints the wall time from start to reply.txt, the rounds the
-benchmark used (the look that decided it, harness/sequential.py), boot → SSH ready of every guest the benchmark
+benchmark used (the look that decided it, harness/judge/sequential.py), boot → SSH ready of every guest the benchmark
 booted (median and range), and the share of the cycles' time spent outside the timed operations (the guest and
 /proc snapshots around each: a sample's ``outside_s``), then the reply itself.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import results  # noqa: E402
+from harness.results import contract
 
 CLI = Path(sys.executable).with_name("balloon-harness")
 
@@ -31,7 +31,7 @@ def benchmark_records(review):
     """The benchmark job of a review directory and its tests' records (balloon.json)."""
     (job,) = [j for j in review.glob("job-*") if (j / "balloon" / "results.json").exists()
               and json.loads((j / "balloon" / "results.json").read_text())["samples"]]
-    return job, [json.loads(p.read_text()) for p in sorted(job.glob(f"test-results/*/data/{results.TEST_FILE}"))]
+    return job, [json.loads(p.read_text()) for p in sorted(job.glob(f"test-results/*/data/{contract.TEST_FILE}"))]
 
 
 def main():

@@ -1,4 +1,4 @@
-"""Calibrate the rounds that stop when decided (harness/sequential.py): false changes, decisions and rounds used.
+"""Calibrate the rounds that stop when decided (harness/judge/sequential.py): false changes, decisions and rounds used.
 
     .venv/bin/python benchmarks/sequential.py [RECORDING ...] [--jobs 2000] [--looks 3 6 9 12]
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from calibration import Simulated, as_samples, load  # noqa: E402
 
-from harness import sequential, stats  # noqa: E402
+from harness.judge import sequential, stats
 
 EFFECTS = (0.0, -0.05, -0.10)
 

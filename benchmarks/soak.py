@@ -11,9 +11,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import cache, config, image, kernel, workload
-from harness.accounting import guest_snapshot
-from harness.guest import Guest
+from harness import cache, config
+from harness.build import image, kernel
+from harness.run import workload
+from harness.run.accounting import guest_snapshot
+from harness.run.guest import Guest
 
 
 def main():

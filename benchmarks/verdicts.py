@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/verdicts.py [--jobs 10] [--config configs/verdicts.yaml] [--results DIR]
 
 Each run is a full Avocado job (interleaved boots).  Afterwards every job in the results directory is read and
-its samples compared afresh by the current harness/stats.py (what ``balloon-harness compare`` would print): the
+its samples compared afresh by the current harness/judge/stats.py (what ``balloon-harness compare`` would print): the
 ratio, CI and verdict per job for time to target and QEMU CPU, the tally of verdicts, and the noise of the
 baseline (coefficient of variation within a boot and between boot medians), so the figures can be quoted.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import outcomes, report, stats  # noqa: E402
+from harness.judge import outcomes, report, stats
 
 
 def run_job(config, results):

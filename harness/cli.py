@@ -11,7 +11,7 @@ import importlib
 import sys
 import traceback
 
-from .errors import HarnessError
+from harness.errors import HarnessError
 
 COMMANDS = ("series", "build", "compare", "report", "nightly", "review")
 

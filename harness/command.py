@@ -14,8 +14,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from .errors import CommandError
-
+from harness.errors import CommandError
 
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)

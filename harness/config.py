@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError
+from harness.errors import ConfigError
 
 MUX_SECTIONS = {"variants": "variant", "rounds": "round"}
 SCHEMA = {

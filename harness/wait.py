@@ -4,7 +4,7 @@ Only for waiting; what is timed (a balloon operation, a workload) keeps its own 
 
 import time
 
-from .errors import WaitTimeout
+from harness.errors import WaitTimeout
 
 
 def until(predicate, timeout_s, what, poll_s=0.05):

@@ -7,7 +7,9 @@ and fails early, naming the variant, when a series does not apply or a kernel do
 
 import time
 
-from .. import cache, config, guest, image, kernel, plugin, qemu_build
+from harness import cache, config
+from harness.build import image, kernel, plugin, qemu_build
+from harness.run import guest
 
 
 def add_parser(subparsers):

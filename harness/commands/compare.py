@@ -8,8 +8,9 @@ compared within each setting of the job's axes unless ``--pool AXIS`` pools that
 
 from pathlib import Path
 
-from .. import report, results
-from ..errors import ConfigError
+from harness.errors import ConfigError
+from harness.judge import report
+from harness.results import contract
 
 
 def add_parser(subparsers):
@@ -50,7 +51,7 @@ def pool(data, axes):
 
 
 def run(args):
-    datas = [results.load(d) for d in args.jobdirs]
+    datas = [contract.load(d) for d in args.jobdirs]
     names = [d.resolve().name for d in args.jobdirs]
     data = pool(merge(datas, names), args.pool)
     setups = {name: report.setup_text(d["job"]) for name, d in zip(names, datas)}

@@ -1,7 +1,7 @@
 """``balloon-harness nightly CONFIG``: run the job, add it to the history, and say what changed since the last nights.
 
 Runs the Avocado job as a child process (one test at a time), stores ``<job>/balloon/results.json`` as a night in
-the history database, judges tonight against the previous nights alike (``harness.history``) and writes
+the history database, judges tonight against the previous nights alike (``harness.judge.history``) and writes
 ``<job>/balloon/nightly.md`` (also printed), ``b4-check.json`` and ``kcidb.json``.  Exit status: 0 no regression,
 1 a regression of a candidate's time to target or a variant that FAILed, 2 a harness error (a test that ended
 ERROR or CANCEL, a bad job file, a crash: ``harness.cli``).
@@ -15,10 +15,12 @@ from pathlib import Path
 import yaml
 from tabulate import tabulate
 
-from .. import answers, config, history, outcomes, report, results
-from ..errors import ConfigError, HarnessError
-from ..results import LABELS
-from . import jobs
+from harness import config
+from harness.avocado import jobs
+from harness.errors import ConfigError, HarnessError
+from harness.judge import answers, history, outcomes, report
+from harness.results import contract
+from harness.results.metrics import LABELS
 
 ORIGIN = "balloon_harness"
 STR = "tag:yaml.org,2002:str"
@@ -60,7 +62,7 @@ class Tonight:
     changes: tuple
     outcomes: tuple
     min_nights: int = history.MIN_NIGHTS
-    answers: tuple = ()  # tonight's job's answers that its time did not decide (harness/answers.py)
+    answers: tuple = ()  # tonight's job's answers that its time did not decide (harness/judge/answers.py)
 
     @property
     def regressions(self):
@@ -84,7 +86,7 @@ def run(args):
     source = args.config.resolve()
     job_yaml = job_config(source, dict(args.set_series), results_dir)
     job_dir = jobs.run(jobs.BENCHMARK, job_yaml, results_dir)
-    data = results.load(job_dir)
+    data = contract.load(job_dir)
     harness_errors(data)
     overrides = " ".join(f"{n}={p}" for n, p in args.set_series)
     conn = history.connect((args.db or results_dir / history.DB_NAME).resolve())
@@ -155,8 +157,8 @@ def publish(tonight, data):
         (out / "nightly.md").write_text(text, encoding="utf-8")
     except OSError as exc:
         raise HarnessError(f"cannot write {out / 'nightly.md'}: {exc.strerror}") from exc
-    results.write_json(out / "b4-check.json", b4_check(tonight))
-    results.write_json(out / "kcidb.json", kcidb(tonight, data))
+    contract.write_json(out / "b4-check.json", b4_check(tonight))
+    contract.write_json(out / "kcidb.json", kcidb(tonight, data))
     return text
 
 

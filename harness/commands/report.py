@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
-from .. import report, results
-from ..errors import HarnessError
+from harness.errors import HarnessError
+from harness.judge import report
+from harness.results import contract
 
 
 def add_parser(subparsers):
@@ -25,6 +26,6 @@ def write(path, data):
 
 
 def run(args):
-    data = results.load(args.jobdir)
+    data = contract.load(args.jobdir)
     print(write(args.output or args.jobdir / "balloon" / "report.html", data))
     return 0

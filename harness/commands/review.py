@@ -4,7 +4,7 @@ Each SERIES is a directory of patches, an mbox (``b4 am`` output) or a message-i
 reads every version, range-diffs consecutive ones on the base, writes ``job.yaml`` into a new review directory
 (the template's kernel, guest and workload; the base, or ``--base``; the base kernel and one variant per version,
 at most ``--rounds`` interleaved rounds, looked at every ``LOOK_EVERY`` rounds: they stop once every primary
-comparison is decided, harness/sequential.py) and ``checks.yaml`` (the same kernels, one round), and runs the
+comparison is decided, harness/judge/sequential.py) and ``checks.yaml`` (the same kernels, one round), and runs the
 benchmark and the functional checks on them through Avocado, so the ``avocado run`` lines in the reply reproduce
 them.  Then it writes ``reply.txt`` into the directory and prints it: plain text of at most 72 columns to paste
 under a quoted patch mail — per version whether it applies, builds and passes the functional checks (or what
@@ -20,12 +20,16 @@ from pathlib import Path
 
 import yaml
 
-from .. import answers, cache, config, outcomes, report, results, tree
-from ..apply import APPLIES, check_series, range_diff
-from ..errors import ConfigError
-from ..series import read_series
-from . import jobs
-from .series import fetched, source
+from harness import cache, config
+from harness.avocado import jobs
+from harness.commands.series import fetched, source
+from harness.errors import ConfigError
+from harness.intake import tree
+from harness.intake.apply import APPLIES, check_series, range_diff
+from harness.intake.series import read_series
+from harness.judge import answers, outcomes, report
+from harness.results import contract
+from harness.results.metrics import LABELS
 
 WIDTH = 72
 PRIMARY = (("inflate", "wall_s"), ("deflate", "wall_s"), ("inflate", "qemu_cpu_s"))
@@ -79,7 +83,7 @@ def run(args):
     checks = [f"{jobs.FUNCTIONAL}:Functional.{c}$" for c in args.checks.split(",") if c] or [jobs.FUNCTIONAL]
     bench = jobs.run(jobs.BENCHMARK, job_yaml, where)
     functional = [jobs.run(c, checks_yaml, where) for c in checks]
-    text = reply(results.load(bench), [results.load(f) for f in functional], names, versions, applies,
+    text = reply(contract.load(bench), [contract.load(f) for f in functional], names, versions, applies,
                  [jobs.command_line(jobs.BENCHMARK, job_yaml, where),
                   *(jobs.command_line(c, checks_yaml, where) for c in checks)],
                  args.tested_by or git_identity())
@@ -102,7 +106,7 @@ def job_text(template, base, versions, rounds=None):
     kept = {k: v for k, v in sections.items() if k in KEPT}
     head = yaml.safe_dump({"base": base, **kept}, sort_keys=False, default_flow_style=None, width=100)
     if rounds:
-        head += (f"looks: {looks(rounds)}  # the rounds stop at the first look that decides (harness/sequential.py)\n"
+        head += (f"looks: {looks(rounds)}  # the rounds stop at the first look that decides (harness/judge/sequential.py)\n"
                  "rounds: !mux\n" + "".join(f"  r{n}: {{round: {n}}}\n" for n in range(1, rounds + 1)))
     variants = "  base: {variant: base}\n" + "".join(f"  {name}: {{variant: {name}, series: '{path}'}}\n"
                                                       for name, path in versions.items())
@@ -144,11 +148,11 @@ def reply(bench, functional, names, versions, applies, commands, tested_by):
                 out += _wrap(f"{o.get('check') or 'benchmark'}: {outcomes.failure_text(o, 200)}", "  ")
         for op, metric in PRIMARY:
             c, a = comps.get((name, op, metric)), answered.get((name, op)) if metric == "wall_s" else None
-            if a:  # the time, and where it is undecided the counted work (harness/answers.py)
+            if a:  # the time, and where it is undecided the counted work (harness/judge/answers.py)
                 out += _wrap(f"{op} {a['text']}", "  ")
             elif c:
                 change = answers.interval_text(c["ratio"], c["ci"])
-                out += _wrap(f"{op} {results.LABELS[metric]}: {change} {answers.short(c['verdict'])}", "  ")
+                out += _wrap(f"{op} {LABELS[metric]}: {change} {answers.short(c['verdict'])}", "  ")
         everything &= ok_apply and built and b["status"] == "PASS" and mine and passed == len(mine)
         out.append("")
     job = bench["job"]

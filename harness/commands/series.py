@@ -9,9 +9,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from .. import cache
-from ..apply import Outcome, check_series, range_diff
-from ..series import fetch_message_id, read_series
+from harness import cache
+from harness.intake.apply import Outcome, check_series, range_diff
+from harness.intake.series import fetch_message_id, read_series
 
 FAILED = ("conflict", "already-applied")
 ERROR_NOUNS = {"hunk-mismatch": "malformed hunk", "wrapped-line": "wrapped line", "undecoded-qp": "undecoded QP line",

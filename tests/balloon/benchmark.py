@@ -4,8 +4,10 @@ from pathlib import Path
 
 from avocado.core.exceptions import TestSkipError
 
-from harness import report, results, sequential, workload
-from harness.avocado_test import BalloonTest
+from harness.avocado.base import BalloonTest
+from harness.judge import report, sequential
+from harness.results import contract
+from harness.run import workload
 
 
 class Benchmark(BalloonTest):
@@ -15,10 +17,10 @@ class Benchmark(BalloonTest):
     """
 
     def setUp(self):
-        """A job with ``looks`` skips the rounds after the look that decided it (harness/sequential.py)."""
+        """A job with ``looks`` skips the rounds after the look that decided it (harness/judge/sequential.py)."""
         super().setUp()
         if self.job.looks and self.round > self.job.looks[0]:
-            done = results.gather(Path(self.logdir).parents[1])  # this job's tests so far
+            done = contract.gather(Path(self.logdir).parents[1])  # this job's tests so far
             why = sequential.stop_reason(done["samples"], report.baseline_of(done), self.job.looks, self.round,
                                          report.per_host(done), self.job.pairs)
             if why:
@@ -31,5 +33,5 @@ class Benchmark(BalloonTest):
                 samples, traces = workload.run(g, self.job.workload, self.variant.name, self.round,
                                                progress=self.log.info)
                 facts = self.guest_facts(g)
-            record = results.test_record(self.variant.name, self.round, build.identity(), facts, samples, traces)
-            results.write_json(Path(self.outputdir) / results.TEST_FILE, record)
+            record = contract.test_record(self.variant.name, self.round, build.identity(), facts, samples, traces)
+            contract.write_json(Path(self.outputdir) / contract.TEST_FILE, record)

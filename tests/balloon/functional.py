@@ -18,13 +18,14 @@ import random
 import time
 from pathlib import Path
 
-from harness import balloon, functional, results
-from harness.accounting import process_rss_kb
-from harness.avocado_test import BalloonTest
+from harness.avocado.base import BalloonTest
 from harness.errors import GuestError, HarnessError, QMPError
-from harness.functional import MIB
-from harness.console import TROUBLE
-from harness.guest import HOTPLUG_PORT
+from harness.results import contract
+from harness.run import balloon, functional
+from harness.run.accounting import process_rss_kb
+from harness.run.console import TROUBLE
+from harness.run.functional import MIB
+from harness.run.guest import HOTPLUG_PORT
 
 STATS_INTERVAL_S = 2            # guest-stats-polling-interval (seconds)
 OOM_EXCESS_MIB = 256            # the deflate-on-oom workload wants this much more than the guest has available
@@ -63,7 +64,7 @@ class Functional(BalloonTest):
             raise
         finally:
             self.record["duration_s"] = round(time.perf_counter() - start, 2)
-            results.write_json(Path(self.outputdir) / "functional.json", self.record)
+            contract.write_json(Path(self.outputdir) / "functional.json", self.record)
             self.log.info("%s: %s in %.1f s", name, self.record["outcome"], self.record["duration_s"])
 
     def seed(self):

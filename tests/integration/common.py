@@ -3,7 +3,8 @@
 import functools
 from pathlib import Path
 
-from harness import cache, config, image, kernel
+from harness import cache, config
+from harness.build import image, kernel
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ import paramiko
 
 from harness import command
 from harness.command import Process
-from harness.host import SSHHost, free_port
+from harness.run.host import SSHHost, free_port
 
 
 def children():

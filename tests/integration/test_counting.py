@@ -5,9 +5,11 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import balloon, command, plugin, workload
+from harness import command
+from harness.build import plugin
 from harness.config import WorkloadSpec
-from harness.guest import Guest
+from harness.run import balloon, workload
+from harness.run.guest import Guest
 
 from .common import base_build
 

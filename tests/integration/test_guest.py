@@ -8,10 +8,10 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import balloon, workload
 from harness.config import WorkloadSpec
 from harness.errors import BootError, CommandError, GuestError, QMPError, SSHError
-from harness.guest import Guest, State
+from harness.run import balloon, workload
+from harness.run.guest import Guest, State
 
 from .common import base_build
 

@@ -4,8 +4,8 @@ import os
 import unittest
 
 from harness.errors import CommandError, SSHError
-from harness.host import LocalHost
-from harness.accounting import process_cpu
+from harness.run.accounting import process_cpu
+from harness.run.host import LocalHost
 
 from .sshd import SSHD
 

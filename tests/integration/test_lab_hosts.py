@@ -15,11 +15,13 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import balloon, command, plugin, workload
+from harness import command
+from harness.build import plugin
 from harness.config import WorkloadSpec
 from harness.errors import HarnessError, SSHError
-from harness.guest import COUNTER, Guest
-from harness.host import open_host
+from harness.run import balloon, workload
+from harness.run.guest import COUNTER, Guest
+from harness.run.host import open_host
 
 from . import avocado_job
 from .common import base_build

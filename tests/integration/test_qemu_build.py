@@ -7,7 +7,8 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import cache, qemu_build
+from harness import cache
+from harness.build import qemu_build
 from harness.config import QemuSpec
 from harness.errors import ApplyError
 

@@ -4,9 +4,9 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import workload
-from harness.accounting import guest_snapshot
-from harness.guest import Guest
+from harness.run import workload
+from harness.run.accounting import guest_snapshot
+from harness.run.guest import Guest
 
 from .common import base_build
 

@@ -1,7 +1,7 @@
 import unittest
 
-from harness import accounting
 from harness.errors import HarnessError
+from harness.run import accounting
 
 # Golden lines taken from a real QEMU and a real guest.
 QEMU_STAT = ("3030 (qemu-system-x86) S 1 3030 3030 0 -1 4194560 21373 0 0 0 412 96 0 0 20 0 5 0 "

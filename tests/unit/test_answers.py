@@ -1,11 +1,11 @@
-"""Answers: the time where it is decided, else counted work where it can answer (harness/answers.py)."""
+"""Answers: the time where it is decided, else counted work where it can answer (harness/judge/answers.py)."""
 
 import random
 import unittest
 
-from harness import answers, sequential, stats
-
 from test_stats import boots
+
+from harness.judge import answers, sequential, stats
 
 
 def bimodal(variant, level, insns, count, rng, qemu="system", requests=1536):

@@ -5,10 +5,11 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness.apply import apply_series, check_series
-from harness.errors import ApplyError, PrerequisiteError, SeriesError
-from harness.series import read_series
 from trees import BASE, FILE, git, write_tree
+
+from harness.errors import ApplyError, PrerequisiteError, SeriesError
+from harness.intake.apply import apply_series, check_series
+from harness.intake.series import read_series
 
 SEED = Path(__file__).resolve().parents[2] / "patches" / "virtio-balloon-v7" / "received" / "0001-seed.txt"
 HEADER = "@@ -17,7 +17,7 @@"  # the hunk of a patch that changes line 20

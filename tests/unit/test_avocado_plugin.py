@@ -6,20 +6,23 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
-from harness import avocado_plugin, config, results
 from trees import BASE, git, write_tree
+
+from harness import config
+from harness.avocado import plugins
+from harness.results import contract
 
 
 class PluginTest(unittest.TestCase):
     def test_interrupted_job_keeps_completed_samples_and_names_every_variant(self):
         job = Path(tempfile.mkdtemp())
         done, cut, broken = (job / "test-results" / n for n in ("1-base", "2-v2", "3-v3"))
-        sample = results.Sample("base", 1, 1, "inflate", False, 2 << 30, 512 << 20, 0.4, 0.2, 0.35, 0.41, {}, 0.1,
+        sample = contract.Sample("base", 1, 1, "inflate", False, 2 << 30, 512 << 20, 0.4, 0.2, 0.35, 0.41, {}, 0.1,
                                 2055964, 483100)
-        results.write_json(done / "data" / results.TEST_FILE, results.test_record(
+        contract.write_json(done / "data" / contract.TEST_FILE, contract.test_record(
             "base", 1, {"release": "6.1.192"}, {"accel": "tcg"}, [sample], []))
         for d, v, extra in ((done, "base", {}), (cut, "v2", {}), (broken, "v3", {"stage": "boot"})):
-            results.write_json(d / "data" / results.IDENTITY_FILE, {"variant": v, "round": 1, "axes": {}, **extra})
+            contract.write_json(d / "data" / contract.IDENTITY_FILE, {"variant": v, "round": 1, "axes": {}, **extra})
         (broken / "guest").mkdir()
         (broken / "guest" / "console.log").write_text(
             "[ 1.2] virtio_balloon virtio1: probing\n[ 1.3] kernel BUG at drivers/virtio/virtio_balloon.c:867!\n"
@@ -29,7 +32,7 @@ class PluginTest(unittest.TestCase):
                   "fail_reason": "SIGTERM"},
                  {"name": "3-functional.py:Functional.test_reboot;run-v3", "status": "FAIL", "logdir": str(broken),
                   "fail_reason": "kernel reported trouble during boot", "logfile": str(broken / "debug.log")}]
-        text = avocado_plugin.finish(job, tests)
+        text = plugins.finish(job, tests)
         self.assertEqual(text.split("\n\n")[1].splitlines()[0],
                          "2 of 3 variant(s) did not pass: v2 INTERRUPTED in benchmark; v3 FAIL in test_reboot")
         self.assertIn("v2: not measured (INTERRUPTED: SIGTERM)", text)
@@ -44,13 +47,13 @@ class PluginTest(unittest.TestCase):
 
     def test_a_job_whose_results_cannot_be_written_fails(self):
         job = types.SimpleNamespace(logdir=tempfile.mkdtemp(), config={}, exitcode=0)
-        with mock.patch.object(avocado_plugin, "finish", side_effect=OSError(28, "No space left on device")):
-            avocado_plugin.BalloonResult().render(types.SimpleNamespace(tests=[]), job)
+        with mock.patch.object(plugins, "finish", side_effect=OSError(28, "No space left on device")):
+            plugins.BalloonResult().render(types.SimpleNamespace(tests=[]), job)
         with self.assertRaises(SystemExit) as cm:
-            avocado_plugin.BalloonJobCheck().post(job)
+            plugins.BalloonJobCheck().post(job)
         self.assertEqual(cm.exception.code, 2)
         ok = types.SimpleNamespace(logdir=tempfile.mkdtemp(), config={}, exitcode=0)
-        avocado_plugin.BalloonJobCheck().post(ok)  # nothing lost: the job's own exit status stands
+        plugins.BalloonJobCheck().post(ok)  # nothing lost: the job's own exit status stands
 
     def test_range_diff_between_consecutive_series_versions_of_the_job(self):
         tmp = Path(tempfile.mkdtemp())
@@ -69,7 +72,7 @@ class PluginTest(unittest.TestCase):
         job.write_text(f"base: {{git: {repo}, ref: v6.1}}\nvariants: !mux\n  base: {{variant: base}}\n"
                        f"  v1: {{variant: v1, series: {tmp / 'v1'}}}\n  v2: {{variant: v2, series: {tmp / 'v2'}}}\n")
         with mock.patch.dict(os.environ, {"BALLOON_HARNESS_CACHE": str(tmp / "cache")}):
-            diffs = avocado_plugin.range_diffs([config.load(job)])
+            diffs = plugins.range_diffs([config.load(job)])
         self.assertEqual(list(diffs), ["v2"])
         self.assertIn("-+\tstat_20 = 1;", diffs["v2"])
         self.assertIn("++\tstat_20 = 2;", diffs["v2"])

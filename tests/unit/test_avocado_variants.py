@@ -12,7 +12,10 @@ from avocado.core.varianter import Varianter
 from avocado_varianter_yaml_to_mux.mux import MuxTree, MuxTreeNode
 from avocado_varianter_yaml_to_mux.varianter_yaml_to_mux import create_from_yaml
 
-from harness import avocado_plugin, avocado_variants, config, outcomes, results
+from harness import config
+from harness.avocado import plugins, varianter
+from harness.judge import outcomes
+from harness.results import contract
 
 ROOT = Path(__file__).resolve().parents[2]
 AVOCADO = Path(sys.executable).parent / "avocado"
@@ -44,7 +47,7 @@ class VariantIdsTest(unittest.TestCase):
         self.assertEqual([f"r{r}-{v}" for r in range(1, 7) for v in ("base", "v1", "v2")], ids)
         self.assertEqual(1, out.count("Multiplex variants"), "yaml_to_mux must not multiplex the job again")
         self.assertEqual(ids, [d["variant_id"] for d in dumped])
-        for d in dumped:  # what a test's setUp (harness/avocado_test.py) reads from its params
+        for d in dumped:  # what a test's setUp (harness/avocado/base.py) reads from its params
             params = AvocadoParams(d["variant"], d["paths"])
             job = config.from_params(params.iteritems())
             self.assertEqual(d["variant_id"], f"r{params.get('round')}-{job.variant(params.get('variant')).name}")
@@ -90,16 +93,16 @@ class VariantIdsTest(unittest.TestCase):
 class FallbackTest(unittest.TestCase):
     def test_shared_or_empty_short_ids_keep_avocados_unique_ones(self):
         tree = mux_tree("a: !mux\n  x-y: {k: 1}\n  x: {k: 2}\nb: !mux\n  z: {j: 1}\n  y-z: {j: 2}\n")
-        ids = avocado_variants.variant_ids(tree)
+        ids = varianter.variant_ids(tree)
         self.assertEqual(4, len(set(ids)))
         self.assertEqual(["x-y-y-z", "x-z"], [i for i in ids if not i.startswith("run-")])  # x-y-z twice: long
-        [plain] = avocado_variants.variant_ids(mux_tree("guest: {cpus: 1}\n"))  # no mux: no short ID
+        [plain] = varianter.variant_ids(mux_tree("guest: {cpus: 1}\n"))  # no mux: no short ID
         self.assertRegex(plain, r"^run-guest-[0-9a-f]{4}$")
 
     def test_outcomes_read_variant_and_round_from_the_identity_file_not_the_id(self):
         logdir = Path(tempfile.mkdtemp())
-        results.write_json(logdir / "data" / results.IDENTITY_FILE, {"variant": "v1", "round": 2, "axes": {}})
-        got = avocado_plugin.outcomes([{"name": "1-tests/balloon/benchmark.py:Benchmark.test;r2-v1",
+        contract.write_json(logdir / "data" / contract.IDENTITY_FILE, {"variant": "v1", "round": 2, "axes": {}})
+        got = plugins.outcomes([{"name": "1-tests/balloon/benchmark.py:Benchmark.test;r2-v1",
                                         "status": "PASS", "logdir": str(logdir)}])
         self.assertEqual(("v1", 2, "benchmark"), (got[0]["variant"], got[0]["round"], got[0]["check"]))
         self.assertEqual(["v1"], [o["variant"] for o in outcomes.outcomes({"outcomes": got, "variants": []})])

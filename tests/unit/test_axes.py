@@ -6,9 +6,12 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import config, report, results, stats
-from harness.errors import ConfigError
 from test_config import write
+
+from harness import config
+from harness.errors import ConfigError
+from harness.judge import report, stats
+from harness.results import contract
 
 ROOT = Path(__file__).resolve().parents[2]
 MATRIX = """\
@@ -151,11 +154,11 @@ class AxesComparisonTest(unittest.TestCase):
             data.mkdir(parents=True)
             guest = {"host": "vm", "axes": {"init_on_alloc": leaf}, "memory_mib": 2048, "cpus": 1,
                      "cmdline": f"init_on_alloc={n - 1}", "qemu_build": {"source": "system"}, "boot_s": 3.0}
-            rec = results.test_record("base", 1, {"release": "6.1"}, guest, [], [])
+            rec = contract.test_record("base", 1, {"release": "6.1"}, guest, [], [])
             rec["samples"] = [{"variant": "base", "boot": 1, "cycle": 1, "op": "inflate", "warmup": False,
                                "wall_s": 0.4}]
-            (data / results.TEST_FILE).write_text(json.dumps(rec))
-        d = results.gather(job_dir)
+            (data / contract.TEST_FILE).write_text(json.dumps(rec))
+        d = contract.gather(job_dir)
         self.assertEqual([s["axes"] for s in d["samples"]], [{"init_on_alloc": "off"}, {"init_on_alloc": "on"}])
         self.assertEqual(len(d["variants"]), 2)  # one kernel entry per setting
         self.assertEqual([st["cmdline"] for st in d["settings"]], ["init_on_alloc=0", "init_on_alloc=1"])

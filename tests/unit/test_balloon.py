@@ -4,8 +4,8 @@ drives the same code on QEMU."""
 import types
 import unittest
 
-from harness import balloon
 from harness.errors import GuestError, QMPError
+from harness.run import balloon
 
 
 class FakeGuest:

@@ -2,7 +2,7 @@
 
 import unittest
 
-from harness import console
+from harness.run import console
 
 BUG_IN_PROBE = """\
 [    1.201312] virtio_balloon virtio1: probing

@@ -8,12 +8,14 @@ from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from unittest import mock
 
-from harness import config, plugin, workload
+from harness import config
+from harness.build import plugin
 from harness.command import CommandResult
 from harness.config import GuestSpec
 from harness.errors import BuildError, HostError, PrerequisiteError
-from harness.guest import COUNTER, NOT_ON_KVM, Guest, command_line
-from harness.host import LocalHost
+from harness.run import workload
+from harness.run.guest import COUNTER, NOT_ON_KVM, Guest, command_line
+from harness.run.host import LocalHost
 
 
 def argv(spec=GuestSpec(), accel="tcg", plugin_path="/cache/libinsn_count.so"):

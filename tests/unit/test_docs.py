@@ -6,7 +6,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import cli, config, results
+from harness import cli, config
+from harness.results import contract
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -87,7 +88,7 @@ class DocsTest(unittest.TestCase):
             for section, key in re.findall(r"`(workload|kernel)\.(\w+)`", text):
                 self.assertIn(key, config.SCHEMA[section], f"{path}: {section}.{key}")
             for key in re.findall(r"`(\w+_s)`", text):  # a job key or a sample's field
-                self.assertIn(key, keys | set(results.Sample.__dataclass_fields__), f"{path}: {key}")
+                self.assertIn(key, keys | set(contract.Sample.__dataclass_fields__), f"{path}: {key}")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import kcidb_io
 
-from harness import history, outcomes
 from harness.commands import nightly
 from harness.errors import ConfigError, HarnessError
+from harness.judge import history, outcomes
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = "base: {debian: linux-source-6.1}\n"

@@ -9,10 +9,10 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import report
 from harness.command import CommandResult
 from harness.errors import PrerequisiteError
-from harness.host import SPAWN, TEMPDIR, Host, as_socket, cpu_model, mem_available_mib, ports_in_use
+from harness.judge import report
+from harness.run.host import SPAWN, TEMPDIR, Host, as_socket, cpu_model, mem_available_mib, ports_in_use
 
 TCP = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode

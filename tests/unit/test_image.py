@@ -5,7 +5,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import image
+from harness.build import image
 from harness.errors import BuildError
 
 

@@ -4,10 +4,10 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import kernel
+from harness.build import kernel
 from harness.config import KernelSpec
 from harness.errors import ConfigError, PrerequisiteError
-from harness.tree import Base
+from harness.intake.tree import Base
 
 DEBIAN = Base("debian", "linux-source-6.1", None, "linux-source-6.1=6.1.192-2")
 GIT = Base("git", "/src/linux", "v6.1", "git:abc")
@@ -37,7 +37,7 @@ class ProfileTest(unittest.TestCase):
 
     @unittest.skipUnless(Path(f"/usr/src/linux-config-6.1/{kernel.DISTRO_FLAVOUR}.xz").exists(), "linux-config-6.1")
     def test_distro_profile_is_debians_config_with_the_build_adjustments(self):
-        from harness import tree
+        from harness.intake import tree
         start, fragments = kernel._profile(KernelSpec("distro"), tree.resolve({"debian": "linux-source-6.1"}))
         self.assertEqual(start.name, f"{kernel.DISTRO_FLAVOUR}.xz")
         self.assertEqual(fragments[0], kernel.DISTRO_BUILD)

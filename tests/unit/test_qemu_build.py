@@ -4,7 +4,8 @@ from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from unittest import mock
 
-from harness import command, qemu_build
+from harness import command
+from harness.build import qemu_build
 from harness.errors import PrerequisiteError
 
 DEB822 = """\

@@ -4,8 +4,10 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import cli, outcomes, phases, plots, report, results
-from harness.avocado_plugin import finish
+from harness import cli
+from harness.avocado.plugins import finish
+from harness.judge import outcomes, phases, plots, report
+from harness.results import contract
 
 EVIL = "<b>$(touch /tmp/x)</b>"
 PATCH = "virtio_balloon: batch 4096 PFNs & <more>"
@@ -120,7 +122,7 @@ class ReportFilesTest(unittest.TestCase):
         self.job = Path(self.enterContext(tempfile.TemporaryDirectory()))
 
     def test_cli_writes_the_report_and_prints_its_path(self):
-        results.write_json(self.job / "balloon" / "results.json", document())
+        contract.write_json(self.job / "balloon" / "results.json", document())
         for argv, path in ((["report", str(self.job)], self.job / "balloon" / "report.html"),
                            (["report", str(self.job), "-o", str(self.job / "r.html")], self.job / "r.html")):
             out = io.StringIO()
@@ -135,7 +137,7 @@ class ReportFilesTest(unittest.TestCase):
             record = {"schema": 1, "variant": v["name"], "round": 1, "kernel": v["kernel"], "guest": doc["job"],
                       "samples": [s for s in doc["samples"] if s["variant"] == v["name"]],
                       "traces": [t for t in doc["traces"] if t["variant"] == v["name"]]}
-            results.write_json(self.job / "test-results" / f"{i}-bench" / "data" / results.TEST_FILE, record)
+            contract.write_json(self.job / "test-results" / f"{i}-bench" / "data" / contract.TEST_FILE, record)
         finish(self.job, job_files=[])
         self.assertIn("more CPU", (self.job / "balloon" / "report.html").read_text())
 
@@ -166,7 +168,7 @@ class SetupTest(unittest.TestCase):
         self.assertEqual(report.setup_text({"placement": "per setting", "setup": "per setting"}),
                          "placement per setting, setup per setting")  # a job with axes: each setting says its own
         for name, doc in (("a", document()), ("b", quiet)):
-            results.write_json(tmp / name / "balloon" / "results.json", doc)
+            contract.write_json(tmp / name / "balloon" / "results.json", doc)
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             self.assertEqual(cli.main(["compare", str(tmp / "a"), str(tmp / "b")]), 0)
@@ -233,8 +235,8 @@ class VariantQemuTest(unittest.TestCase):
                      "setup": {"backend": "anonymous", "balloon": {"ranges": "on"} if series else {}},
                      "qemu_build": {"binary": f"/q/{i}", "source": "debian" if series else "system",
                                     "series": series, "version": "7.2.22", "cached": bool(i)}}
-            results.write_json(out / results.TEST_FILE, results.test_record(name, 1, {}, guest, [], []))
-        data = results.gather(tmp)
+            contract.write_json(out / contract.TEST_FILE, contract.test_record(name, 1, {}, guest, [], []))
+        data = contract.gather(tmp)
         self.assertEqual(data["job"]["qemu_version"], "per variant")
         self.assertIn("ranges-v2: (not built) config - bzImage - series (none); QEMU 7.2.22 from debian + "
                       "patches/qemu/ranges, balloon ranges=on", report.facts(data))

@@ -5,8 +5,8 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
-from harness import results
 from harness.errors import HarnessError
+from harness.results import contract
 
 
 class ResultsTest(unittest.TestCase):
@@ -15,10 +15,10 @@ class ResultsTest(unittest.TestCase):
 
     def test_write_json_is_atomic_and_keeps_old_file_on_failure(self):
         path = self.dir / "r.json"
-        results.write_json(path, {"a": 1})
+        contract.write_json(path, {"a": 1})
         with mock.patch("json.dump", side_effect=OSError(28, "No space left on device")):
             with self.assertRaises(HarnessError) as cm:
-                results.write_json(path, {"a": 2})
+                contract.write_json(path, {"a": 2})
         self.assertIn("No space left on device", str(cm.exception))
         self.assertEqual(json.loads(path.read_text()), {"a": 1})
         self.assertEqual(os.listdir(self.dir), ["r.json"])
@@ -26,12 +26,12 @@ class ResultsTest(unittest.TestCase):
     def test_gather_builds_the_contract_from_test_records(self):
         for i, variant in enumerate(("base", "v2"), 1):
             data = self.dir / "test-results" / f"{i}-x" / "data"
-            sample = results.Sample(variant, 1, 1, "inflate", False, 2 << 30, 512 << 20, 0.4, 0.2, 0.35, 0.41,
+            sample = contract.Sample(variant, 1, 1, "inflate", False, 2 << 30, 512 << 20, 0.4, 0.2, 0.35, 0.41,
                                     {"CPU 0/TCG": 0.3}, 0.1, 2055964, 483100)
             kernel = {"release": "6.1.192", "config_sha256": "c", "bzimage_sha256": "b", "series": [variant]}
-            results.write_json(data / results.TEST_FILE, results.test_record(
+            contract.write_json(data / contract.TEST_FILE, contract.test_record(
                 variant, 1, kernel, {"accel": "tcg", "boot_s": 3.0, "qemu_version": "7.2"}, [sample], []))
-        doc = results.gather(self.dir)
+        doc = contract.gather(self.dir)
         self.assertEqual(doc["schema"], 1)
         self.assertEqual([v["name"] for v in doc["variants"]], ["base", "v2"])
         self.assertEqual(doc["job"]["accel"], "tcg")
@@ -41,7 +41,7 @@ class ResultsTest(unittest.TestCase):
 
     def test_load_of_an_empty_job_says_so(self):
         with self.assertRaises(HarnessError) as cm:
-            results.load(self.dir)
+            contract.load(self.dir)
         self.assertIn("no balloon results", str(cm.exception))
 
 

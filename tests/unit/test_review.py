@@ -6,9 +6,9 @@ import unittest
 from pathlib import Path
 
 from harness import config
-from harness.apply import Outcome
 from harness.commands import review
-from harness.series import read_series
+from harness.intake.apply import Outcome
+from harness.intake.series import read_series
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,12 +2,12 @@ import random
 import unittest
 
 import numpy as np
-
-from harness import config, outcomes, report, sequential, stats
-from harness.errors import ConfigError
-
 from test_config import write
 from test_stats import boots, samples
+
+from harness import config
+from harness.errors import ConfigError
+from harness.judge import outcomes, report, sequential, stats
 
 LOOKS = (3, 6, 9, 12)
 

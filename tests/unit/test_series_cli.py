@@ -11,9 +11,10 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
+from trees import BASE, FILE, git, write_tree
+
 from harness.commands import series as series_command
 from harness.errors import ApplyError, SeriesError
-from trees import BASE, FILE, git, write_tree
 
 SEED = Path(__file__).resolve().parents[2] / "patches" / "virtio-balloon-v7" / "received" / "0001-seed.txt"
 

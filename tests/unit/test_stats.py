@@ -4,8 +4,8 @@ import unittest
 
 from scipy import stats as scipy_stats
 
-from harness import stats
-from harness.results import metric
+from harness.judge import stats
+from harness.results.metrics import metric
 
 
 def samples(variant, values_by_boot, op="inflate", warmup=False, name="wall_s"):

@@ -4,8 +4,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import tree
 from harness.errors import ConfigError, PrerequisiteError
+from harness.intake import tree
 
 
 class TreeTest(unittest.TestCase):

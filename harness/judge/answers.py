@@ -20,7 +20,7 @@ again, and a series that saves the host work would look like a faster host (docs
 import re
 from dataclasses import dataclass
 
-from .results import LABELS
+from harness.results.metrics import LABELS
 
 TIME = "time"
 COUNTED = "counted work"

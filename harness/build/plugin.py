@@ -11,9 +11,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cache, command, qemu_build
-from .errors import BuildError, CommandError, PrerequisiteError
-from .kernel import compiler_version
+from harness import cache, command
+from harness.build import qemu_build
+from harness.errors import BuildError, CommandError, PrerequisiteError
+from harness.build.kernel import compiler_version
 
 SOURCE = Path(__file__).parent / "plugins" / "insn_count.c"
 LIBRARY = "libinsn_count.so"

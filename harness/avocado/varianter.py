@@ -20,7 +20,7 @@ from avocado.core.extension_manager import PluginPriority
 from avocado.core.varianter import generate_variant_id
 from avocado_varianter_yaml_to_mux.varianter_yaml_to_mux import YamlToMux
 
-from . import config as job_config
+from harness import config as job_config
 
 
 def short_id(variant):

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from . import command
-from .errors import ApplyError, PrerequisiteError, SeriesError
-from .series import Patch, Series
-from .tree import borrowed, unshare
+from harness import command
+from harness.errors import ApplyError, PrerequisiteError, SeriesError
+from harness.intake.series import Patch, Series
+from harness.intake.tree import borrowed, unshare
 
 GIT_ID = ["-c", "user.name=balloon-harness", "-c", "user.email=balloon-harness@localhost", "-c", "commit.gpgsign=false"]
 

@@ -1,7 +1,7 @@
 """Turn results into what a reviewer reads: the outcome of every variant, the comparison table (tabulate) and the
 HTML report (jinja2 + SVG).
 
-Every variant of the job appears with its outcome first (``harness.outcomes``), and a variant that left no samples
+Every variant of the job appears with its outcome first (``harness.judge.outcomes``), and a variant that left no samples
 is listed under the verdicts as "not measured", never dropped.  Samples measured on several hosts are
 summarised and compared per host (each variant against the baseline of its own host) unless the job says
 ``compare_across_hosts: true`` or the caller passes ``across_hosts=True``.  A job with axes gets one table for the
@@ -16,13 +16,12 @@ from pathlib import Path
 import jinja2
 from tabulate import tabulate
 
-from . import answers, phases, plots, sequential
-from .outcomes import failure_text, headline, interference, interference_text, label, not_measured, outcomes, \
-    setting_text
-from .outcomes import table as outcome_table
-from .results import LABELS, METRICS, metric
-from .stats import ALPHA, LEVEL, MARGIN, MIN_BOOTS, POWER, along, axes_of, boot_q1s, compare, compare_axes, \
-    compare_pairs, hosts, median, summarize
+from harness.judge import answers, phases, plots, sequential
+from harness.judge.outcomes import (failure_text, headline, interference, interference_text, label, not_measured,
+                                    outcomes, setting_text, table as outcome_table)
+from harness.judge.stats import (ALPHA, LEVEL, MARGIN, MIN_BOOTS, POWER, along, axes_of, boot_q1s, compare,
+                                 compare_axes, compare_pairs, hosts, median, summarize)
+from harness.results.metrics import LABELS, METRICS, metric
 
 TONES = {word: tone for m in METRICS for word, tone in zip(m.words, ("better", "worse"))}
 
@@ -141,7 +140,7 @@ def answers_text(comps):
     said = answers.answers(comps)
     if not said or all(a.by == answers.TIME for a in said):
         return ""
-    return "Answers (the time where it is decided, else the counted work: harness/answers.py):\n" + "\n".join(
+    return "Answers (the time where it is decided, else the counted work: harness/judge/answers.py):\n" + "\n".join(
         f"  {a.op} {a.variant} vs {a.baseline}{f' in {a.where}' if a.where else ''}: {a.text()}" for a in said)
 
 
@@ -383,7 +382,7 @@ def html(results, comps):
     job = {**results["job"], **({"host": ", ".join(names)} if len(names) > 1 else {})}
     for o in outs:
         o["href"] = log_link(o["log"], results["job"].get("dir", ""))
-    env = jinja2.Environment(loader=jinja2.PackageLoader("harness"), autoescape=True,
+    env = jinja2.Environment(loader=jinja2.PackageLoader("harness.judge"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     return env.get_template("report.html.j2").render(
         title=Path(results["job"].get("dir", "")).name, job=job, baseline=baseline_of(results),

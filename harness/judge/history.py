@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 
 from scipy import stats as scipy_stats
 
-from . import stats
-from .errors import HarnessError
-from .results import METRICS, metric
+from harness.errors import HarnessError
+from harness.judge import stats
+from harness.results.metrics import METRICS, metric
 
 DB_NAME = "history.sqlite"
 BASE = "base"

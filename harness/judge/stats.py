@@ -8,7 +8,7 @@ the boots' Q1s, with its ``LEVEL`` interval from the same test.  ``MIN_BOOTS`` b
 all; a comparison with fewer says "inconclusive" and how many it needs, with the ratio still shown.
 
 The primary metric (time to target, per op) decides; counted work (guest instructions, requests: counts the
-host's speed cannot move) answers where the time does not (harness/answers.py); the other metrics are secondary.
+host's speed cannot move) answers where the time does not (harness/judge/answers.py); the other metrics are secondary.
 Within each variant and setting, the primary comparisons form one family, the counted ones another and the
 secondary ones a third, each Holm-corrected, so neither the two ops nor the many metrics inflate the false-change
 rate of the job.  A comparison whose adjusted p < ``ALPHA`` says the metric's words: faster/slower, fewer/more
@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from scipy import stats as scipy_stats
 from scipy.special import stdtrit
 
-from .results import METRICS, metric
+from harness.results.metrics import METRICS, metric
 
 ALPHA = 0.05     # false-change rate of each family of comparisons
 LEVEL = 1 - ALPHA

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from . import command
-from .errors import SeriesError
+from harness import command
+from harness.errors import SeriesError
 
 MBOX_SUFFIXES = (".mbox", ".mbx")
 PATCH_SUFFIXES = (".patch", ".diff", ".eml", ".txt")

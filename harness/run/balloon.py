@@ -19,7 +19,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 
-from .errors import GuestError, QMPError
+from harness.errors import GuestError, QMPError
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ from pathlib import Path
 import paramiko
 import yaml
 
-from . import cache, command
-from .errors import BuildError, CommandError, ConfigError, PrerequisiteError
+from harness import cache, command
+from harness.errors import BuildError, CommandError, ConfigError, PrerequisiteError
 
-RECIPES = Path(__file__).resolve().parents[1] / "guest-images"
+RECIPES = Path(__file__).resolve().parents[2] / "guest-images"
 ETC = {
     "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
     "etc/group": "root:x:0:\n",

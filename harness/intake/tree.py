@@ -14,8 +14,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cache, command
-from .errors import CommandError, ConfigError, PrerequisiteError
+from harness import cache, command
+from harness.errors import CommandError, ConfigError, PrerequisiteError
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from avocado import Test
 
-from . import cache, config, image, kernel, qemu_build, results
-from .errors import HarnessError
-from .guest import Guest
-from .host import open_host
-
+from harness import cache, config
+from harness.build import image, kernel, qemu_build
+from harness.errors import HarnessError
+from harness.results import contract
+from harness.run.guest import Guest
+from harness.run.host import open_host
 
 SETUP = ("tcg_thread", "tcg_tb_mib", "backend", "prealloc", "count_discards",  # how the guest ran, beside placement
          "count_insns")
@@ -37,7 +38,7 @@ class BalloonTest(Test):
             self.variant = self.job.variant(self.params.get("variant", default="base"))
             self.round = self.params.get("round", default=1)
             self.cache_dir = cache.root()
-            results.write_json(Path(self.outputdir) / results.IDENTITY_FILE,
+            contract.write_json(Path(self.outputdir) / contract.IDENTITY_FILE,
                                {"variant": self.variant.name, "round": self.round, "axes": self.job.axes})
 
     @contextlib.contextmanager
@@ -47,9 +48,9 @@ class BalloonTest(Test):
             yield
         except HarnessError as exc:
             self.log.error("%s", exc)
-            ident = Path(self.outputdir) / results.IDENTITY_FILE
+            ident = Path(self.outputdir) / contract.IDENTITY_FILE
             if exc.stage and ident.exists():  # where the kernel under test stopped, for the job's outcome table
-                results.write_json(ident, {**json.loads(ident.read_text()), "stage": exc.stage})
+                contract.write_json(ident, {**json.loads(ident.read_text()), "stage": exc.stage})
             {"cancel": self.cancel, "fail": self.fail}.get(exc.outcome, self.error)(str(exc))
 
     def kernel(self, variant):

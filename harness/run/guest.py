@@ -13,7 +13,7 @@ started through ``host.spawn`` and ended by pid on every exit path. On an SSH ho
 into its cache, the console and QEMU logs live in a private directory there (mirrored into ``log_dir`` when read),
 QMP listens on the host's loopback (TCP), and QMP and the guest's SSH are reached through ``host.forward``.
 Under TCG with one vCPU (unless ``guest.count_insns`` is false) QEMU loads the instruction-counting plugin
-(harness/plugin.py, copied to an SSH host like the kernel), whose counter lives in a file in the private run
+(harness/build/plugin.py, copied to an SSH host like the kernel), whose counter lives in a file in the private run
 directory; ``insns`` reads it (a pread here, ``od`` over SSH on a test host) and ``counting`` says how it counts, or
 why not.
 """
@@ -30,10 +30,12 @@ from pathlib import Path
 from qemu.qmp import ExecuteError, QMPError as _QMPLibError
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from . import console, plugin, wait
-from .errors import (BootError, CommandError, GuestError, HarnessError, HostError, PrerequisiteError, QMPError,
-                     SSHError, WaitTimeout, reason)
-from .host import LocalHost, SSHHost, as_socket
+from harness import wait
+from harness.build import plugin
+from harness.errors import (BootError, CommandError, GuestError, HarnessError, HostError, PrerequisiteError, QMPError,
+                            SSHError, WaitTimeout, reason)
+from harness.run import console
+from harness.run.host import LocalHost, SSHHost, as_socket
 
 KVM_SILENCE_S = 10.0
 CPU = "qemu64,+rdrand"  # QEMU's default x86-64 model, with RDRAND for the kernel's CRNG seed (TCG emulates it)

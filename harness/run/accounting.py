@@ -10,7 +10,7 @@ that raises on a missing field.
 from collections import Counter
 from dataclasses import dataclass
 
-from .errors import HarnessError
+from harness.errors import HarnessError
 
 GUEST_USER_HZ = 100  # /proc/stat is always in USER_HZ
 

@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from tabulate import tabulate
 
-from .sequential import STOPPED
+from harness.judge.sequential import STOPPED
 
 PASSED = ("PASS", "WARN")
 SEVERITY = ("ERROR", "FAIL", "INTERRUPTED", "CANCEL", "SKIP", "not run")  # the worst outcome names a variant's

@@ -20,10 +20,10 @@ import re
 import time
 from dataclasses import asdict
 
-from .balloon import actual, drive
-from .errors import GuestError
-from .accounting import guest_snapshot, host_cpu, process_cpu, process_rss_kb
-from .results import Sample
+from harness.errors import GuestError
+from harness.results.contract import Sample
+from harness.run.accounting import guest_snapshot, host_cpu, process_cpu, process_rss_kb
+from harness.run.balloon import actual, drive
 
 MEMTOTAL_TOLERANCE = 0.01  # fraction of the ballooned amount MemTotal may miss by
 TRACE_POINTS = 100  # points of ``actual`` kept per operation for the report's plot

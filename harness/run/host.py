@@ -25,9 +25,9 @@ from pathlib import Path, PurePosixPath
 
 import paramiko
 
-from . import cache, command, wait
-from .command import CommandResult, Process
-from .errors import CommandError, HarnessError, HostError, PrerequisiteError, SSHError, WaitTimeout, reason
+from harness import cache, command, wait
+from harness.command import CommandResult, Process
+from harness.errors import CommandError, HarnessError, HostError, PrerequisiteError, SSHError, WaitTimeout, reason
 
 REMOTE_CACHE = ".cache/balloon-harness/artefacts"  # on an SSH host, relative to the login's home
 HOST_COMMAND_TIMEOUT_S = 60.0

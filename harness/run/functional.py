@@ -12,8 +12,8 @@ import random
 import secrets
 from dataclasses import dataclass
 
-from .console import first_trouble
-from .errors import GuestError, HarnessError, QMPError
+from harness.errors import GuestError, HarnessError, QMPError
+from harness.run.console import first_trouble
 
 MIB = 1 << 20
 KINDS = ("evict", "enlarge", "evict-enlarge", "ratios")

@@ -6,8 +6,8 @@ discards; beside it, for the seed series' scenario, the profile its cover letter
 
 from tabulate import tabulate
 
-from .outcomes import label
-from .stats import median
+from harness.judge.outcomes import label
+from harness.judge.stats import median
 
 SEED_SCENARIO = (8192 << 20, 1024 << 20)  # the 2017 series: an idle 8 GiB guest inflated by 7 GiB
 SEED_PROFILE = {"allocating pages": 6.5, "sending PFNs to the host": 68.3, "address translation": 6.1,

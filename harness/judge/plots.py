@@ -8,7 +8,7 @@ import math
 
 from markupsafe import Markup
 
-from .stats import lower_quartile
+from harness.judge.stats import lower_quartile
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7")
 LEFT, RIGHT, TOP, BOTTOM = 60, 12, 26, 40

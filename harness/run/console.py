@@ -10,8 +10,8 @@ still printing a report may end before its ``RIP:`` line: ``settle`` reads on un
 import re
 import time
 
-from . import wait
-from .errors import WaitTimeout
+from harness import wait
+from harness.errors import WaitTimeout
 
 HEADLINE = re.compile(r"kernel BUG at|BUG:|WARNING:.* at |WARNING:|Oops|general protection fault|Kernel panic|"
                       r"UBSAN:|KASAN:|Out of memory|invoked oom-killer|soft lockup|hung_task|blocked for more than")

@@ -19,10 +19,14 @@ from avocado.core.extension_manager import PluginPriority
 from avocado.core.output import LOG_UI
 from avocado.core.plugin_interfaces import JobPost, JobPre, Result
 
-from . import answers, cache, config, console, report, results, tree
-from .apply import range_diff
-from .errors import ConfigError, HarnessError
-from .series import read_series
+from harness import cache, config
+from harness.errors import ConfigError, HarnessError
+from harness.intake import tree
+from harness.intake.apply import range_diff
+from harness.intake.series import read_series
+from harness.judge import answers, report
+from harness.results import contract
+from harness.run import console
 
 
 def outcomes(tests):
@@ -31,7 +35,7 @@ def outcomes(tests):
     out = []
     for t in tests:
         logdir = Path(t.get("logdir") or "")
-        ident = logdir / "data" / results.IDENTITY_FILE
+        ident = logdir / "data" / contract.IDENTITY_FILE
         who = json.loads(ident.read_text()) if ident.is_file() else {"variant": "(unknown)"}
         consoles = sorted(logdir.glob("**/console.log")) if t.get("logdir") else []
         trouble = next((line for c in consoles if (line := console.first_trouble(c.read_text(errors="replace")))),
@@ -39,7 +43,7 @@ def outcomes(tests):
         out.append({**who, "test": str(t.get("name")), "check": check_name(str(t.get("name"))),
                     "status": t.get("status") or "not run", "reason": str(t.get("fail_reason") or ""),
                     "trouble": trouble, "log": t.get("logfile"),
-                    "samples": (logdir / "data" / results.TEST_FILE).exists()})
+                    "samples": (logdir / "data" / contract.TEST_FILE).exists()})
     return out
 
 
@@ -71,7 +75,7 @@ def finish(job_dir, tests=(), job_files=()):
     """Write results.json, table.txt and report.html for a finished job directory; return the printed text (None
     for a job that is not a balloon job)."""
     jobs = [config.load(p) for p in job_files if config.is_job_file(p)]
-    data = results.gather(job_dir)
+    data = contract.gather(job_dir)
     if not data["samples"] and not jobs:
         return None
     data["outcomes"] = outcomes(tests)
@@ -90,7 +94,7 @@ def finish(job_dir, tests=(), job_files=()):
     data["comparisons"] = [asdict(c) for c in comps]
     data["answers"] = [answers.record(a) for a in answers.answers(comps)]
     short = f"{report.facts(data)}\n\n{report.table(data, comps)}\n"
-    results.write_json(job_dir / "balloon" / "results.json", data)
+    contract.write_json(job_dir / "balloon" / "results.json", data)
     (job_dir / "balloon" / "table.txt").write_text(f"{report.facts(data)}\n\n{report.table(data, comps, full=True)}\n")
     (job_dir / "balloon" / "report.html").write_text(report.html(data, comps))
     return short

@@ -19,11 +19,12 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import cache, command, tree
-from .apply import applied_in_place, apply_series, copy_touched
-from .errors import BuildError, CommandError, PrerequisiteError
-from .kernel import compiler_version
-from .series import read_series
+from harness import cache, command
+from harness.intake import tree
+from harness.intake.apply import applied_in_place, apply_series, copy_touched
+from harness.errors import BuildError, CommandError, PrerequisiteError
+from harness.build.kernel import compiler_version
+from harness.intake.series import read_series
 
 SOURCE_PACKAGE = "qemu"
 BINARY_PACKAGE = "qemu-system-x86"

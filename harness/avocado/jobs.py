@@ -9,8 +9,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..command import Process
-from ..errors import HarnessError, PrerequisiteError
+from harness.command import Process
+from harness.errors import HarnessError, PrerequisiteError
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARK = "tests/balloon/benchmark.py"

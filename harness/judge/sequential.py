@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from scipy.optimize import brentq
 from scipy.stats import multivariate_normal, norm
 
-from .answers import COUNTED, answers
-from .stats import ALPHA, compare, compare_pairs
+from harness.judge.answers import COUNTED, answers
+from harness.judge.stats import ALPHA, compare, compare_pairs
 
 STOPPED = "not needed: the rounds stopped"  # the start of the reason of every test skipped by the rule
 

@@ -20,17 +20,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cache, command, tree
-from .apply import applied_in_place
-from .errors import BuildError, ConfigError, PrerequisiteError
-from .series import read_series
+from harness import cache, command
+from harness.intake import tree
+from harness.intake.apply import applied_in_place
+from harness.errors import BuildError, ConfigError, PrerequisiteError
+from harness.intake.series import read_series
 
 BUILD_ENV = {"KBUILD_BUILD_TIMESTAMP": "2017-03-03", "KBUILD_BUILD_USER": "balloon-harness",
              "KBUILD_BUILD_HOST": "harness"}
 BUILT_MARK = ".balloon-harness-built"
 PROFILE_TARGETS = {"minimal": ["tinyconfig"], "defconfig": ["x86_64_defconfig", "kvm_guest.config"]}
 DISTRO_FLAVOUR = "config.amd64_none_amd64"  # Debian's generic amd64 kernel
-DISTRO_BUILD = Path(__file__).resolve().parents[1] / "configs" / "kernel" / "distro-build.config"
+DISTRO_BUILD = Path(__file__).resolve().parents[2] / "configs" / "kernel" / "distro-build.config"
 
 
 @dataclass(frozen=True)
