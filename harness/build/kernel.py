@@ -10,6 +10,7 @@ recompiles.  Artefacts (bzImage, .config, build log, metadata.json) are cached u
 profile, fragments and compiler.
 """
 
+import functools
 import json
 import lzma
 import os
@@ -21,14 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import cache, command
-from harness.intake import tree
-from harness.intake.apply import applied_in_place
+from harness.build import incremental
 from harness.errors import BuildError, ConfigError, PrerequisiteError
+from harness.intake import tree
 from harness.intake.series import read_series
 
 BUILD_ENV = {"KBUILD_BUILD_TIMESTAMP": "2017-03-03", "KBUILD_BUILD_USER": "balloon-harness",
              "KBUILD_BUILD_HOST": "harness"}
-BUILT_MARK = ".balloon-harness-built"
 PROFILE_TARGETS = {"minimal": ["tinyconfig"], "defconfig": ["x86_64_defconfig", "kvm_guest.config"]}
 DISTRO_FLAVOUR = "config.amd64_none_amd64"  # Debian's generic amd64 kernel
 DISTRO_BUILD = Path(__file__).resolve().parents[2] / "configs" / "kernel" / "distro-build.config"
@@ -59,38 +59,28 @@ class KernelBuild:
                 "compiler": self.compiler, "build_s": round(self.duration_s, 1)}
 
 
-def compiler_version():
-    return command.run(["gcc", "--version"]).stdout.splitlines()[0]
-
-
 def build(job, variant, cache_dir, progress=print):
     """Return the cached build of ``variant`` (a ``config.Variant``), building what is missing."""
     base = tree.resolve(job.base)
     start_config, fragment_paths = _profile(job.kernel, base)
     fragments = [_read_fragment(f) for f in fragment_paths]
-    compiler = compiler_version()
+    compiler = incremental.compiler_version()
     base_key = cache.digest(base.identity, job.kernel.profile, *([start_config.read_bytes()] if start_config else []),
                             *fragments, compiler)
     series = read_series(variant.series) if variant.series else None
-    key = cache.digest(base_key, *(p.diff for p in series.patches)) if series else base_key
-    out = cache_dir / "kernels" / key
-    cached = (out / "metadata.json").exists()
+    out = cache_dir / "kernels" / incremental.key(base_key, series)
+    log = cache_dir / "logs" / f"{out.name}.build.log"
 
-    def make(tmp):
-        start = time.perf_counter()
-        base_tree = _base_tree(base, job.kernel.profile, start_config, fragment_paths, cache_dir / "trees" / base_key,
-                               progress)
-        if series is None:
-            _collect(base_tree, base_tree / "build.log", tmp, base, None, compiler, time.perf_counter() - start)
-            return
-        log = cache_dir / "logs" / f"{key}.build.log"
-        progress(f"{variant.name}: applying {len(series.patches)} patch(es) from {variant.series}")
-        with applied_in_place(base_tree, series, log) as build_tree:
-            _make(build_tree, ["olddefconfig"], log, f"{variant.name}: configure")
-            _make(build_tree, ["bzImage"], log, f"{variant.name}: build", progress)
-            _collect(build_tree, log, tmp, base, series, compiler, time.perf_counter() - start)
+    def base_tree():
+        return incremental.base_tree(cache_dir / "trees" / base_key, base.identity, functools.partial(
+            _build_base, base, job.kernel.profile, start_config, fragment_paths, progress=progress))
 
-    cache.entry(out, make)
+    def rebuild(build_tree):
+        _make(build_tree, ["olddefconfig"], log, f"{variant.name}: configure")
+        _make(build_tree, ["bzImage"], log, f"{variant.name}: build", progress)
+
+    cached = incremental.entry(out, series, base_tree, rebuild, functools.partial(_collect, base, series, compiler),
+                               log, variant.name, progress)
     return _record(out, json.loads((out / "metadata.json").read_text()), variant.name, cached)
 
 
@@ -136,28 +126,22 @@ def _read_fragment(path):
         raise ConfigError(f"kernel config fragment {path}: {exc.strerror}") from exc
 
 
-def _base_tree(base, profile, start_config, fragments, path, progress):
-    """The built base tree at ``path`` (built in place: kbuild records absolute paths, so it is never moved)."""
-    with cache.locked(path):
-        tree.restore(path)
-        if (path / BUILT_MARK).exists():
-            return path
-        progress(f"base: unpacking {base.identity}")
-        tree.link_source(tree.pristine(base, path.parents[1]), path)
-        log = path / "build.log"
-        log.write_text("")
-        if start_config is None:
-            _make(path, PROFILE_TARGETS[profile], log, "base: configure")
-        else:
-            data = start_config.read_bytes()
-            (path / ".config").write_bytes(lzma.decompress(data) if start_config.suffix == ".xz" else data)
-        merge = path / "scripts" / "kconfig" / "merge_config.sh"
-        command.run([merge, "-m", ".config", *[Path(f).resolve() for f in fragments]], cwd=path, log=log)
-        _make(path, ["olddefconfig"], log, "base: configure")
-        _check_fragments(path / ".config", fragments)
-        _make(path, ["bzImage"], log, "base: build", progress)
-        (path / BUILT_MARK).write_text(base.identity + "\n")
-    return path
+def _build_base(base, profile, start_config, fragments, path, progress):
+    """Unpack, configure and build the base at ``path`` (built in place: kbuild records absolute paths)."""
+    progress(f"base: unpacking {base.identity}")
+    tree.link_source(tree.pristine(base, path.parents[1]), path)
+    log = path / "build.log"
+    log.write_text("")
+    if start_config is None:
+        _make(path, PROFILE_TARGETS[profile], log, "base: configure")
+    else:
+        data = start_config.read_bytes()
+        (path / ".config").write_bytes(lzma.decompress(data) if start_config.suffix == ".xz" else data)
+    merge = path / "scripts" / "kconfig" / "merge_config.sh"
+    command.run([merge, "-m", ".config", *[Path(f).resolve() for f in fragments]], cwd=path, log=log)
+    _make(path, ["olddefconfig"], log, "base: configure")
+    _check_fragments(path / ".config", fragments)
+    _make(path, ["bzImage"], log, "base: build", progress)
 
 
 def _check_fragments(config, fragments):
@@ -202,7 +186,7 @@ def _make(path, targets, log, what, progress=None):
                          hint="see the compiler errors in the build log", log=str(log))
 
 
-def _collect(build_tree, log, dest, base, series, compiler, duration_s):
+def _collect(base, series, compiler, build_tree, log, dest, duration_s):
     """Copy the artefacts of a finished build into ``dest`` with their metadata.json."""
     shutil.copy2(build_tree / "arch" / "x86" / "boot" / "bzImage", dest / "bzImage")
     shutil.copy2(build_tree / ".config", dest / "config")

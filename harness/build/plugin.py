@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import cache, command
-from harness.build import qemu_build
+from harness.build import incremental, qemu_build
 from harness.errors import BuildError, CommandError, PrerequisiteError
-from harness.build.kernel import compiler_version
 
 SOURCE = Path(__file__).parent / "plugins" / "insn_count.c"
 LIBRARY = "libinsn_count.so"
@@ -47,7 +46,7 @@ def build(cache_dir, progress=print):
                                 f"{qemu_build.BINARY_PACKAGE}, which is not installed here",
                                 hint=f"apt-get install {qemu_build.BINARY_PACKAGE}, {OFF}") from exc
     header = qemu_build.source_tree(version, cache_dir, progress) / HEADER
-    compiler = compiler_version()
+    compiler = incremental.compiler_version()
     key = cache.digest(SOURCE.read_bytes(), header.read_bytes(), compiler, *CFLAGS)
     out = cache.entry(cache_dir / "plugins" / key, lambda tmp: _compile(header, tmp / LIBRARY, progress))
     return Plugin(str(out / LIBRARY), key, f"{qemu_build.SOURCE_PACKAGE}={version}", compiler)

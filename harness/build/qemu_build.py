@@ -11,6 +11,7 @@ build.  It is built on the controller; ``ship`` copies it to an SSH test host an
 shared libraries and the system firmware it loads).
 """
 
+import functools
 import json
 import os
 import re
@@ -20,10 +21,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness import cache, command
-from harness.intake import tree
-from harness.intake.apply import applied_in_place, apply_series, copy_touched
+from harness.build import incremental
 from harness.errors import BuildError, CommandError, PrerequisiteError
-from harness.build.kernel import compiler_version
+from harness.intake import tree
+from harness.intake.apply import apply_series, copy_touched
 from harness.intake.series import read_series
 
 SOURCE_PACKAGE = "qemu"
@@ -37,7 +38,6 @@ CONFIGURE = ["--target-list=x86_64-softmmu", "--without-default-features", "--en
 FIRMWARE_DIRS = CONFIGURE[-1].partition("=")[2].split(":")
 FIRMWARE = ("bios-256k.bin", "linuxboot_dma.bin", "efi-virtio.rom")  # what a guest of ours loads (pc, -kernel, NIC)
 APT_SOURCES = Path("/etc/apt")
-BUILT_MARK = ".balloon-harness-built"
 
 
 @dataclass(frozen=True)
@@ -80,31 +80,22 @@ def ship(built, host):
 def build(spec, cache_dir, progress=print):
     """The cached QEMU of ``spec`` (a ``config.QemuSpec`` with source ``debian``), building what is missing."""
     version = installed_source_version()
-    compiler = compiler_version()
-    base_key = cache.digest(SOURCE_PACKAGE, version, *CONFIGURE, compiler)
+    base_key = cache.digest(SOURCE_PACKAGE, version, *CONFIGURE, incremental.compiler_version())
     series = read_series(spec.series) if spec.series else None
-    key = cache.digest(base_key, *(p.diff for p in series.patches)) if series else base_key
-    out = cache_dir / "qemu" / key
-    cached = (out / "metadata.json").exists()
+    out = cache_dir / "qemu" / incremental.key(base_key, series)
+    log = cache_dir / "logs" / f"qemu-{out.name}.build.log"
 
-    def make(tmp):
-        start = time.perf_counter()
+    def base_tree():
         if series:  # say why a series does not apply before a long build, not after
             with tempfile.TemporaryDirectory(prefix="balloon-harness-qemu-") as scratch:
                 copy_touched(source_tree(version, cache_dir, progress), Path(scratch) / "src", series)
-                apply_series(Path(scratch) / "src", series, cache_dir / "logs" / f"qemu-{key}.apply.log")
-        base_tree = _base_tree(version, cache_dir, cache_dir / "qemu-trees" / base_key, progress)
-        if series is None:
-            _collect(base_tree, base_tree / "build.log", tmp, version, (), time.perf_counter() - start)
-            return
-        log = cache_dir / "logs" / f"qemu-{key}.build.log"
-        progress(f"QEMU: applying {len(series.patches)} patch(es) from {spec.series}")
-        with applied_in_place(base_tree, series, log) as build_tree:
-            _ninja(build_tree, log, progress)
-            _collect(build_tree, log, tmp, version, tuple(p.label for p in series.patches),
-                     time.perf_counter() - start)
+                apply_series(Path(scratch) / "src", series, cache_dir / "logs" / f"qemu-{out.name}.apply.log")
+        return incremental.base_tree(cache_dir / "qemu-trees" / base_key, version,
+                                     functools.partial(_build_base, version, cache_dir, progress=progress))
 
-    cache.entry(out, make)
+    labels = tuple(p.label for p in series.patches) if series else ()
+    cached = incremental.entry(out, series, base_tree, lambda build_tree: _ninja(build_tree, log, progress),
+                               functools.partial(_collect, version, labels), log, "QEMU", progress)
     meta = json.loads((out / "metadata.json").read_text())
     return QemuBuild(str(out / BINARY), meta["version"], meta["source"], tuple(meta["series"]), out.name,
                      meta["duration_s"], cached)
@@ -160,24 +151,18 @@ def source_tree(version, cache_dir, progress):
     return cache.entry(cache_dir / "qemu-src" / cache.digest(SOURCE_PACKAGE, version), fetch) / "src"
 
 
-def _base_tree(version, cache_dir, path, progress):
-    """The configured and built unpatched tree at ``path`` (meson records absolute paths: it is never moved)."""
-    with cache.locked(path):
-        tree.restore(path)
-        if (path / BUILT_MARK).exists():
-            return path
-        tree.link_source(source_tree(version, cache_dir, progress), path)
-        log = path / "build.log"
-        (path / "build").mkdir()
-        try:
-            command.run([path / "configure", *CONFIGURE], cwd=path / "build", log=log)
-        except CommandError as exc:
-            raise BuildError(f"QEMU {version}: configure failed: {exc.cause}",
-                             hint="the build needs libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev meson "
-                                  "ninja-build", log=str(log)) from exc
-        _ninja(path, log, progress)
-        (path / BUILT_MARK).write_text(version + "\n")
-    return path
+def _build_base(version, cache_dir, path, progress):
+    """Configure and build the unpatched tree at ``path`` (meson records absolute paths: it is never moved)."""
+    tree.link_source(source_tree(version, cache_dir, progress), path)
+    log = path / "build.log"
+    (path / "build").mkdir()
+    try:
+        command.run([path / "configure", *CONFIGURE], cwd=path / "build", log=log)
+    except CommandError as exc:
+        raise BuildError(f"QEMU {version}: configure failed: {exc.cause}",
+                         hint="the build needs libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev meson "
+                              "ninja-build", log=str(log)) from exc
+    _ninja(path, log, progress)
 
 
 def _ninja(path, log, progress):
@@ -192,7 +177,7 @@ def _ninja(path, log, progress):
     progress(f"QEMU: built in {time.perf_counter() - start:.1f} s")
 
 
-def _collect(build_tree, log, dest, version, series, duration_s):
+def _collect(version, series, build_tree, log, dest, duration_s):
     """Copy the binary and log into ``dest``, check the binary's version line, write metadata.json."""
     binary = dest / BINARY
     binary.write_bytes((build_tree / "build" / BINARY).read_bytes())

@@ -8,8 +8,9 @@ from tabulate import tabulate
 
 from harness.judge.outcomes import label
 from harness.judge.stats import median
+from harness.units import MIB
 
-SEED_SCENARIO = (8192 << 20, 1024 << 20)  # the 2017 series: an idle 8 GiB guest inflated by 7 GiB
+SEED_SCENARIO = (8192 * MIB, 1024 * MIB)  # the 2017 series: an idle 8 GiB guest inflated by 7 GiB
 SEED_PROFILE = {"allocating pages": 6.5, "sending PFNs to the host": 68.3, "address translation": 6.1,
                 "madvise": 19.0}  # % of the inflate, under KVM (its cover letter)
 SEED_GUEST = ("allocating pages",)  # the rest of its profile is the host's side of the requests

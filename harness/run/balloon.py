@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, replace
 
 from harness.errors import GuestError, QMPError
+from harness.units import MIB
 
 
 @dataclass(frozen=True)
@@ -81,13 +82,13 @@ def drive(guest, target_bytes, poll_s=0.01, timeout_s=120.0, stall_s=10.0):
         if now != last:
             last, moved = now, clock
         if clock - moved > stall_s or clock - t0 > timeout_s:
-            why = (f"stalled: actual stayed at {now >> 20} MiB for {clock - moved:.1f} s" if clock - moved > stall_s
-                   else f"did not arrive within {timeout_s:.0f} s: actual is {now >> 20} MiB")
-            raise GuestError(f"balloon {why} (from {start_bytes >> 20} MiB towards {target_bytes >> 20} MiB); "
-                             f"QEMU's trace: {_story(guest.trace_lines(), guest.spec.memory_mib << 20, start_bytes)}")
+            why = (f"stalled: actual stayed at {now // MIB} MiB for {clock - moved:.1f} s" if clock - moved > stall_s
+                   else f"did not arrive within {timeout_s:.0f} s: actual is {now // MIB} MiB")
+            raise GuestError(f"balloon {why} (from {start_bytes // MIB} MiB towards {target_bytes // MIB} MiB); "
+                             f"QEMU's trace: {_story(guest.trace_lines(), guest.spec.memory_mib * MIB, start_bytes)}")
         time.sleep(poll_s)
     insns = None if counted is None else guest.insns() - counted
-    return replace(from_trace(guest.trace_lines(), guest.spec.memory_mib << 20, start_bytes, target_bytes,
+    return replace(from_trace(guest.trace_lines(), guest.spec.memory_mib * MIB, start_bytes, target_bytes,
                               guest.spec.count_discards), insns=insns)
 
 
@@ -99,7 +100,7 @@ def _story(lines, ram_bytes, start_bytes, keep=5):
         return "no virtio_balloon_to_target event (QEMU never passed the target to the device)"
     points = _points(events, ram_bytes, start_bytes)
     distinct = [p for i, p in enumerate(points) if i == 0 or p[1] != points[i - 1][1]]
-    told = ", ".join(f"{b >> 20} MiB at {t:.2f} s" for t, b in distinct[-keep:])
+    told = ", ".join(f"{b // MIB} MiB at {t:.2f} s" for t, b in distinct[-keep:])
     changes = len(distinct) - 1
     return f"target set at 0.00 s; {changes} change(s) of actual" + (f", the last: {told}" if changes else "")
 
@@ -134,7 +135,7 @@ def from_trace(lines, ram_bytes, start_bytes, target_bytes, counted=False):
     points = _points(events, ram_bytes, start_bytes)
     done = next((t for t, b in points if b == target_bytes), 0.0 if start_bytes == target_bytes else None)
     if done is None:
-        raise QMPError(f"QEMU's trace never shows actual at {target_bytes >> 20} MiB although query-balloon did",
+        raise QMPError(f"QEMU's trace never shows actual at {target_bytes // MIB} MiB although query-balloon did",
                        hint="a trace line may have been lost; see the QEMU log directory")
     return Trace(start_bytes, target_bytes, tuple(p for p in points if p[0] <= done), done,
                  phases(events, "inflate" if target_bytes < start_bytes else "deflate", done, counted))

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from harness.errors import GuestError, HarnessError, QMPError
 from harness.run.console import first_trouble
 
-MIB = 1 << 20
 KINDS = ("evict", "enlarge", "evict-enlarge", "ratios")
 RATIOS = (0.5, 0.75, 0.8)          # of the guest's RAM, as tp-qemu's expect_memory_ratio steps
 MIN_FLOOR_MIB = 512                # tp-qemu's minmem: never balloon a guest below this

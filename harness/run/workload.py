@@ -24,6 +24,7 @@ from harness.errors import GuestError
 from harness.results.contract import Sample
 from harness.run.accounting import guest_snapshot, host_cpu, process_cpu, process_rss_kb
 from harness.run.balloon import actual, drive
+from harness.units import MIB
 
 MEMTOTAL_TOLERANCE = 0.01  # fraction of the ballooned amount MemTotal may miss by
 TRACE_POINTS = 100  # points of ``actual`` kept per operation for the report's plot
@@ -39,10 +40,10 @@ def run(guest, workload, variant, boot, progress=print):
     snapshot = None  # the guest as the last operation left it: the next one starts from there
     for cycle in range(1, workload.warmup + workload.cycles + 1):
         for start, end in pairs:
-            if actual(guest) != start << 20:  # the pair starts elsewhere: get there, untimed
-                _drive(guest, workload, start << 20)
+            if actual(guest) != start * MIB:  # the pair starts elsewhere: get there, untimed
+                _drive(guest, workload, start * MIB)
                 snapshot = None
-            for op, target in (("inflate", end << 20), ("deflate", start << 20)):
+            for op, target in (("inflate", end * MIB), ("deflate", start * MIB)):
                 name = op if len(pairs) == 1 else f"{op} {start}→{end} MiB"
                 sample, trace, snapshot = _measure(guest, workload, variant, boot, cycle, name, target, clk_tck,
                                                    snapshot)
@@ -52,17 +53,17 @@ def run(guest, workload, variant, boot, progress=print):
             progress(f"{variant} boot {boot} cycle {cycle} {start}→{end} MiB: inflate {samples[-2].wall_s:.3f} s, "
                      f"deflate {samples[-1].wall_s:.3f} s{' (warm-up)' if cycle <= workload.warmup else ''}")
         guest.check_console(f"in cycle {cycle}")
-    if actual(guest) != guest.spec.memory_mib << 20:
-        _drive(guest, workload, guest.spec.memory_mib << 20)
+    if actual(guest) != guest.spec.memory_mib * MIB:
+        _drive(guest, workload, guest.spec.memory_mib * MIB)
     return samples, traces
 
 
 def soak(guest, workload, cycles, progress=print):
     """Inflate and deflate ``cycles`` times; after each cycle record the guest's MemTotal and QEMU's RSS."""
-    full = guest.spec.memory_mib << 20
+    full = guest.spec.memory_mib * MIB
     rows = []
     for cycle in range(1, cycles + 1):
-        for target in (workload.target_mib << 20, full):
+        for target in (workload.target_mib * MIB, full):
             _drive(guest, workload, target)
         rows.append({"cycle": cycle, "memtotal_kb": guest_snapshot(guest.ssh).memtotal_kb,
                      "qemu_rss_kb": process_rss_kb(guest.host, guest.pid)})

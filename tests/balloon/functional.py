@@ -24,8 +24,8 @@ from harness.results import contract
 from harness.run import balloon, functional
 from harness.run.accounting import process_rss_kb
 from harness.run.console import TROUBLE
-from harness.run.functional import MIB
 from harness.run.guest import HOTPLUG_PORT
+from harness.units import MIB
 
 STATS_INTERVAL_S = 2            # guest-stats-polling-interval (seconds)
 OOM_EXCESS_MIB = 256            # the deflate-on-oom workload wants this much more than the guest has available
