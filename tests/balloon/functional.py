@@ -18,8 +18,9 @@ import random
 import time
 from pathlib import Path
 
+from harness import wait
 from harness.avocado.base import BalloonTest
-from harness.errors import GuestError, HarnessError, QMPError
+from harness.errors import GuestError, HarnessError, QMPError, WaitTimeout
 from harness.results import contract
 from harness.run import balloon, functional
 from harness.run.accounting import process_rss_kb
@@ -170,15 +171,17 @@ class Functional(BalloonTest):
 
     def next_stats(self, g, after, timeout_s=3 * STATS_INTERVAL_S + 10):
         """Poll guest-stats until its last-update is later than ``after``; FAIL if it does not advance."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            stats = functional.parse_guest_stats(balloon.qom_get(g, "guest-stats"))
-            if stats.last_update > after:
-                return stats
-            if time.monotonic() > deadline:
-                raise GuestError(f"guest-stats last-update stayed at {stats.last_update} for {timeout_s} s with a "
-                                 f"polling interval of {STATS_INTERVAL_S} s: the guest stopped reporting")
-            time.sleep(0.1)
+        seen = []
+
+        def fresh():
+            seen.append(functional.parse_guest_stats(balloon.qom_get(g, "guest-stats")))
+            return seen[-1] if seen[-1].last_update > after else None
+
+        try:
+            return wait.until(fresh, timeout_s, "a fresh guest-stats report", poll_s=0.1)
+        except WaitTimeout:
+            raise GuestError(f"guest-stats last-update stayed at {seen[-1].last_update} for {timeout_s} s with a "
+                             f"polling interval of {STATS_INTERVAL_S} s: the guest stopped reporting") from None
 
     def compare_stats(self, g, previous, when):
         """Wait for a fresh report (last-update advancing), then compare it with the guest's own /proc."""
@@ -302,11 +305,11 @@ class Functional(BalloonTest):
     def wait_loaded(self, g, timeout_s=60.0):
         """Wait until both loads have finished a first iteration (their counters exist), so the plan is drawn from
         the loaded guest's MemAvailable."""
-        deadline = time.monotonic() + timeout_s
-        while g.ssh.run(["sh", "-c", "test -s /tmp/stress.cpu && test -s /tmp/stress.mem"], check=False).rc:
-            if time.monotonic() > deadline:
-                raise GuestError(f"the guest load did not complete an iteration within {timeout_s:.0f} s")
-            time.sleep(0.1)
+        try:
+            wait.until(lambda: g.ssh.run(["sh", "-c", "test -s /tmp/stress.cpu && test -s /tmp/stress.mem"],
+                                         check=False).rc == 0, timeout_s, "the guest load's first iteration", 0.1)
+        except WaitTimeout:
+            raise GuestError(f"the guest load did not complete an iteration within {timeout_s:.0f} s") from None
 
     def test_hotplug(self):
         """device_del / device_add of the balloon (q35, native PCIe hotplug), then the balloon still works."""
@@ -317,11 +320,11 @@ class Functional(BalloonTest):
             self.step(g, "inflate before unplug", rng.randrange(floor, g.spec.memory_mib) * MIB, mem["MemTotal"])
             start = time.perf_counter()
             g.qmp("device_del", id="balloon0")
-            while balloon.present(g):
-                if time.perf_counter() - start > UNPLUG_WAIT_S:
-                    raise GuestError(f"the guest did not release the balloon within {UNPLUG_WAIT_S:.0f} s of "
-                                     f"device_del (pciehp)")
-                time.sleep(0.2)
+            try:
+                wait.until(lambda: not balloon.present(g), UNPLUG_WAIT_S, "the balloon's release", poll_s=0.2)
+            except WaitTimeout:
+                raise GuestError(f"the guest did not release the balloon within {UNPLUG_WAIT_S:.0f} s of "
+                                 f"device_del (pciehp)") from None
             unplug_s = time.perf_counter() - start
             gone = functional.meminfo(g)
             functional.expect_memtotal("after unplug", mem["MemTotal"], gone["MemTotal"], self.full_bytes(g),
@@ -336,7 +339,7 @@ class Functional(BalloonTest):
                           functional.MEMTOTAL_TOLERANCE_KB)
             start = time.perf_counter()
             g.qmp("device_add", driver="virtio-balloon-pci", id="balloon0", bus=HOTPLUG_PORT)
-            self.wait_bound(g, start)
+            self.wait_bound(g)
             plug_s = time.perf_counter() - start
             self.log.info("plugged back in and bound by virtio_balloon in %.1f s", plug_s)
             self.record["unplug_s"], self.record["plug_s"] = round(unplug_s, 2), round(plug_s, 2)
@@ -344,15 +347,16 @@ class Functional(BalloonTest):
             self.step(g, "reset to full", self.full_bytes(g), mem["MemTotal"])
             self.expect_clean(g)
 
-    def wait_bound(self, g, start, timeout_s=60.0):
+    def wait_bound(self, g, timeout_s=60.0):
         """Wait until the guest's virtio_balloon driver has bound a device (and QEMU has a balloon again)."""
-        while True:
-            bound = g.ssh.run(["sh", "-c", "ls -d /sys/bus/virtio/drivers/virtio_balloon/virtio*"], check=False)
-            if bound.rc == 0 and balloon.actual(g) == self.full_bytes(g):
-                return
-            if time.perf_counter() - start > timeout_s:
-                raise GuestError(f"the guest did not bind the plugged balloon within {timeout_s:.0f} s")
-            time.sleep(0.2)
+        def bound():
+            driver = g.ssh.run(["sh", "-c", "ls -d /sys/bus/virtio/drivers/virtio_balloon/virtio*"], check=False)
+            return driver.rc == 0 and balloon.actual(g) == self.full_bytes(g)
+
+        try:
+            wait.until(bound, timeout_s, "the plugged balloon's binding", poll_s=0.2)
+        except WaitTimeout:
+            raise GuestError(f"the guest did not bind the plugged balloon within {timeout_s:.0f} s") from None
 
     def test_reboot(self):
         """system_reset with a ballooned guest: the new boot re-inflates to the host's target; the balloon works."""
@@ -366,31 +370,39 @@ class Functional(BalloonTest):
             boots = g.console_text().count(g.image.ready)
             start = time.perf_counter()
             g.qmp("system_reset")
-            while g.console_text().count(g.image.ready) <= boots:
+
+            def back():
                 g.check_console("during the reboot")
-                if time.perf_counter() - start > g.spec.boot_timeout_s:
-                    raise GuestError(f"the guest did not come back within {g.spec.boot_timeout_s:.0f} s of "
-                                     f"system_reset", log=str(g.console_log))
-                time.sleep(0.1)
+                return g.console_text().count(g.image.ready) > boots
+
+            try:
+                wait.until(back, g.spec.boot_timeout_s, "the ready line after system_reset", poll_s=0.1)
+            except WaitTimeout:
+                raise GuestError(f"the guest did not come back within {g.spec.boot_timeout_s:.0f} s of "
+                                 f"system_reset", log=str(g.console_log)) from None
             g.ssh.close()
             g.ssh.wait_ready(30.0)
             up_s = time.perf_counter() - start
-            while True:   # the new boot's driver reads the host's target and inflates again
-                now, again = balloon.actual(g), functional.meminfo(g)
+            seen = {}
+
+            def reinflated():  # the new boot's driver reads the host's target and inflates again
+                seen["actual"], again = balloon.actual(g), functional.meminfo(g)
                 try:
-                    off = functional.expect_memtotal("after reset", mem["MemTotal"], again["MemTotal"],
-                                                     self.full_bytes(g), target)
-                    if now == target:
-                        break
-                except GuestError:
-                    if time.perf_counter() - start > up_s + 120:
-                        raise
-                if time.perf_counter() - start > up_s + 120:
-                    raise GuestError(f"after the reset actual stayed at {now >> 20} MiB, not the host's target "
-                                     f"{target >> 20} MiB")
-                time.sleep(0.2)
+                    seen["off"] = functional.expect_memtotal("after reset", mem["MemTotal"], again["MemTotal"],
+                                                             self.full_bytes(g), target)
+                    seen.pop("wrong", None)
+                except GuestError as exc:
+                    seen["wrong"] = exc
+                return seen["actual"] == target and "wrong" not in seen
+
+            try:
+                wait.until(reinflated, 120, "the re-inflate to the host's target", poll_s=0.2)
+            except WaitTimeout:
+                raise seen.get("wrong") or GuestError(f"after the reset actual stayed at {seen['actual'] // MIB} MiB, "
+                                                      f"not the host's target {target // MIB} MiB") from None
+            off = seen["off"]
             self.log.info("guest back %.1f s after system_reset and re-inflated to the target %d MiB in %.1f s; "
-                          "MemTotal %+d kB off (tolerance %d kB)", up_s, target >> 20,
+                          "MemTotal %+d kB off (tolerance %d kB)", up_s, target // MIB,
                           time.perf_counter() - start, off, functional.MEMTOTAL_TOLERANCE_KB)
             self.record["reboot_s"] = round(up_s, 2)
             self.step(g, "inflate after reset", rng.randrange(floor, g.spec.memory_mib) * MIB, mem["MemTotal"])
