@@ -22,10 +22,10 @@ import yaml
 
 from harness import cache, config
 from harness.avocado import jobs
-from harness.commands.series import fetched, source
 from harness.errors import ConfigError
 from harness.intake import tree
 from harness.intake.apply import APPLIES, check_series, range_diff
+from harness.intake.fetch import fetched, source
 from harness.intake.series import read_series
 from harness.judge import answers, outcomes, report
 from harness.results import contract

@@ -1,7 +1,7 @@
 """`balloon-harness series`: check a series (integrity, and how it applies to a base) or range-diff two versions.
 
 A series is a directory of patches, an mbox or a patch file, or a message-id (``<id@host>`` or ``id@host``) that
-b4 fetches into the cache (``series.fetch_message_id``), with a clear error where the network does not allow it.
+b4 fetches into the cache (harness/intake/fetch.py), with a clear error where the network does not allow it.
 """
 
 from collections import Counter
@@ -9,9 +9,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from harness import cache
 from harness.intake.apply import Outcome, check_series, range_diff
-from harness.intake.series import fetch_message_id, read_series
+from harness.intake.fetch import fetched, source
+from harness.intake.series import read_series
 
 FAILED = ("conflict", "already-applied")
 ERROR_NOUNS = {"hunk-mismatch": "malformed hunk", "wrapped-line": "wrapped line", "undecoded-qp": "undecoded QP line",
@@ -33,17 +33,6 @@ def add_parser(subparsers):
     diff_p.add_argument("--base", type=Path, metavar="DIR", required=True, help="the source tree both apply to")
     diff_p.set_defaults(func=diff)
     return parser
-
-
-def source(text) -> Path | str:
-    """A series argument as given: a path, or a message-id (not a path that exists, and has an @)."""
-    path = Path(text)
-    return text.strip("<>") if not path.exists() and "@" in text and "/" not in text else path
-
-
-def fetched(arg) -> Path:
-    """The path of a series argument, fetching a message-id with b4 into the cache first."""
-    return arg if isinstance(arg, Path) else fetch_message_id(arg, cache.root() / "b4" / arg)
 
 
 def check(args) -> int:

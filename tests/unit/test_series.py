@@ -11,7 +11,8 @@ from pathlib import Path
 from unittest import mock
 
 from harness.errors import SeriesError
-from harness.intake.series import fetch_message_id, read_series
+from harness.intake.fetch import fetch_message_id
+from harness.intake.series import read_series
 
 SEED = Path(__file__).resolve().parents[2] / "patches" / "virtio-balloon-v7" / "received" / "0001-seed.txt"
 SEED_HUNKS = {56: "@@ -103,12 +103,6 @@ static u32 page_to_balloon_pfn(struct page *page)",

@@ -15,6 +15,7 @@ from trees import BASE, FILE, git, write_tree
 
 from harness.commands import series as series_command
 from harness.errors import ApplyError, SeriesError
+from harness.intake.fetch import source
 
 SEED = Path(__file__).resolve().parents[2] / "patches" / "virtio-balloon-v7" / "received" / "0001-seed.txt"
 
@@ -123,4 +124,4 @@ class MessageIdTest(unittest.TestCase):
                 run("series", "check", "<20170303054031.GA1@example.org>")
         self.assertIn("cannot fetch 20170303054031.GA1@example.org: the b4 tool is not installed",
                       caught.exception.cause)
-        self.assertIsInstance(series_command.source(str(SEED)), Path)
+        self.assertIsInstance(source(str(SEED)), Path)
