@@ -16,6 +16,8 @@ PACKAGES := $(CHECK_PACKAGES)
 bench: PACKAGES := $(BENCH_PACKAGES)
 AVOCADO := $(BIN)/avocado run --max-parallel-tasks 1
 AVOCADO_RUN := $(AVOCADO) --job-results-dir $(RESULTS)
+# The tests' temporary files all go into one TMPDIR, removed when the recipe line ends (pass or fail).
+SCRATCH := export TMPDIR=$$(mktemp -d /tmp/bh-check.XXXXXX) && trap 'rm -rf "$$TMPDIR"' EXIT &&
 
 .PHONY: bench check deps packages unit nightly soak verdicts boot review calibration record matrix seed counting clean
 bench: packages $(VENV)/.installed
@@ -24,13 +26,13 @@ bench: packages $(VENV)/.installed
 
 check: deps    # outcomes are counted from $(CHECK)/ (pytest's JUnit XML, Avocado's results.json): .ci/outcomes.py
 	rm -rf $(CHECK)
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=10 --junitxml=$(CHECK)/pytest.xml \
-		tests/unit tests/integration
-	$(AVOCADO) --job-results-dir $(CHECK) tests/balloon/benchmark.py -m configs/check.yaml
+	$(SCRATCH) $(BIN)/python -m pytest -q -p no:cacheprovider --durations=10 --junitxml=$(CHECK)/pytest.xml \
+		tests/unit tests/integration && \
+	$(AVOCADO) --job-results-dir $(CHECK) tests/balloon/benchmark.py -m configs/check.yaml && \
 	$(AVOCADO) --job-results-dir $(CHECK) tests/balloon/functional.py -m configs/check.yaml
 
 unit: deps
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+	$(SCRATCH) $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
 
 NIGHTLY_RESULTS := $(RESULTS)/nightly
 nightly:       # the nightly job (docs/nightly.md); make exits 2 on any failure: schedulers run contrib/nightly
