@@ -23,8 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import cache, config
+from harness import cache
 from harness.build import image, kernel
+from harness.config import loader, specs
 from harness.run.guest import Guest
 
 PRINTK = re.compile(r"^\[\s*(\d+\.\d+)\] (.*)$", re.M)
@@ -46,9 +47,9 @@ def main():
     p.add_argument("--boots", type=int, default=9)
     p.add_argument("--job", default=str(ROOT / "configs" / "default.yaml"))
     args = p.parse_args()
-    job = config.load(args.job)
+    job = loader.load(args.job)
     root = cache.root()
-    build = kernel.build(job, config.Variant("base"), root, progress=lambda m: None)
+    build = kernel.build(job, specs.Variant("base"), root, progress=lambda m: None)
     img = image.build(job.guest.image, root, progress=lambda m: None)
     rows = []
     for _ in range(args.boots):

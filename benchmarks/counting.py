@@ -29,8 +29,9 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import cache, config
+from harness import cache
 from harness.build import image, kernel
+from harness.config import loader
 from harness.run import guest, workload
 
 ICOUNT = {"icount": "shift=auto", "icount0": "shift=0,sleep=off"}
@@ -109,7 +110,7 @@ def main():
     setups = args.setups.split(",")
     if not set(setups) <= set(SETUPS):
         p.error(f"--setups: {', '.join(sorted(set(setups) - set(SETUPS)))} not among {', '.join(SETUPS)}")
-    job = config.load(ROOT / args.config)
+    job = loader.load(ROOT / args.config)
     cache_dir = cache.root()
     build = kernel.build(job, job.variant(args.variant), cache_dir)
     img = image.build(job.guest.image, cache_dir)

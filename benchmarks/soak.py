@@ -11,8 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import cache, config
+from harness import cache
 from harness.build import image, kernel
+from harness.config import loader, specs
 from harness.run import workload
 from harness.run.accounting import guest_snapshot
 from harness.run.guest import Guest
@@ -23,9 +24,9 @@ def main():
     p.add_argument("--cycles", type=int, default=1000)
     p.add_argument("--config", default="configs/check.yaml")
     args = p.parse_args()
-    job = config.load(args.config)
+    job = loader.load(args.config)
     cache_dir = cache.root()
-    build = kernel.build(job, config.Variant("base"), cache_dir)
+    build = kernel.build(job, specs.Variant("base"), cache_dir)
     img = image.build(job.guest.image, cache_dir)
     start = time.perf_counter()
     with Guest(build, img, job.guest, Path(tempfile.mkdtemp(prefix="bh-soak-")), cache_dir) as g:

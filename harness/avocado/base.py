@@ -14,8 +14,9 @@ from pathlib import Path
 
 from avocado import Test
 
-from harness import cache, config
+from harness import cache
 from harness.build import image, kernel, qemu_build
+from harness.config import loader, specs
 from harness.errors import HarnessError
 from harness.results import contract
 from harness.run.guest import Guest
@@ -34,7 +35,7 @@ class BalloonTest(Test):
         self._host = self._qemu = None
         self._held = contextlib.ExitStack()  # the host's lock
         with self.outcome():
-            self.job = config.from_params(self.params.iteritems())
+            self.job = loader.from_params(self.params.iteritems())
             self.variant = self.job.variant(self.params.get("variant", default="base"))
             self.round = self.params.get("round", default=1)
             self.cache_dir = cache.root()
@@ -59,7 +60,7 @@ class BalloonTest(Test):
     def kernels(self):
         """The kernel under test, checked for config parity against the base build."""
         build = self.kernel(self.variant)
-        base = self.kernel(config.Variant("base"))
+        base = self.kernel(specs.Variant("base"))
         kernel.check_parity([base, build])
         return build
 

@@ -1,6 +1,6 @@
 """Avocado plugins: check the job file before any test runs; at the end, gather, compare and report.
 
-``BalloonJobCheck`` (job pre/post plugin) validates every ``-m`` file that is a balloon job with ``config.load``, so
+``BalloonJobCheck`` (job pre/post plugin) validates every ``-m`` file that is a balloon job with ``loader.load``, so
 a mistyped key stops the job at once with the file, line and closest valid key; after the job it fails it (exit
 status 2, the cause on the console) if the results could not be written. ``BalloonResult`` (result plugin, run after
 Avocado's own json and xunit results) writes ``<job dir>/balloon/results.json`` (the samples of every test that
@@ -19,7 +19,8 @@ from avocado.core.extension_manager import PluginPriority
 from avocado.core.output import LOG_UI
 from avocado.core.plugin_interfaces import JobPost, JobPre, Result
 
-from harness import cache, config
+from harness import cache
+from harness.config import loader
 from harness.errors import ConfigError, HarnessError
 from harness.intake import tree
 from harness.intake.apply import range_diff
@@ -74,7 +75,7 @@ def range_diffs(jobs):
 def finish(job_dir, tests=(), job_files=()):
     """Write results.json, table.txt and report.html for a finished job directory; return the printed text (None
     for a job that is not a balloon job)."""
-    jobs = [config.load(p) for p in job_files if config.is_job_file(p)]
+    jobs = [loader.load(p) for p in job_files if loader.is_job_file(p)]
     data = contract.gather(job_dir)
     if not data["samples"] and not jobs:
         return None
@@ -130,9 +131,9 @@ class BalloonJobCheck(JobPre, JobPost):
 
     def pre(self, job):
         for path in job.config.get("yaml_to_mux.files") or []:
-            if config.is_job_file(path):
+            if loader.is_job_file(path):
                 try:
-                    config.load(path)
+                    loader.load(path)
                 except ConfigError as exc:
                     raise JobError(str(exc)) from exc
 

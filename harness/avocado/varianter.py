@@ -4,7 +4,7 @@
 Avocado's yaml_to_mux varianter names a variant after every node on its paths plus a hash of its values, and
 offers no option to change that; only a varianter plugin decides the ``variant_id`` that test IDs, ``avocado
 variants``, the job log and ``jobdata/variants.json`` show. ``BalloonVarianter`` is yaml_to_mux itself (same
-``-m``/``--mux-inject``/filter options, same tree, same params paths, so ``config.from_params`` is unaffected) with
+``-m``/``--mux-inject``/filter options, same tree, same params paths, so ``loader.from_params`` is unaffected) with
 other IDs: the names of the leaves chosen from each ``!mux`` (in file order: ``r2-v1``, ``r1-minimal-off``); plain
 sections contribute nothing. A variant whose short ID would be empty or shared keeps Avocado's own ID.
 
@@ -20,7 +20,7 @@ from avocado.core.extension_manager import PluginPriority
 from avocado.core.varianter import generate_variant_id
 from avocado_varianter_yaml_to_mux.varianter_yaml_to_mux import YamlToMux
 
-from harness import config as job_config
+from harness.config import loader
 
 
 def short_id(variant):
@@ -56,7 +56,7 @@ class BalloonVarianter(YamlToMux):
 
     def initialize(self, config):
         files = config.get("yaml_to_mux.files") or []
-        if not files or not all(job_config.is_job_file(p) for p in files):
+        if not files or not all(loader.is_job_file(p) for p in files):
             return  # not a balloon job: yaml_to_mux's, as ever (no root here, so no variants from this plugin)
         super().initialize(config)
         if self.root is not None:

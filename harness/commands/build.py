@@ -7,8 +7,9 @@ and fails early, naming the variant, when a series does not apply or a kernel do
 
 import time
 
-from harness import cache, config
+from harness import cache
 from harness.build import image, kernel, plugin, qemu_build
+from harness.config import loader
 from harness.run import guest
 
 
@@ -21,7 +22,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    job = config.load(args.job)
+    job = loader.load(args.job)
     cache_dir = cache.root(args.cache_dir)
     progress = lambda m: print(f"  {m}", flush=True)  # noqa: E731
     for choice, setting in job.settings:

@@ -15,8 +15,8 @@ from pathlib import Path
 import yaml
 from tabulate import tabulate
 
-from harness import config
 from harness.avocado import jobs
+from harness.config import loader
 from harness.errors import ConfigError, HarnessError
 from harness.judge import answers, history, outcomes, report
 from harness.results import contract
@@ -102,7 +102,7 @@ def run(args):
 
 def job_config(path, overrides, results_dir):
     """The job YAML to run: ``path`` itself, or a copy in ``results_dir`` with the series of some variants replaced."""
-    config.load(path)
+    loader.load(path)
     if not overrides:
         return path
     out = results_dir / "nightly-config.yaml"
@@ -111,7 +111,7 @@ def job_config(path, overrides, results_dir):
         out.write_text(with_series(path, overrides), encoding="utf-8")
     except OSError as exc:
         raise HarnessError(f"cannot write {out}: {exc.strerror}", hint="choose another --results-dir") from exc
-    config.load(out)
+    loader.load(out)
     return out
 
 

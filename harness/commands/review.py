@@ -20,8 +20,9 @@ from pathlib import Path
 
 import yaml
 
-from harness import cache, config
+from harness import cache
 from harness.avocado import jobs
+from harness.config import loader, schema
 from harness.errors import ConfigError
 from harness.intake import tree
 from harness.intake.apply import APPLIES, check_series, range_diff
@@ -66,14 +67,14 @@ def run(args):
     names = [f"v{s.version or n}" for n, s in enumerate(versions, 1)]
     if len(set(names)) < len(names):
         names = [f"v{n}" for n in range(1, len(versions) + 1)]
-    template = config.load(args.job)
+    template = loader.load(args.job)
     base = args.base or template.base
     where = args.results_dir.resolve() / datetime.now(UTC).strftime("review-%Y%m%dT%H%M%S")
     where.mkdir(parents=True)
     job_yaml, checks_yaml = where / "job.yaml", where / "checks.yaml"
     job_yaml.write_text(job_text(args.job, base, dict(zip(names, paths)), args.rounds), encoding="utf-8")
     checks_yaml.write_text(job_text(args.job, base, dict(zip(names, paths))), encoding="utf-8")
-    config.load(job_yaml)
+    loader.load(job_yaml)
     pristine = tree.pristine(tree.resolve(base), cache.root())
     applies = {n: check_series(pristine, s) for n, s in zip(names, versions)}
     diffs = [(a, b, range_diff(pristine, x, y)) for (a, x), (b, y) in zip(zip(names, versions),
@@ -100,8 +101,8 @@ def looks(rounds):
 def job_text(template, base, versions, rounds=None):
     """A review's job file: the template's sections, the base, and the base plus each version as variants; with
     ``rounds``, that many interleaved rounds at most, stopped at the first look that decides."""
-    sections = config.sections(template)
-    if any(k not in config.TOP_SCHEMA for k in sections):
+    sections = loader.sections(template)
+    if any(k not in schema.TOP_SCHEMA for k in sections):
         raise ConfigError(f"{template}: a review template has no axes", hint="use a job file without axes")
     kept = {k: v for k, v in sections.items() if k in KEPT}
     head = yaml.safe_dump({"base": base, **kept}, sort_keys=False, default_flow_style=None, width=100)

@@ -7,7 +7,7 @@ Everything (sshd and its sessions, the veth pair, the namespace) is torn down on
 """
 
 from harness import command
-from harness.config import HostSpec
+from harness.config.specs import HostSpec
 
 from .sshd import SSHD
 

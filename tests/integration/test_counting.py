@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness import command
 from harness.build import plugin
-from harness.config import WorkloadSpec
+from harness.config.specs import WorkloadSpec
 from harness.run import balloon, workload
 from harness.run.guest import Guest
 

@@ -8,7 +8,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness.config import WorkloadSpec
+from harness.config.specs import WorkloadSpec
 from harness.errors import BootError, CommandError, GuestError, QMPError, SSHError
 from harness.run import balloon, workload
 from harness.run.guest import Guest, State

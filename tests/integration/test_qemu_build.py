@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness import cache
 from harness.build import qemu_build
-from harness.config import QemuSpec
+from harness.config.specs import QemuSpec
 from harness.errors import ApplyError
 
 PATCH = """\

@@ -8,8 +8,8 @@ from unittest import mock
 
 from trees import BASE, git, write_tree
 
-from harness import config
 from harness.avocado import plugins
+from harness.config import loader
 from harness.results import contract
 
 
@@ -72,7 +72,7 @@ class PluginTest(unittest.TestCase):
         job.write_text(f"base: {{git: {repo}, ref: v6.1}}\nvariants: !mux\n  base: {{variant: base}}\n"
                        f"  v1: {{variant: v1, series: {tmp / 'v1'}}}\n  v2: {{variant: v2, series: {tmp / 'v2'}}}\n")
         with mock.patch.dict(os.environ, {"BALLOON_HARNESS_CACHE": str(tmp / "cache")}):
-            diffs = plugins.range_diffs([config.load(job)])
+            diffs = plugins.range_diffs([loader.load(job)])
         self.assertEqual(list(diffs), ["v2"])
         self.assertIn("-+\tstat_20 = 1;", diffs["v2"])
         self.assertIn("++\tstat_20 = 2;", diffs["v2"])

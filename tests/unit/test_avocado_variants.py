@@ -12,8 +12,8 @@ from avocado.core.varianter import Varianter
 from avocado_varianter_yaml_to_mux.mux import MuxTree, MuxTreeNode
 from avocado_varianter_yaml_to_mux.varianter_yaml_to_mux import create_from_yaml
 
-from harness import config
 from harness.avocado import plugins, varianter
+from harness.config import loader
 from harness.judge import outcomes
 from harness.results import contract
 
@@ -49,7 +49,7 @@ class VariantIdsTest(unittest.TestCase):
         self.assertEqual(ids, [d["variant_id"] for d in dumped])
         for d in dumped:  # what a test's setUp (harness/avocado/base.py) reads from its params
             params = AvocadoParams(d["variant"], d["paths"])
-            job = config.from_params(params.iteritems())
+            job = loader.from_params(params.iteritems())
             self.assertEqual(d["variant_id"], f"r{params.get('round')}-{job.variant(params.get('variant')).name}")
 
     def test_axes_join_in_file_order_and_the_params_keep_them(self):
@@ -57,7 +57,7 @@ class VariantIdsTest(unittest.TestCase):
         self.assertEqual([f"r{r}-{p}-{c}" for r in (1, 2, 3) for p in ("minimal", "distro")
                           for c in ("default", "off", "on")], ids)
         for d in dumped:
-            axes = config.from_params(AvocadoParams(d["variant"], d["paths"]).iteritems()).axes
+            axes = loader.from_params(AvocadoParams(d["variant"], d["paths"]).iteritems()).axes
             self.assertEqual(d["variant_id"].split("-", 1)[1], f"{axes['profile']}-{axes['init_on_alloc']}")
         _, ids, _ = variants("-m", "configs/scenarios.yaml")
         self.assertEqual(["r1-default-2g-base", "r1-default-2g-v2", "r1-seed-8g-base"], ids[:3])
@@ -65,7 +65,7 @@ class VariantIdsTest(unittest.TestCase):
     def test_a_mapping_inside_a_section_reaches_the_test(self):
         _, ids, dumped = variants("-m", "configs/ranges.yaml")
         self.assertEqual(["r1-base", "r1-v1", "r1-v2"], ids[:3])
-        job = config.from_params(AvocadoParams(dumped[0]["variant"], dumped[0]["paths"]).iteritems())
+        job = loader.from_params(AvocadoParams(dumped[0]["variant"], dumped[0]["paths"]).iteritems())
         self.assertEqual((("ranges", "on"),), job.qemu.balloon)
 
     def test_a_variants_own_qemu_and_the_jobs_pairs_reach_its_tests(self):
@@ -75,11 +75,11 @@ class VariantIdsTest(unittest.TestCase):
                                                      ("batch-pfns-v2", "batch-discard", ()),
                                                      ("ranges-v1", "ranges", (("ranges", "on"),)),
                                                      ("ranges-v2", "ranges", (("ranges", "on"),))]):
-            job = config.from_params(AvocadoParams(d["variant"], d["paths"]).iteritems())
+            job = loader.from_params(AvocadoParams(d["variant"], d["paths"]).iteritems())
             wanted = job.qemu_of(job.variant(name))
             self.assertEqual((series, props), (wanted.series and wanted.series.name, wanted.balloon))
-            self.assertEqual(job.variant(name).series, config.load(ROOT / "configs/seed.yaml").variant(name).series)
-            self.assertEqual(config.load(ROOT / "configs/seed.yaml").pairs, job.pairs)
+            self.assertEqual(job.variant(name).series, loader.load(ROOT / "configs/seed.yaml").variant(name).series)
+            self.assertEqual(loader.load(ROOT / "configs/seed.yaml").pairs, job.pairs)
 
     def test_other_mux_files_keep_avocados_ids(self):
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:

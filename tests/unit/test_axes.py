@@ -8,7 +8,7 @@ from pathlib import Path
 
 from test_config import write
 
-from harness import config
+from harness.config import loader, specs
 from harness.errors import ConfigError
 from harness.judge import report, stats
 from harness.results import contract
@@ -36,7 +36,7 @@ variants: !mux
 
 class AxesConfigTest(unittest.TestCase):
     def test_axes_expand_to_every_combination_with_leaf_overrides(self):
-        job = config.load(write(MATRIX))
+        job = loader.load(write(MATRIX))
         self.assertEqual(job.axes, {"init_on_alloc": ("off", "on"), "profile": ("minimal", "defconfig"),
                                     "scenario": ("small", "seed-8g"), "qemu_build": ("system", "batched")})
         self.assertEqual(len(job.settings), 16)
@@ -49,13 +49,13 @@ class AxesConfigTest(unittest.TestCase):
         self.assertEqual((last.kernel.profile, last.kernel.cmdline), ("defconfig", "quiet init_on_alloc=1"))
         self.assertEqual(last.kernel.fragments, (Path("configs/kernel/balloon.config"), Path("extra.config")))
         self.assertEqual((last.guest.memory_mib, last.workload.target_mib), (8192, 1024))
-        self.assertEqual(last.qemu, config.QemuSpec("debian", Path("patches/qemu/batch-discard")))
+        self.assertEqual(last.qemu, specs.QemuSpec("debian", Path("patches/qemu/batch-discard")))
         self.assertEqual(job.cmdline(job.variant("v2")), "quiet init_on_alloc=0 loglevel=7")
 
     def test_targets_default_to_ram_down_to_target_and_the_seed_scenario_is_named(self):
-        self.assertEqual(config.load(write("guest: {memory_mib: 1024}\nworkload: {target_mib: 256}\n")).workload.pairs(
+        self.assertEqual(loader.load(write("guest: {memory_mib: 1024}\nworkload: {target_mib: 256}\n")).workload.pairs(
             1024), ((1024, 256),))
-        seed = next(job for choice, job in config.load(ROOT / "configs" / "scenarios.yaml").settings
+        seed = next(job for choice, job in loader.load(ROOT / "configs" / "scenarios.yaml").settings
                     if choice["scenario"] == "seed-8g")
         self.assertEqual((seed.guest.memory_mib, seed.workload.pairs(8192)), (8192, ((8192, 1024),)))
 
@@ -67,7 +67,7 @@ class AxesConfigTest(unittest.TestCase):
                  ("/run/qemu_build/batched/qemu", "source", "debian"),
                  ("/run/qemu_build/batched/qemu", "series", "patches/qemu/batch-discard"),
                  ("/run/variants/base", "variant", "base")]
-        job = config.from_params(items)
+        job = loader.from_params(items)
         self.assertEqual(job.axes, {"init_on_alloc": "on", "scenario": "seed-8g", "qemu_build": "batched"})
         self.assertEqual((job.kernel.cmdline, job.guest.memory_mib, job.qemu.source),
                          ("quiet init_on_alloc=1", 8192, "debian"))
@@ -85,14 +85,14 @@ class AxesConfigTest(unittest.TestCase):
                  ("workload:\n  targets: [[4096, 512]]\n", "job.yaml:2", "<= the guest's 2048 MiB")]
         for text, where, cause in cases:
             with self.subTest(text=text), self.assertRaises(ConfigError) as cm:
-                config.load(write(text))
+                loader.load(write(text))
             self.assertIn(where, str(cm.exception))
             self.assertIn(cause, str(cm.exception))
 
     def test_shipped_matrix_jobs_load(self):
         for name in ("matrix-kernel.yaml", "matrix-qemu.yaml", "scenarios.yaml"):
             with self.subTest(name):
-                job = config.load(ROOT / "configs" / name)
+                job = loader.load(ROOT / "configs" / name)
                 self.assertGreater(len(job.settings), 1)
 
 

@@ -2,7 +2,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import config
+from harness.config import loader, specs
 from harness.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,7 +16,7 @@ def write(text):
 
 class ConfigTest(unittest.TestCase):
     def test_default_job_loads_with_variants_and_rounds(self):
-        job = config.load(ROOT / "configs" / "default.yaml")
+        job = loader.load(ROOT / "configs" / "default.yaml")
         self.assertEqual([v.name for v in job.variants], ["base", "v1", "v2"])
         self.assertIsNone(job.variant("base").series)
         self.assertEqual(job.variant("v2").series, Path("patches/batch-pfns/v2"))
@@ -27,52 +27,52 @@ class ConfigTest(unittest.TestCase):
     def test_mistyped_key_names_file_line_and_closest_key(self):
         path = write("base: {debian: linux-source-6.1}\nguest:\n  memory_mib: 1024\n  acel: tcg\n")
         with self.assertRaises(ConfigError) as cm:
-            config.load(path)
+            loader.load(path)
         self.assertIn(f"{path}:4", str(cm.exception))
         self.assertIn("guest.acel", str(cm.exception))
         self.assertIn("did you mean 'accel'", str(cm.exception))
 
     def test_unknown_section_is_named(self):
         with self.assertRaises(ConfigError) as cm:
-            config.load(write("workloads: {cycles: 3}\n"))
+            loader.load(write("workloads: {cycles: 3}\n"))
         self.assertIn(":1: unknown key 'workloads'", str(cm.exception))
         self.assertIn("'workload'", str(cm.exception))
 
     def test_invalid_yaml_names_line(self):
         path = write("guest:\n  memory_mib: [1\n")
         with self.assertRaises(ConfigError) as cm:
-            config.load(path)
+            loader.load(path)
         self.assertIn("invalid YAML", str(cm.exception))
         self.assertRegex(str(cm.exception), rf"{path}:\d+")
 
     def test_target_above_guest_ram_or_below_floor(self):
         for target in (4096, 2048, 10):
             with self.subTest(target=target), self.assertRaises(ConfigError) as cm:
-                config.load(write(f"guest: {{memory_mib: 2048}}\nworkload: {{target_mib: {target}}}\n"))
+                loader.load(write(f"guest: {{memory_mib: 2048}}\nworkload: {{target_mib: {target}}}\n"))
             self.assertIn(f"balloon target {target} MiB", str(cm.exception))
             self.assertIn(":2:", str(cm.exception))
 
     def test_wrong_type_and_bad_accel(self):
         with self.assertRaises(ConfigError) as cm:
-            config.load(write("workload: {cycles: three}\n"))
+            loader.load(write("workload: {cycles: three}\n"))
         self.assertIn("workload.cycles must be int", str(cm.exception))
         with self.assertRaises(ConfigError) as cm:
-            config.load(write("guest: {accel: hvf}\n"))
+            loader.load(write("guest: {accel: hvf}\n"))
         self.assertIn("accel 'hvf'", str(cm.exception))
         with self.assertRaises(ConfigError) as cm:
-            config.load(write("guest: {placement: pinned}\n"))
+            loader.load(write("guest: {placement: pinned}\n"))
         self.assertIn("placement 'pinned' is not one of shared, split", str(cm.exception))
-        self.assertEqual(config.load(write("guest: {placement: split}\n")).guest.placement, "split")
+        self.assertEqual(loader.load(write("guest: {placement: split}\n")).guest.placement, "split")
 
     def test_git_base_needs_ref(self):
         with self.assertRaises(ConfigError) as cm:
-            config.load(write("base: {git: /src/linux}\n"))
+            loader.load(write("base: {git: /src/linux}\n"))
         self.assertIn("needs a ref", str(cm.exception))
 
     def test_job_files_are_told_from_other_mux_files(self):
-        self.assertTrue(config.is_job_file(ROOT / "configs" / "check.yaml"))
-        self.assertTrue(config.is_job_file(write("workloads: {cycles: 3}\n")))
-        self.assertFalse(config.is_job_file(write("timeout: 30\ndistro: !mux\n  fedora: {name: f}\n")))
+        self.assertTrue(loader.is_job_file(ROOT / "configs" / "check.yaml"))
+        self.assertTrue(loader.is_job_file(write("workloads: {cycles: 3}\n")))
+        self.assertFalse(loader.is_job_file(write("timeout: 30\ndistro: !mux\n  fedora: {name: f}\n")))
 
     def test_from_params_rebuilds_the_same_job(self):
         items = [
@@ -83,17 +83,17 @@ class ConfigTest(unittest.TestCase):
             ("/run/variants/v2", "series", "patches/batch-pfns/v2"),
             ("/run/rounds/r1", "round", 1),
         ]
-        job = config.from_params(items + [("/run/qemu", "source", "debian"), ("/run/qemu/balloon", "ranges", True)])
+        job = loader.from_params(items + [("/run/qemu", "source", "debian"), ("/run/qemu/balloon", "ranges", True)])
         self.assertEqual(job.guest.memory_mib, 1024)
         self.assertEqual(job.variant("v2").series, Path("patches/batch-pfns/v2"))
         self.assertEqual(job.qemu.balloon, (("ranges", "on"),))  # a mapping in a section is a node of its own
         with self.assertRaises(ConfigError) as cm:
-            config.from_params([("/run/guest", "memory", 1024)])
+            loader.from_params([("/run/guest", "memory", 1024)])
         self.assertIn("did you mean 'memory_mib'", str(cm.exception))
 
     def test_a_variant_runs_on_its_own_qemu_and_compare_names_pairs_of_variants(self):
-        job = config.load(ROOT / "configs" / "seed.yaml")
-        self.assertEqual(job.qemu_of(job.variant("base")), config.QemuSpec())  # the job's: the system QEMU
+        job = loader.load(ROOT / "configs" / "seed.yaml")
+        self.assertEqual(job.qemu_of(job.variant("base")), specs.QemuSpec())  # the job's: the system QEMU
         own = job.qemu_of(job.variant("ranges-v2"))
         self.assertEqual((own.source, own.series, own.balloon), ("debian", Path("patches/qemu/ranges"),
                                                                  (("ranges", "on"),)))
@@ -110,7 +110,7 @@ class ConfigTest(unittest.TestCase):
                  "a QEMU series needs a QEMU built from source"),
                 ("qemus:\n  r: {sorce: debian}\n", 6, "unknown key 'qemus.r.sorce'")):
             with self.subTest(extra=extra), self.assertRaises(ConfigError) as cm:
-                config.load(write(head + extra))
+                loader.load(write(head + extra))
             self.assertIn(f":{line}: ", str(cm.exception))
             self.assertIn(words, str(cm.exception))
 
@@ -132,7 +132,7 @@ variants: !mux
 
 class HostsConfigTest(unittest.TestCase):
     def test_hosts_are_parsed_and_variants_placed(self):
-        job = config.load(write(HOSTS))
+        job = loader.load(write(HOSTS))
         lab1, lab2, here = job.hosts
         self.assertEqual((lab1.user, lab1.address, lab1.port), ("root", "10.254.1.2", 22))
         self.assertEqual(lab1.key, Path("~/.ssh/lab").expanduser())
@@ -142,14 +142,14 @@ class HostsConfigTest(unittest.TestCase):
         self.assertIs(job.host(), lab1)
         self.assertIs(job.host("lab2"), lab2)
         self.assertFalse(job.compare_across_hosts)
-        self.assertIsNone(config.load(write("guest: {cpus: 1}\n")).host())
+        self.assertIsNone(loader.load(write("guest: {cpus: 1}\n")).host())
 
     def test_no_hosts_runs_on_the_controller_and_across_hosts_is_a_bool(self):
-        job = config.load(write("compare_across_hosts: true\n"))
+        job = loader.load(write("compare_across_hosts: true\n"))
         self.assertEqual(job.hosts, ())
         self.assertTrue(job.compare_across_hosts)
         with self.assertRaises(ConfigError) as cm:
-            config.load(write("compare_across_hosts: 1\n"))
+            loader.load(write("compare_across_hosts: 1\n"))
         self.assertIn("compare_across_hosts must be bool", str(cm.exception))
 
     def test_host_errors_name_file_line_and_key(self):
@@ -166,24 +166,24 @@ class HostsConfigTest(unittest.TestCase):
         ]
         for text, line, message in cases:
             with self.subTest(text=text), self.assertRaises(ConfigError) as cm:
-                config.load(write(text))
+                loader.load(write(text))
             self.assertIn(line, str(cm.exception))
             self.assertIn(message, str(cm.exception))
 
     def test_variant_host_must_be_defined_and_names_repeat_only_across_hosts(self):
         path = write(HOSTS.replace("host: lab2", "host: lab3"))
         with self.assertRaises(ConfigError) as cm:
-            config.load(path)
+            loader.load(path)
         self.assertIn(f"{path}:10: no host named 'lab3'", str(cm.exception))
         self.assertIn("did you mean 'lab2'", str(cm.exception))
         with self.assertRaises(ConfigError) as cm:
-            config.load(write(HOSTS.replace("host: lab2", "host: lab1")))
+            loader.load(write(HOSTS.replace("host: lab2", "host: lab1")))
         self.assertIn("variant names repeat on one host", str(cm.exception))
         with self.assertRaises(ConfigError):
-            config.load(write("variants: !mux\n  a: {variant: base, host: lab1}\n"))
+            loader.load(write("variants: !mux\n  a: {variant: base, host: lab1}\n"))
 
     def test_from_params_rebuilds_hosts(self):
-        job = config.from_params([
+        job = loader.from_params([
             ("/run", "hosts", [{"name": "lab1", "ssh": "root@10.254.1.2:22", "key": "/k", "known_hosts": "/kh"}]),
             ("/run", "compare_across_hosts", True),
             ("/run/variants/a", "variant", "base"),

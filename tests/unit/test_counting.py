@@ -8,10 +8,10 @@ from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from unittest import mock
 
-from harness import config
 from harness.build import plugin
 from harness.command import CommandResult
-from harness.config import GuestSpec
+from harness.config import loader
+from harness.config.specs import GuestSpec
 from harness.errors import BuildError, HostError, PrerequisiteError
 from harness.run import workload
 from harness.run.guest import COUNTER, NOT_ON_KVM, Guest, command_line
@@ -177,9 +177,9 @@ class ConfigTest(unittest.TestCase):
     def test_counting_is_on_by_default_and_a_job_can_turn_it_off(self):
         path = Path(self.enterContext(tempfile.TemporaryDirectory())) / "job.yaml"
         path.write_text("base: {debian: linux-source-6.1}\n")
-        self.assertTrue(config.load(path).guest.count_insns)
+        self.assertTrue(loader.load(path).guest.count_insns)
         path.write_text("base: {debian: linux-source-6.1}\nguest: {count_insns: false}\n")
-        self.assertFalse(config.load(path).guest.count_insns)
+        self.assertFalse(loader.load(path).guest.count_insns)
 
 
 if __name__ == "__main__":

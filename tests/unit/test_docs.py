@@ -6,7 +6,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import cli, config
+from harness import cli
+from harness.config import loader, schema
 from harness.results import contract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,13 +81,13 @@ class DocsTest(unittest.TestCase):
         block = re.search(r"## Job YAML\n\n((?:    .*\n)+)", readme)[1]
         job = Path(tempfile.mkdtemp()) / "job.yaml"
         job.write_text("\n".join(line[4:] for line in block.splitlines()) + "\n")
-        config.load(job)
+        loader.load(job)
 
     def test_every_config_key_of_the_docs_exists(self):
-        keys = {k for section in config.SCHEMA.values() for k in section} | set(config.SCHEMA)
+        keys = {k for section in schema.SCHEMA.values() for k in section} | set(schema.SCHEMA)
         for path, text in texts():
             for section, key in re.findall(r"`(workload|kernel)\.(\w+)`", text):
-                self.assertIn(key, config.SCHEMA[section], f"{path}: {section}.{key}")
+                self.assertIn(key, schema.SCHEMA[section], f"{path}: {section}.{key}")
             for key in re.findall(r"`(\w+_s)`", text):  # a job key or a sample's field
                 self.assertIn(key, keys | set(contract.Sample.__dataclass_fields__), f"{path}: {key}")
 

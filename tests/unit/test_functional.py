@@ -4,7 +4,7 @@ import itertools
 import unittest
 from types import SimpleNamespace
 
-from harness.config import GuestSpec
+from harness.config.specs import GuestSpec
 from harness.errors import GuestError, HarnessError, QMPError
 from harness.run import accounting, balloon, console, functional
 from harness.run.guest import command_line

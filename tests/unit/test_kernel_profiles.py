@@ -5,7 +5,7 @@ import unittest
 from pathlib import Path
 
 from harness.build import kernel
-from harness.config import KernelSpec
+from harness.config.specs import KernelSpec
 from harness.errors import ConfigError, PrerequisiteError
 from harness.intake.tree import Base
 

@@ -5,8 +5,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import config
 from harness.commands import review
+from harness.config import loader
 from harness.intake.apply import Outcome
 from harness.intake.series import read_series
 
@@ -51,7 +51,7 @@ class ReviewTest(unittest.TestCase):
                                {"v1": ROOT / "patches/batch-pfns/v1", "v2": ROOT / "patches/batch-pfns/v2"}, 3)
         path = Path(tempfile.mkdtemp()) / "job.yaml"
         path.write_text(text)
-        job = config.load(path)
+        job = loader.load(path)
         self.assertEqual([v.name for v in job.variants], ["base", "v1", "v2"])
         self.assertEqual(job.rounds, 3)
         self.assertEqual(job.workload.cycles, 8)

@@ -5,7 +5,7 @@ import numpy as np
 from test_config import write
 from test_stats import boots, samples
 
-from harness import config
+from harness.config import loader
 from harness.errors import ConfigError
 from harness.judge import outcomes, report, sequential, stats
 
@@ -110,14 +110,14 @@ class ConfigLooksTest(unittest.TestCase):
     JOB = "base: {debian: linux-source-6.1}\nlooks: %s\nrounds: !mux\n  r1: {round: 1}\n  r2: {round: 2}\n"
 
     def test_looks_end_at_the_last_round(self):
-        self.assertEqual(config.load(write(self.JOB % "[1, 2]")).looks, (1, 2))
+        self.assertEqual(loader.load(write(self.JOB % "[1, 2]")).looks, (1, 2))
         with self.assertRaises(ConfigError) as cm:
-            config.load(write(self.JOB % "[1]"))
+            loader.load(write(self.JOB % "[1]"))
         self.assertIn("job.yaml:2: the last look must be the last round (2), not 1", str(cm.exception))
 
     def test_looks_are_ascending_rounds(self):
         with self.assertRaises(ConfigError) as cm:
-            config.load(write(self.JOB % "[2, 1]"))
+            loader.load(write(self.JOB % "[2, 1]"))
         self.assertIn("looks must be rounds in ascending order", str(cm.exception))
 
 

@@ -1,0 +1,1 @@
+"""Job files, one module a job: specs, loader, axes, schema, checks, hints."""
