@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.judge import outcomes, report, stats
+from harness.judge import outcomes, policy, report, stats
 
 
 def run_job(config, results):
@@ -62,7 +62,7 @@ def main():
         for o in outcomes.outcomes(doc):
             if o["status"] != "PASS":
                 print(f"job {n}: {o['label']} {outcomes.failure_text(o, 120)}")
-        comps = report.comparisons(doc)
+        comps = policy.comparisons(doc)
         for c in comps:
             tally[(c.op, c.metric, c.variant, c.verdict.split(" (")[0].split(":")[0])] += 1
             if c.metric in ("wall_s", "qemu_cpu_s"):

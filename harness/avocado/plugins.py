@@ -10,7 +10,6 @@ beside it, and prints the job's outcome and the primary metrics' table. Jobs wit
 """
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 from avocado.core import exit_codes
@@ -25,7 +24,7 @@ from harness.errors import ConfigError, HarnessError
 from harness.intake import tree
 from harness.intake.apply import range_diff
 from harness.intake.series import read_series
-from harness.judge import answers, report
+from harness.judge import answers, html, policy, report, stats
 from harness.results import contract
 from harness.run import console
 
@@ -88,16 +87,16 @@ def finish(job_dir, tests=(), job_files=()):
     data["variants"].sort(key=lambda v: order.index(v["name"]) if v["name"] in order else len(order))
     data["range_diff"] = range_diffs(jobs)
     looks = next((job.looks for job in jobs if job.looks), None)
-    if looks and (at := report.stop(data, looks)):
+    if looks and (at := policy.stop(data, looks)):
         data["sequential"] = {"looks": list(looks), "round": at.round, "index": at.index, "alpha": at.alpha,
                               "decided": at.decided, "how": at.how()}
-    comps = report.comparisons(data)
-    data["comparisons"] = [asdict(c) for c in comps]
+    comps = policy.comparisons(data)
+    data["comparisons"] = [stats.record(c) for c in comps]
     data["answers"] = [answers.record(a) for a in answers.answers(comps)]
     short = f"{report.facts(data)}\n\n{report.table(data, comps)}\n"
     contract.write_json(job_dir / "balloon" / "results.json", data)
     (job_dir / "balloon" / "table.txt").write_text(f"{report.facts(data)}\n\n{report.table(data, comps, full=True)}\n")
-    (job_dir / "balloon" / "report.html").write_text(report.html(data, comps))
+    (job_dir / "balloon" / "report.html").write_text(html.page(data, comps))
     return short
 
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.judge import report
+from harness.judge import html, policy
 from harness.results import contract
 
 
@@ -19,7 +19,7 @@ def write(path, data):
     """Render ``data`` to ``path``; a failed write raises HarnessError."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(report.html(data, report.comparisons(data)))
+        path.write_text(html.page(data, policy.comparisons(data)))
     except OSError as exc:
         raise HarnessError(f"cannot write {path}: {exc.strerror}", hint="choose another path with -o") from exc
     return path

@@ -28,7 +28,7 @@ from harness.intake import tree
 from harness.intake.apply import APPLIES, check_series, range_diff
 from harness.intake.fetch import fetched, source
 from harness.intake.series import read_series
-from harness.judge import answers, outcomes, report
+from harness.judge import answers, outcomes, policy
 from harness.results import contract
 from harness.results.metrics import LABELS
 
@@ -128,7 +128,7 @@ def reply(bench, functional, names, versions, applies, commands, tested_by):
     out = []
     comps = {(c["variant"], c["op"], c["metric"]): c for c in bench.get("comparisons", [])}
     answered = {(a["variant"], a["op"]): a for a in bench.get("answers", []) if a["axis"] == "variant"
-                and a["baseline"] == report.baseline_of(bench)}
+                and a["baseline"] == policy.baseline_of(bench)}
     bench_out = {o["variant"]: o for o in outcomes.outcomes(bench)}
     checks = [o for f in functional for o in f.get("outcomes", [])]
     everything = True
@@ -169,7 +169,7 @@ def reply(bench, functional, names, versions, applies, commands, tested_by):
                  f"{job.get('memory_mib')} MiB guest, kernel config {str(version.get('config_sha256'))[:12]}, "
                  f"command line '{job.get('cmdline') or ''}', {measured}; base "
                  f"{bench['variants'][0]['kernel'].get('release', '?')}. Changes are of each "
-                 f"boot's lower quartile, with {report.level(bench) * 100:.4g} % intervals.", hang="")
+                 f"boot's lower quartile, with {policy.level(bench) * 100:.4g} % intervals.", hang="")
     out += ["", "Reproduce (from a balloon-harness checkout):"]
     for line in commands:
         out += _shell(line)

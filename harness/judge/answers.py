@@ -31,7 +31,7 @@ class Answer:
     op: str
     variant: str
     baseline: str
-    where: str | None
+    setting: str | None   # where both sides were measured (``stats.setting``; results.json: ``where``)
     axis: str
     time: object          # the time's ``stats.Comparison``
     counted: tuple        # the op's counted comparisons
@@ -96,20 +96,20 @@ def answers(comps):
     baseline, setting and axis, in the comparisons' order."""
     questions = {}
     for c in comps:
-        questions.setdefault((c.op, c.variant, c.baseline, c.where, c.axis), []).append(c)
+        questions.setdefault((c.op, c.variant, c.baseline, c.setting, c.axis), []).append(c)
     out = []
-    for (op, variant, baseline, where, axis), mine in questions.items():
+    for (op, variant, baseline, setting, axis), mine in questions.items():
         time = next((c for c in mine if c.primary), None)
         if time is None:
             continue
         counted = tuple(c for c in mine if c.counted)
         counts = counted and time.one_qemu and all(c.decided for c in counted)
         by = TIME if time.changed else COUNTED if counts else TIME if time.decided else None
-        out.append(Answer(op, variant, baseline, where, axis, time, counted, by))
+        out.append(Answer(op, variant, baseline, setting, axis, time, counted, by))
     return out
 
 
 def record(a):
-    """An answer for results.json."""
-    return {"op": a.op, "variant": a.variant, "baseline": a.baseline, "where": a.where, "axis": a.axis,
+    """An answer for results.json (its setting under the key ``where``)."""
+    return {"op": a.op, "variant": a.variant, "baseline": a.baseline, "where": a.setting, "axis": a.axis,
             "by": a.by, "spread": a.time.spread, "text": a.text()}

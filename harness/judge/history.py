@@ -13,7 +13,9 @@ prediction interval (Student's t with k−1 degrees of freedom over the k nights
 mean of tonight and the night before it against the nights before those.  Only the primary metric (time to target)
 of a candidate can fail the night, at a false-alarm rate of ``FALSE_ALARM`` per night split evenly (Bonferroni)
 over every look at every such metric; the base's level and the secondary metrics are reported, with Holm for the
-latter, but never fail it.  With fewer than ``min_nights`` nights alike there is no verdict.
+latter, but never fail it.  With fewer than ``min_nights`` nights alike there is no verdict.  A night whose tests
+ended for a reason other than the kernels under test (``harness_errors``) is not stored.  ``Tonight`` gathers a
+night's verdicts for harness/judge/exports.py to publish.
 benchmarks/nightly_replay.py measures the false alarms and the detection of a step.
 """
 
@@ -23,11 +25,12 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from scipy import stats as scipy_stats
 
 from harness.errors import HarnessError
-from harness.judge import stats
+from harness.judge import answers, outcomes, stats
 from harness.results.metrics import METRICS, metric
 
 DB_NAME = "history.sqlite"
@@ -79,6 +82,54 @@ class Trend:
     @property
     def judged(self):
         return self.p_tonight is not None
+
+
+@dataclass(frozen=True)
+class Tonight:
+    """Tonight's verdicts: the job, every trend, the nights alike compared with, what changed, every variant's
+    outcome."""
+
+    job_dir: Path
+    time: str
+    trends: tuple
+    nights: tuple
+    changes: tuple
+    outcomes: tuple
+    min_nights: int = MIN_NIGHTS
+    answers: tuple = ()  # tonight's job's answers that its time did not decide (harness/judge/answers.py)
+
+    @classmethod
+    def of(cls, conn, night, data, when, count=14, min_nights=MIN_NIGHTS):
+        """Night ``night`` (stored from results.json ``data`` at ``when``) against up to ``count`` nights alike
+        before it."""
+        trends_, nights = judge(conn, night, min_nights, count)
+        return cls(Path(data["job"]["dir"]), when, tuple(trends_), tuple(nights), tuple(changes(conn, night, nights)),
+                   tuple(outcomes.outcomes(data)), min_nights,
+                   tuple(f"{a['variant']} {a['op']}: {a['text']}" for a in data.get("answers", [])
+                         if a["by"] != answers.TIME))
+
+    @property
+    def regressions(self):
+        return [t for t in self.trends if t.regression]
+
+    @property
+    def failed(self):
+        return [o for o in self.outcomes if o["status"] != "PASS"]
+
+    @property
+    def status(self):
+        """b4's words: fail (a regression or a variant that did not pass), warn (too few nights alike), pass."""
+        if self.regressions or self.failed:
+            return "fail"
+        return "pass" if any(t.judged for t in self.trends if t.alerting) else "warn"
+
+
+def harness_errors(data):
+    """Raise HarnessError for a test that ended for a reason other than the kernel under test (ERROR, CANCEL, …):
+    such a night says nothing about the kernels and is not stored."""
+    for o in data.get("outcomes", []):
+        if o["status"] not in ("PASS", "WARN", "FAIL"):
+            raise HarnessError(f"{o['test']} ({o['variant']}) ended {o['status']}: {o['reason']}", log=o.get("log"))
 
 
 def connect(path):
@@ -150,11 +201,11 @@ def samples_of(conn, nights):
 
 def levels(samples):
     """{(variant, setting, op, metric): mean log boot Q1} of one night's samples, and {(variant, setting): config
-    hash}; a setting is the host and axis leaves (``stats.where``)."""
+    hash}; a setting is the host and axis leaves (``stats.setting``)."""
     groups = defaultdict(list)
     configs = {}
     for s in samples:
-        setting = stats.where(s, per_host=True)
+        setting = stats.setting(s, per_host=True)
         groups[(s["variant"], setting, s["op"])].append(s)
         configs[(s["variant"], setting)] = s.get("config_sha256")
     out = {}

@@ -15,6 +15,8 @@ rate of the job.  A comparison whose adjusted p < ``ALPHA`` says the metric's wo
 (instructions, requests), less/more CPU.  Otherwise it says "no significant change" only if the
 job could have seen a change of ``MARGIN``: ``detectable`` is the change found with ``POWER`` (80 %) at this
 noise and boot count; where that exceeds ``MARGIN`` the verdict is "inconclusive" with the boots it would take.
+The test's own arithmetic and its power (``Welch``, ``detectable``, ``boots_needed``, with ``MARGIN``, ``POWER``
+and ``MIN_BOOTS``) are harness/judge/welch.py; this module groups the samples, judges and words the verdicts.
 
 A variant is compared only with the baseline measured alike: in the same leaf of every other axis of the job (a
 sample's ``axes``) and, with ``per_host``, on the same host.  ``compare_axes`` compares along the other axes the
@@ -24,21 +26,14 @@ of these rules.
 """
 
 import math
-import warnings
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
-from scipy import stats as scipy_stats
-from scipy.special import stdtrit
-
+from harness.judge.welch import MARGIN, MIN_BOOTS, POWER, Welch, boots_needed, detectable
 from harness.results.metrics import METRICS, metric
 
 ALPHA = 0.05     # false-change rate of each family of comparisons
 LEVEL = 1 - ALPHA
-POWER = 0.8      # "could detect": the change found this often
-MARGIN = 0.10    # "no significant change" only where a change of this size would have been detected
-MIN_BOOTS = 3    # boots a side a verdict needs
-MAX_BOOTS = 500  # beyond this "needs" is not worth saying
 
 
 def median(xs):
@@ -71,7 +66,7 @@ class Summary:
     q1: float          # lower quartile of all the cycles
     iqr: float
     cv: float          # standard deviation / mean of the cycles
-    where: str | None = None  # the host and axis leaves the samples share (None: one setting, pooled hosts)
+    setting: str | None = None  # the host and axis leaves the samples share (None: one setting, pooled hosts)
 
 
 @dataclass(frozen=True)
@@ -90,7 +85,7 @@ class Comparison:
     detectable: float | None   # the change found with POWER at this noise and boot count, as a fraction
     needs: int                 # boots a side for ``detectable`` <= MARGIN (0: already there)
     primary: bool
-    where: str | None = None   # where both were measured, as in ``Summary``
+    setting: str | None = None  # where both were measured, as in ``Summary`` (results.json: ``where``)
     axis: str = "variant"      # what is compared: the variants, or the leaves of this axis
     counted: bool = False      # counted work (``Metric.counted``)
     spread: float | None = None  # the host's speed over both sides' measured operations of the op: max / min
@@ -111,7 +106,7 @@ def hosts(samples):
     return sorted({s.get("host") for s in samples}, key=lambda h: h or "")
 
 
-def where(sample, per_host=False):
+def setting(sample, per_host=False):
     """The setting a sample is compared within: its host (with ``per_host``) and its leaf of every axis."""
     parts = ([sample.get("host") or "?"] if per_host else []) + [
         f"{a}={v}" for a, v in sorted((sample.get("axes") or {}).items())]
@@ -140,20 +135,20 @@ def axes_of(samples):
 
 
 def summarize(samples, per_host=False):
-    """Summaries per (op, metric, variant, warm-up or not), per setting (``where``)."""
+    """Summaries per (op, metric, variant, warm-up or not), per setting (``setting``)."""
     groups = defaultdict(list)
     for s in samples:
         for m in METRICS:
             if s.get(m.name) is not None:
-                groups[(s["op"], m.name, s["variant"], s["warmup"], where(s, per_host))].append(s)
+                groups[(s["op"], m.name, s["variant"], s["warmup"], setting(s, per_host))].append(s)
     out = []
-    for (op, name, variant, warm, setting), group in groups.items():
+    for (op, name, variant, warm, at), group in groups.items():
         xs = [s[name] for s in group]
         mean = sum(xs) / len(xs)
         sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
         out.append(Summary(op, name, variant, warm, len(xs), len({(s.get("host"), s["boot"]) for s in group}),
                            median(xs), lower_quartile(xs), quantile(xs, 0.75) - quantile(xs, 0.25),
-                           sd / mean if mean else 0.0, setting))
+                           sd / mean if mean else 0.0, at))
     return out
 
 
@@ -164,58 +159,6 @@ def boot_q1s(samples, name):
         if not s["warmup"] and s.get(name) is not None:
             by_boot[(s.get("host"), s["boot"])].append(s[name])
     return {b: lower_quartile(xs) for b, xs in by_boot.items()}
-
-
-def detectable(se, df, alpha=ALPHA, power=POWER):
-    """The change (a fraction, upwards) a two-sided test at ``alpha`` finds with ``power`` given the standard error
-    ``se`` of a log ratio with ``df`` degrees of freedom."""
-    return math.expm1((stdtrit(df, 1 - alpha / 2) + stdtrit(df, power)) * se)  # t quantiles, as t.ppf
-
-
-def boots_needed(sd, alpha=ALPHA, margin=MARGIN):
-    """Boots a side (equal sides, boot-to-boot standard deviation ``sd`` of log Q1) for ``detectable`` <= margin;
-    ``detectable`` falls as boots are added, so a bisection finds the fewest."""
-    lo, hi = MIN_BOOTS, MAX_BOOTS
-    while lo < hi:
-        n = (lo + hi) // 2
-        if detectable(sd * math.sqrt(2 / n), 2 * n - 2, alpha) <= margin:
-            hi = n
-        else:
-            lo = n + 1
-    return lo
-
-
-@dataclass(frozen=True)
-class Welch:
-    """Welch's t-test of two sets of boot statistics, on their logs: the ratio, its interval, p, and power."""
-
-    ratio: float
-    ci: tuple
-    p: float
-    se: float
-    df: float
-    sd: float  # the pooled boot-to-boot standard deviation of log Q1
-
-    @classmethod
-    def of(cls, base, variant, level=LEVEL):
-        ref = math.log(base[0])  # centred: counts vary by 0.01 %, which the moments of raw logs would lose
-        lb, lv = [math.log(x) - ref for x in base], [math.log(x) - ref for x in variant]
-        diff = sum(lv) / len(lv) - sum(lb) / len(lb)
-        vb, vv = _var(lb), _var(lv)
-        se = math.sqrt(vb / len(lb) + vv / len(lv))
-        if se == 0:  # every boot alike on each side: the difference is exact
-            return cls(math.exp(diff), (math.exp(diff),) * 2, 0.0 if diff else 1.0, 0.0, len(lb) + len(lv) - 2, 0.0)
-        with warnings.catch_warnings():  # one side's counts all alike (requests) is exact, not a precision loss
-            warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
-            res = scipy_stats.ttest_ind(lv, lb, equal_var=False)
-        lo, hi = res.confidence_interval(level)
-        sd = math.sqrt(((len(lb) - 1) * vb + (len(lv) - 1) * vv) / (len(lb) + len(lv) - 2))
-        return cls(math.exp(diff), (math.exp(lo), math.exp(hi)), float(res.pvalue), se, float(res.df), sd)
-
-
-def _var(xs):
-    mean = sum(xs) / len(xs)
-    return sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
 
 
 def holm(ps):
@@ -257,17 +200,17 @@ def words(m, ratio, p_adjusted, seen, boots, needs, alpha=ALPHA):
 
 def compare(samples, baseline, per_host=False, alpha=ALPHA):
     """Compare every non-baseline variant with ``baseline`` on every metric and op (warm-up excluded), within each
-    setting (``where``; a setting without the baseline: no comparison), each family at ``alpha`` (a sequential
+    setting (``setting``; a setting without the baseline: no comparison), each family at ``alpha`` (a sequential
     job's look sets it lower), its intervals at 1 - ``alpha``."""
     groups = defaultdict(list)
     for s in samples:
-        groups[(s["variant"], where(s, per_host))].append(s)
+        groups[(s["variant"], setting(s, per_host))].append(s)
     out = []
-    for (variant, setting), mine in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-        base = groups.get((baseline, setting))
+    for (variant, at), mine in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        base = groups.get((baseline, at))
         if variant == baseline or not base:
             continue
-        out += _family(mine, base, variant, baseline, setting, alpha)
+        out += _family(mine, base, variant, baseline, at, alpha)
     return out
 
 
@@ -279,7 +222,7 @@ def family_of(m):
     return "primary" if m.primary else "counted" if m.counted else "secondary"
 
 
-def _family(mine, base, variant, baseline, setting, alpha):
+def _family(mine, base, variant, baseline, at, alpha):
     """The comparisons of one variant in one setting, Holm-adjusted per family (primary, counted, secondary)."""
     ops = list(dict.fromkeys(s["op"] for s in mine if not s["warmup"]))
     q1s = {(op, m): (list(boot_q1s([s for s in base if s["op"] == op], m.name).values()),
@@ -302,7 +245,7 @@ def _family(mine, base, variant, baseline, setting, alpha):
         n, nb, ratio, ci, p, seen, needs, said = judged[(op, m.name)]
         verdict = said or words(m, ratio, adjusted[(op, m.name)], seen, min(n, nb), needs, alpha)
         out.append(Comparison(op, m.name, variant, baseline, n, nb, ratio, ci, p, adjusted[(op, m.name)], verdict,
-                              seen, needs, m.primary, setting, counted=m.counted,
+                              seen, needs, m.primary, at, counted=m.counted,
                               spread=spreads[op], one_qemu=one_qemu))
     return out
 
@@ -326,3 +269,8 @@ def compare_axes(samples, per_host=False, alpha=ALPHA):
     the other axes and the variant."""
     return [replace(c, axis=axis) for axis, leaves in axes_of(samples).items()
             for c in compare(along(samples, axis), f"{axis}={leaves[0]}", per_host, alpha)]
+
+
+def record(c):
+    """A comparison for results.json: its fields in order, the setting under the key ``where`` it has always had."""
+    return {("where" if k == "setting" else k): v for k, v in asdict(c).items()}

@@ -5,7 +5,7 @@ from pathlib import Path
 from avocado.core.exceptions import TestSkipError
 
 from harness.avocado.base import BalloonTest
-from harness.judge import report, sequential
+from harness.judge import policy, sequential
 from harness.results import contract
 from harness.run import workload
 
@@ -21,8 +21,8 @@ class Benchmark(BalloonTest):
         super().setUp()
         if self.job.looks and self.round > self.job.looks[0]:
             done = contract.gather(Path(self.logdir).parents[1])  # this job's tests so far
-            why = sequential.stop_reason(done["samples"], report.baseline_of(done), self.job.looks, self.round,
-                                         report.per_host(done), self.job.pairs)
+            why = sequential.stop_reason(done["samples"], policy.baseline_of(done), self.job.looks, self.round,
+                                         policy.per_host(done), self.job.pairs)
             if why:
                 raise TestSkipError(why)
 

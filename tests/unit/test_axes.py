@@ -10,7 +10,7 @@ from test_config import write
 
 from harness.config import loader, specs
 from harness.errors import ConfigError
-from harness.judge import report, stats
+from harness.judge import html, policy, report, stats
 from harness.results import contract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,23 +111,26 @@ def doc():
 
 class AxesComparisonTest(unittest.TestCase):
     def test_variants_compared_within_a_setting_and_the_axis_within_a_variant(self):
-        comps = report.comparisons(doc())
-        variant = {c.where: c for c in comps if c.axis == "variant"}
+        comps = policy.comparisons(doc())
+        variant = {c.setting: c for c in comps if c.axis == "variant"}
         self.assertEqual(set(variant), {"init_on_alloc=off", "init_on_alloc=on"})
         for c in variant.values():
             self.assertEqual((c.variant, c.baseline, c.verdict), ("v2", "base", "faster"))
             self.assertAlmostEqual(c.ratio, 0.9, delta=0.02)
-        axis = {c.where: c for c in comps if c.axis == "init_on_alloc"}
+        axis = {c.setting: c for c in comps if c.axis == "init_on_alloc"}
         self.assertEqual(set(axis), {"variant=base", "variant=v2"})
         for c in axis.values():
             self.assertEqual((c.variant, c.baseline, c.verdict), ("init_on_alloc=on", "init_on_alloc=off", "slower"))
             self.assertAlmostEqual(c.ratio, 2.0, delta=0.05)
+        record = stats.record(axis["variant=v2"])  # results.json keeps the key it has always had
+        self.assertEqual(list(record)[-6:-4], ["primary", "where"])
+        self.assertEqual(record["where"], "variant=v2")
 
     def test_pooling_an_axis_when_asked(self):
         from harness.commands import compare
         pooled = compare.pool(doc(), ["init_on_alloc"])
-        (c,) = report.comparisons(pooled)
-        self.assertEqual((c.variant, c.where, c.axis), ("v2", None, "variant"))
+        (c,) = policy.comparisons(pooled)
+        self.assertEqual((c.variant, c.setting, c.axis), ("v2", None, "variant"))
         with self.assertRaises(ConfigError) as cm:
             compare.pool(doc(), ["profile"])
         self.assertIn("--pool profile: no such axis", str(cm.exception))
@@ -142,7 +145,7 @@ class AxesComparisonTest(unittest.TestCase):
                                                                            "source": "qemu=1:7.2", "series": ["x"]},
                           "memory_mib": 2048, "cpus": 1, "cmdline": f"init_on_alloc={n}"}
                          for n, leaf in enumerate(("off", "on"))]
-        page = report.html(d, report.comparisons(d))
+        page = html.page(d, policy.comparisons(d))
         self.assertIn('id="settings"', page)
         self.assertIn("init_on_alloc=1", page)
         self.assertIn("vs init_on_alloc=off", page)
@@ -163,7 +166,7 @@ class AxesComparisonTest(unittest.TestCase):
         self.assertEqual(len(d["variants"]), 2)  # one kernel entry per setting
         self.assertEqual([st["cmdline"] for st in d["settings"]], ["init_on_alloc=0", "init_on_alloc=1"])
         self.assertEqual((d["job"]["cmdline"], d["job"]["host"]), ("per setting", "vm"))  # not the last test's
-        self.assertEqual(stats.where(d["samples"][1], per_host=True), "vm, init_on_alloc=on")
+        self.assertEqual(stats.setting(d["samples"][1], per_host=True), "vm, init_on_alloc=on")
 
 
 if __name__ == "__main__":

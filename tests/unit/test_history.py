@@ -10,7 +10,7 @@ import kcidb_io
 
 from harness.commands import nightly
 from harness.errors import ConfigError, HarnessError
-from harness.judge import history, outcomes
+from harness.judge import exports, history, outcomes
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = "base: {debian: linux-source-6.1}\n"
@@ -138,7 +138,7 @@ class TrendTest(unittest.TestCase):
         cpu = next(t for t in trends if (t.variant, t.metric) == ("candidate", "qemu_cpu_s"))
         self.assertEqual(cpu.verdict, "higher")
         self.assertFalse(cpu.regression)  # secondary metrics never fail the night
-        tonight = nightly.Tonight(Path("/results/now"), "2026-12-01T02:00:00+00:00", tuple(trends), tuple(nights),
+        tonight = history.Tonight(Path("/results/now"), "2026-12-01T02:00:00+00:00", tuple(trends), tuple(nights),
                                   (), tuple(outcomes.outcomes(night("now", {"base": 0.4, "candidate": 0.4}, 50))))
         self.assertEqual(tonight.status, "fail")
 
@@ -187,7 +187,7 @@ class TrendTest(unittest.TestCase):
 class NightlyOutputTest(unittest.TestCase):
     def tonight(self, db, doc, overrides=""):
         run = db.add(doc, overrides=overrides)
-        return nightly.judge(db.conn, run, doc, "2026-12-01T02:00:00+00:00")
+        return history.Tonight.of(db.conn, run, doc, "2026-12-01T02:00:00+00:00")
 
     def test_the_answers_tonights_time_did_not_decide_are_in_the_summary(self):
         db = Nights(self)
@@ -196,7 +196,7 @@ class NightlyOutputTest(unittest.TestCase):
                 "by": "counted work", "spread": 2.1, "text": "time to target: inconclusive (host speed varied 2.1×); "
                 "guest instructions: -0.80 % [-0.81, -0.79] fewer — decided on counted work"}
         data = {**night("job-9", {"base": 0.4, "candidate": 0.4}, 50), "answers": [said, {**said, "by": "time"}]}
-        text = nightly.summary(self.tonight(db, data))
+        text = exports.summary(self.tonight(db, data))
         self.assertIn("### Tonight's job, where its time is undecided\n- candidate inflate: time to target: "
                       "inconclusive (host speed varied 2.1×); guest instructions: -0.80 % [-0.81, -0.79] fewer — "
                       "decided on counted work\n\n", text)
@@ -208,18 +208,18 @@ class NightlyOutputTest(unittest.TestCase):
         data = night("job-9", {"base": 0.4, "candidate": 0.48}, 50, series=["slow"])
         tonight = self.tonight(db, data, "candidate=slow")
         self.assertEqual(tonight.status, "fail")
-        text = nightly.summary(tonight)
+        text = exports.summary(tonight)
         self.assertIn("1 regression(s)", text.splitlines()[0])
         self.assertRegex(text, r"\*\*candidate\*\* \[vm\] inflate, time to target: \*\*regression\*\*, \+\d+\.\d % of "
                                r"the same night's base")
         self.assertIn("/results/job-9/balloon/report.html", text)
         self.assertIn("candidate: series `(none)` → `slow`", text)
         self.assertRegex(text, r"\| variant +\| op +\| metric +\| #1 11-01 02:00 +\|")
-        (check,) = nightly.b4_check(tonight)
+        (check,) = exports.b4_check(tonight)
         self.assertEqual((check["tool"], check["status"]), ("balloon-harness", "fail"))
         self.assertRegex(check["summary"], r"^nightly: 1 regression\(s\); worst: candidate inflate time to target")
 
-        record = json.loads(json.dumps(nightly.kcidb(tonight, data)))
+        record = json.loads(json.dumps(exports.kcidb(tonight, data)))
         kcidb_io.schema.LATEST.validate_exactly(record)
         self.assertEqual(record["version"], {"major": kcidb_io.schema.LATEST.major,
                                              "minor": kcidb_io.schema.LATEST.minor})
@@ -243,8 +243,8 @@ class NightlyOutputTest(unittest.TestCase):
                              {"name": "oops", "series": ["y"], "kernel": {"release": "6.1.192"}}]
         tonight = self.tonight(db, data)
         self.assertEqual(tonight.status, "fail")
-        self.assertIn("2 of 3 variant(s) did not pass: broken FAIL, oops FAIL", nightly.summary(tonight))
-        record = json.loads(json.dumps(nightly.kcidb(tonight, data)))
+        self.assertIn("2 of 3 variant(s) did not pass: broken FAIL, oops FAIL", exports.summary(tonight))
+        record = json.loads(json.dumps(exports.kcidb(tonight, data)))
         kcidb_io.schema.LATEST.validate_exactly(record)
         builds = {b["id"].rsplit(":", 1)[1]: b for b in record["builds"]}
         self.assertEqual(builds["broken"]["status"], "FAIL")
@@ -259,12 +259,12 @@ class NightlyOutputTest(unittest.TestCase):
         db = Nights(self)
         first = self.tonight(db, night("job-0", {"base": 0.4, "candidate": 0.36}, 0))
         self.assertEqual(first.status, "warn")
-        self.assertIn("no verdict yet", nightly.summary(first).splitlines()[0])
+        self.assertIn("no verdict yet", exports.summary(first).splitlines()[0])
         db.quiet(6, seed=1)
         quiet = self.tonight(db, night("job-9", {"base": 0.4, "candidate": 0.36}, 99))
         self.assertEqual(quiet.status, "pass")
-        self.assertIn("no regression", nightly.summary(quiet).splitlines()[0])
-        self.assertEqual(nightly.b4_check(quiet)[0]["status"], "pass")
+        self.assertIn("no regression", exports.summary(quiet).splitlines()[0])
+        self.assertEqual(exports.b4_check(quiet)[0]["status"], "pass")
 
 
 class NightlyConfigTest(unittest.TestCase):
@@ -281,10 +281,10 @@ class NightlyConfigTest(unittest.TestCase):
 
     def test_an_errored_or_cancelled_test_is_a_harness_error(self):
         doc = night("j", {"base": 0.4}, 1)
-        nightly.harness_errors(doc)
+        history.harness_errors(doc)
         doc["outcomes"][0]["status"] = "CANCEL"
         with self.assertRaises(HarnessError) as cm:
-            nightly.harness_errors(doc)
+            history.harness_errors(doc)
         self.assertIn("ended CANCEL", cm.exception.cause)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness.command import CommandResult
 from harness.errors import PrerequisiteError
-from harness.judge import report
+from harness.judge import policy, report
 from harness.run.host import SPAWN, TEMPDIR, Host, as_socket, cpu_model, mem_available_mib, ports_in_use
 
 TCP = """\
@@ -170,8 +170,8 @@ def document(across=False):
 class PerHostComparisonTest(unittest.TestCase):
     def test_variants_are_compared_with_the_baseline_of_their_own_host(self):
         doc = document()
-        (c,) = report.comparisons(doc)
-        self.assertEqual((c.variant, c.where, c.verdict), ("v1", "lab1", "faster"))
+        (c,) = policy.comparisons(doc)
+        self.assertEqual((c.variant, c.setting, c.verdict), ("v1", "lab1", "faster"))
         self.assertAlmostEqual(c.ratio, 0.8, delta=0.01)
         text = report.table(doc)
         self.assertIn("setting", text.splitlines()[0])
@@ -180,20 +180,20 @@ class PerHostComparisonTest(unittest.TestCase):
     def test_a_variant_without_a_baseline_on_its_host_is_not_compared(self):
         doc = document()
         doc["samples"] = [s for s in doc["samples"] if not (s["host"] == "lab1" and s["variant"] == "base")]
-        self.assertEqual(report.comparisons(doc), [])
+        self.assertEqual(policy.comparisons(doc), [])
         self.assertIn("no base in lab1", report.table(doc))
 
     def test_pooling_across_hosts_when_told(self):
         for doc, across in ((document(across=True), None), (document(), True)):
-            (c,) = report.comparisons(doc, across_hosts=across)
-            self.assertIsNone(c.where)
+            (c,) = policy.comparisons(doc, across_hosts=across)
+            self.assertIsNone(c.setting)
             self.assertGreater(c.ratio, 1.1)  # against a baseline pooled with the fast host, v1 looks slower
             self.assertIn("hosts pooled as asked", report.table(doc, across_hosts=across))
 
     def test_one_host_reads_as_before(self):
         doc = document()
         doc["samples"] = [s for s in doc["samples"] if s["host"] == "lab1"]
-        self.assertIsNone(report.comparisons(doc)[0].where)
+        self.assertIsNone(policy.comparisons(doc)[0].setting)
         self.assertNotIn("setting", report.table(doc).splitlines()[0])
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from harness import cli
 from harness.avocado.plugins import finish
-from harness.judge import outcomes, phases, plots, report
+from harness.judge import html, outcomes, phases, plots, policy, report
 from harness.results import contract
 
 EVIL = "<b>$(touch /tmp/x)</b>"
@@ -50,8 +50,8 @@ def document():
 class ReportHtmlTest(unittest.TestCase):
     def setUp(self):
         self.doc = document()
-        self.comps = report.comparisons(self.doc)
-        self.html = report.html(self.doc, self.comps)
+        self.comps = policy.comparisons(self.doc)
+        self.html = html.page(self.doc, self.comps)
 
     def test_verdicts_carry_the_numbers_of_the_console_table(self):
         verdicts = {(c.op, c.metric): c.verdict for c in self.comps}
@@ -108,9 +108,9 @@ class ReportHtmlTest(unittest.TestCase):
 
     def test_range_diff_only_when_present(self):
         self.assertNotIn("range-diff", self.html)
-        html = report.html({**self.doc, "range_diff": {EVIL: "1:  abc = 1:  def <script>x</script>"}}, self.comps)
-        self.assertIn("Series range-diff", html)
-        self.assertIn("&lt;script&gt;x&lt;/script&gt;", html)
+        page = html.page({**self.doc, "range_diff": {EVIL: "1:  abc = 1:  def <script>x</script>"}}, self.comps)
+        self.assertIn("Series range-diff", page)
+        self.assertIn("&lt;script&gt;x&lt;/script&gt;", page)
 
     def test_ticks_cover_the_range_with_round_steps(self):
         self.assertEqual(plots.ticks(0.683, 0.741), [0.68, 0.7, 0.72, 0.74, 0.76])
@@ -151,8 +151,8 @@ class InterferenceTest(unittest.TestCase):
         text = report.table(doc)
         self.assertIn("1 boot(s) measured while the rest of the host used more than 0.5 core (kept in the "
                       "comparison): base boot 2 (0.90 cores)", text)
-        self.assertIn('id="interference"', report.html(doc, report.comparisons(doc)))
-        self.assertEqual(report.comparisons(doc)[0].boots, 3)  # never dropped
+        self.assertIn('id="interference"', html.page(doc, policy.comparisons(doc)))
+        self.assertEqual(policy.comparisons(doc)[0].boots, 3)  # never dropped
 
 
 class SetupTest(unittest.TestCase):
@@ -186,15 +186,15 @@ class PairsTest(unittest.TestCase):
                            if s["variant"] == EVIL]
         doc["variants"].append({**doc["variants"][1], "name": "v2"})
         doc["job"]["pairs"] = [["v2", EVIL]]
-        comps = report.comparisons(doc)
+        comps = policy.comparisons(doc)
         pair = {(c.op, c.metric): c.verdict for c in comps if c.baseline == EVIL}
         self.assertEqual(pair[("inflate", "wall_s")], "faster")
         self.assertEqual({c.variant for c in comps if c.baseline == EVIL}, {"v2"})
         text = report.table(doc, comps)
         self.assertIn(f"vs {EVIL} (95 % CI)", text)
         self.assertEqual(text.count("vs base (95 % CI)"), 1)
-        html = report.html(doc, comps)
-        self.assertIn(f'<span class="ratio">vs {EVIL.replace("<", "&lt;").replace(">", "&gt;")}', html)
+        page = html.page(doc, comps)
+        self.assertIn(f'<span class="ratio">vs {EVIL.replace("<", "&lt;").replace(">", "&gt;")}', page)
 
 
 class PhasesTest(unittest.TestCase):
@@ -217,7 +217,7 @@ class PhasesTest(unittest.TestCase):
         text = report.table(doc)
         self.assertIn("Where the time goes", text)
         self.assertIn("the host's side of the requests 93.4 %, the guest's 6.5 %", text)
-        self.assertIn('<table id="phases">', report.html(doc, report.comparisons(doc)))
+        self.assertIn('<table id="phases">', html.page(doc, policy.comparisons(doc)))
         for s in doc["samples"]:
             s["from_bytes"] = 2048 << 20
         self.assertNotIn("2017", report.table(doc))  # another scenario: the seed's profile is not beside it

@@ -2,12 +2,13 @@ import random
 import unittest
 
 import numpy as np
+from scipy.stats import norm
 from test_config import write
 from test_stats import boots, samples
 
 from harness.config import loader
 from harness.errors import ConfigError
-from harness.judge import outcomes, report, sequential, stats
+from harness.judge import outcomes, policy, report, sequential, stats
 
 LOOKS = (3, 6, 9, 12)
 
@@ -34,7 +35,7 @@ class LevelsTest(unittest.TestCase):
         """Brownian motion seen at the looks crosses some look's boundary in ALPHA of the paths, the spending
         function's share by each look."""
         levels = sequential.levels(LOOKS)
-        bounds = [stats.scipy_stats.norm.isf(a / 2) for a in levels.values()]
+        bounds = [norm.isf(a / 2) for a in levels.values()]
         rng = np.random.default_rng(7)
         steps = rng.standard_normal((40000, len(LOOKS))) * np.sqrt(np.diff((0, *LOOKS)))
         z = np.abs(np.cumsum(steps, axis=1)) / np.sqrt(LOOKS)
@@ -85,12 +86,12 @@ class LookTest(unittest.TestCase):
     def test_the_report_judges_the_deciding_look_at_its_level(self):
         data = {"samples": job(-0.3, 4, random.Random(1)), "variants": [{"name": "base"}, {"name": "v1"}],
                 "job": {}}
-        at = report.stop(data, LOOKS)
+        at = policy.stop(data, LOOKS)
         data["sequential"] = {"looks": list(LOOKS), "round": at.round, "index": at.index, "alpha": at.alpha,
                               "decided": at.decided, "how": at.how()}
-        comps = report.comparisons(data)
+        comps = policy.comparisons(data)
         self.assertTrue(all(c.boots == 3 for c in comps), "round 4 came after the deciding look")
-        self.assertAlmostEqual(report.level(data), 1 - at.alpha)
+        self.assertAlmostEqual(policy.level(data), 1 - at.alpha)
         self.assertIn("Rounds stopped after round 3 of at most 12 (look 1 of 4): every question decided, on time",
                       report.sequential_text(data))
 

@@ -4,7 +4,7 @@ import unittest
 
 from scipy import stats as scipy_stats
 
-from harness.judge import stats
+from harness.judge import stats, welch
 from harness.results.metrics import metric
 
 
@@ -70,13 +70,13 @@ class WelchTest(unittest.TestCase):
         quiet = samples("base", boots(0.4, 6, rng, between=0.01)) + samples("aa", boots(0.4, 6, rng, between=0.01))
         (c,) = stats.compare(quiet, "base")
         self.assertRegex(c.verdict, r"^no significant change \(could detect ±\d\.\d % with 80 % power\)$")
-        self.assertLessEqual(c.detectable, stats.MARGIN)
+        self.assertLessEqual(c.detectable, welch.MARGIN)
         self.assertEqual(c.needs, 0)
         noisy = samples("base", boots(0.4, 3, rng, between=0.15)) + samples("aa", boots(0.4, 3, rng, between=0.15))
         (c,) = stats.compare(noisy, "base")
         self.assertRegex(c.verdict, r"^inconclusive: 3 boots a side could detect only ±\d+ %, needs ≥ \d+$")
         self.assertGreater(c.needs, 3)
-        self.assertGreater(c.detectable, stats.MARGIN)
+        self.assertGreater(c.detectable, welch.MARGIN)
 
     def test_one_boot_a_side_is_inconclusive_however_large_the_change(self):
         """The +388 % paced inflate of 1 boot × 2 cycles: never "no significant change"."""
@@ -123,7 +123,7 @@ class PowerTest(unittest.TestCase):
     def test_detectable_matches_a_simulated_power_of_80_percent(self):
         """The formula's change is found ~80 % of the time: 2000 seeded simulations of 6 boots a side."""
         sd, n = 0.04, 6
-        change = stats.detectable(sd * math.sqrt(2 / n), 2 * n - 2)
+        change = welch.detectable(sd * math.sqrt(2 / n), 2 * n - 2, stats.ALPHA)
         rng = random.Random(7)
         found = 0
         for _ in range(2000):
@@ -133,9 +133,9 @@ class PowerTest(unittest.TestCase):
         self.assertAlmostEqual(found / 2000, 0.8, delta=0.04)
 
     def test_boots_needed_reach_the_margin(self):
-        n = stats.boots_needed(0.1)
-        self.assertLessEqual(stats.detectable(0.1 * math.sqrt(2 / n), 2 * n - 2), stats.MARGIN)
-        self.assertGreater(stats.detectable(0.1 * math.sqrt(2 / (n - 1)), 2 * n - 4), stats.MARGIN)
+        n = welch.boots_needed(0.1, stats.ALPHA)
+        self.assertLessEqual(welch.detectable(0.1 * math.sqrt(2 / n), 2 * n - 2, stats.ALPHA), welch.MARGIN)
+        self.assertGreater(welch.detectable(0.1 * math.sqrt(2 / (n - 1)), 2 * n - 4, stats.ALPHA), welch.MARGIN)
 
     def test_metric_declarations(self):
         self.assertTrue(metric("wall_s").primary)
