@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from harness import cache
 from harness.build import image, kernel
 from harness.config import loader
-from harness.run import guest, workload
+from harness.run import guest, qemu_argv, workload
 
 ICOUNT = {"icount": "shift=auto", "icount0": "shift=0,sleep=off"}
 SETUPS = ("plugin", "off", *ICOUNT)
@@ -48,8 +48,8 @@ def icount(option):
     if option is None:
         yield
         return
-    plain = guest.command_line
-    with mock.patch.object(guest, "command_line", lambda *a, **kw: [*plain(*a, **kw), "-icount", option]):
+    plain = qemu_argv.command_line
+    with mock.patch.object(qemu_argv, "command_line", lambda *a, **kw: [*plain(*a, **kw), "-icount", option]):
         yield
 
 

@@ -20,7 +20,7 @@ from harness.config import loader, specs
 from harness.errors import HarnessError
 from harness.results import contract
 from harness.run.guest import Guest
-from harness.run.host import open_host
+from harness.run.ssh import open_host
 
 SETUP = ("tcg_thread", "tcg_tb_mib", "backend", "prealloc", "count_discards",  # how the guest ran, beside placement
          "count_insns")

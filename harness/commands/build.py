@@ -10,7 +10,7 @@ import time
 from harness import cache
 from harness.build import image, kernel, plugin, qemu_build
 from harness.config import loader
-from harness.run import guest
+from harness.run import qemu_argv
 
 
 def add_parser(subparsers):
@@ -44,7 +44,7 @@ def run(args):
                 print(f"QEMU {built.version}: {built.binary} ({_how(built, start)})", flush=True)
     img = image.build(job.guest.image, cache_dir, progress=progress)
     print(f"image {img.name}: {img.initrd}")
-    if any(s.guest.accel != "kvm" and not guest.not_counted(s.guest, "tcg") for _, s in job.settings):
+    if any(s.guest.accel != "kvm" and not qemu_argv.not_counted(s.guest, "tcg") for _, s in job.settings):
         start = time.perf_counter()
         built = plugin.build(cache_dir, progress=progress)
         print(f"plugin {built.key}: {built.path} (against {built.header}; {time.perf_counter() - start:.1f} s)")

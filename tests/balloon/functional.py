@@ -25,7 +25,7 @@ from harness.results import contract
 from harness.run import balloon, functional
 from harness.run.accounting import process_rss_kb
 from harness.run.console import TROUBLE
-from harness.run.guest import HOTPLUG_PORT
+from harness.run.qemu_argv import HOTPLUG_PORT
 from harness.units import MIB
 
 STATS_INTERVAL_S = 2            # guest-stats-polling-interval (seconds)

@@ -12,7 +12,8 @@ import paramiko
 
 from harness import command
 from harness.command import Process
-from harness.run.host import SSHHost, free_port
+from harness.run.host import free_port
+from harness.run.ssh import SSHHost
 
 
 def children():

@@ -20,8 +20,9 @@ from harness.build import plugin
 from harness.config.specs import WorkloadSpec
 from harness.errors import HarnessError, SSHError
 from harness.run import balloon, workload
-from harness.run.guest import COUNTER, Guest
-from harness.run.host import open_host
+from harness.run.guest import Guest
+from harness.run.qemu_argv import COUNTER
+from harness.run.ssh import open_host
 
 from . import avocado_job
 from .common import base_build

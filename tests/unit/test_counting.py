@@ -14,8 +14,9 @@ from harness.config import loader
 from harness.config.specs import GuestSpec
 from harness.errors import BuildError, HostError, PrerequisiteError
 from harness.run import workload
-from harness.run.guest import COUNTER, NOT_ON_KVM, Guest, command_line
+from harness.run.guest import Guest
 from harness.run.host import LocalHost
+from harness.run.qemu_argv import COUNTER, NOT_ON_KVM, command_line
 
 
 def argv(spec=GuestSpec(), accel="tcg", plugin_path="/cache/libinsn_count.so"):

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from harness.config.specs import GuestSpec
 from harness.errors import GuestError, HarnessError, QMPError
 from harness.run import accounting, balloon, console, functional
-from harness.run.guest import command_line
+from harness.run.qemu_argv import command_line
 
 # A /proc/meminfo and the head of a /proc/vmstat from the minimal guest (6.1, 2048 MiB), as `cat` prints them
 MEMINFO = """MemTotal:        2031240 kB

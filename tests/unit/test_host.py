@@ -12,7 +12,9 @@ from pathlib import Path
 from harness.command import CommandResult
 from harness.errors import PrerequisiteError
 from harness.judge import policy, report
-from harness.run.host import SPAWN, TEMPDIR, Host, as_socket, cpu_model, mem_available_mib, ports_in_use
+from harness.run.host import Host
+from harness.run.procfs import cpu_model, mem_available_mib, ports_in_use
+from harness.run.ssh import SPAWN, TEMPDIR, as_socket
 
 TCP = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
