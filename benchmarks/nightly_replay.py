@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from calibration import OPS, Simulated, load  # noqa: E402
 
 from harness.judge import history
+from harness.judge.nights import Night
 
 STEP_NIGHT = 30
 STEPS = (0.05, 0.10)
@@ -65,7 +66,7 @@ def sequence(night, count, step=None):
     past, alerts = [], []
     for i in range(count):
         tonight = history.values(samples(*night(i, step)))
-        nights = [history.Night(j, "", "") for j, _ in past[-14:]]
+        nights = [Night(j, "", "") for j, _ in past[-14:]]
         trends = history.trends(tonight, nights, dict(past[-14:]))
         if any(t.regression for t in trends):
             alerts.append(i)

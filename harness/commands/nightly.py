@@ -1,8 +1,9 @@
 """``balloon-harness nightly CONFIG``: run the job, add it to the history, and say what changed since the last nights.
 
 Runs the Avocado job as a child process (one test at a time), stores ``<job>/balloon/results.json`` as a night in
-the history database, judges tonight against the previous nights alike (``harness.judge.history``) and writes
-``<job>/balloon/nightly.md`` (also printed), ``b4-check.json`` and ``kcidb.json`` (``harness.judge.exports``).
+the history database (``harness.judge.nights``), judges tonight against the previous nights alike
+(``harness.judge.history``) and writes ``<job>/balloon/nightly.md`` (also printed), ``b4-check.json`` and
+``kcidb.json`` (``harness.judge.exports``).
 Exit status: 0 no regression, 1 a regression of a candidate's time to target or a variant that FAILed, 2 a harness
 error (a test that ended ERROR or CANCEL, a bad job file, a crash: ``harness.cli``).  The command composes: it
 parses its options, rewrites the job file's series for ``--set-series`` and runs the job; judging and publishing
@@ -18,7 +19,7 @@ import yaml
 from harness.avocado import jobs
 from harness.config import loader
 from harness.errors import ConfigError, HarnessError
-from harness.judge import exports, history
+from harness.judge import exports, history, nights
 from harness.results import contract
 
 STR = "tag:yaml.org,2002:str"
@@ -29,7 +30,7 @@ def add_parser(subparsers):
     p.add_argument("config", type=Path, help="job YAML, e.g. configs/nightly.yaml")
     p.add_argument("--results-dir", type=Path, default=Path("results/nightly"), metavar="DIR",
                    help="where Avocado puts the job directories (default results/nightly)")
-    p.add_argument("--db", type=Path, metavar="PATH", help=f"history database (default RESULTS_DIR/{history.DB_NAME})")
+    p.add_argument("--db", type=Path, metavar="PATH", help=f"history database (default RESULTS_DIR/{nights.DB_NAME})")
     p.add_argument("--set-series", action="append", default=[], type=_override, metavar="VARIANT=PATH",
                    help="tonight, build VARIANT with the series at PATH instead (repeatable)")
     p.add_argument("--nights", type=int, default=14, metavar="N",
@@ -55,12 +56,12 @@ def run(args):
     job_yaml = job_config(source, dict(args.set_series), results_dir)
     job_dir = jobs.run(jobs.BENCHMARK, job_yaml, results_dir)
     data = contract.load(job_dir)
-    history.harness_errors(data)
+    nights.harness_errors(data)
     overrides = " ".join(f"{n}={p}" for n, p in args.set_series)
-    conn = history.connect((args.db or results_dir / history.DB_NAME).resolve())
+    conn = nights.connect((args.db or results_dir / nights.DB_NAME).resolve())
     try:
-        night = history.store(conn, data, source.read_text(encoding="utf-8"), job_yaml.read_text(encoding="utf-8"),
-                              overrides, when)
+        night = nights.store(conn, data, source.read_text(encoding="utf-8"), job_yaml.read_text(encoding="utf-8"),
+                             overrides, when)
         tonight = history.Tonight.of(conn, night, data, when, args.nights, args.min_nights)
     finally:
         conn.close()

@@ -1,8 +1,4 @@
-"""The nightly history: every night's samples in an SQLite database, and tonight judged against the nights alike.
-
-A night is one row of ``runs`` (time, job dir, host, accel, QEMU version, the job file as written, the
-``--set-series`` overrides, the YAML that ran) with its samples in ``samples``, one row per metric (variant, its
-axis leaves, host, kernel release, config hash, series, op, metric, value, warm-up, boot, cycle).
+"""Tonight judged against the nights alike in the nightly database (harness/judge/nights.py).
 
 Each night is summarised per (variant, setting, op, metric) by the mean of its boots' log Q1 (``levels``).  A
 candidate's value for the night is its level minus the base's level of the same night and setting — the host's
@@ -13,49 +9,25 @@ prediction interval (Student's t with k−1 degrees of freedom over the k nights
 mean of tonight and the night before it against the nights before those.  Only the primary metric (time to target)
 of a candidate can fail the night, at a false-alarm rate of ``FALSE_ALARM`` per night split evenly (Bonferroni)
 over every look at every such metric; the base's level and the secondary metrics are reported, with Holm for the
-latter, but never fail it.  With fewer than ``min_nights`` nights alike there is no verdict.  A night whose tests
-ended for a reason other than the kernels under test (``harness_errors``) is not stored.  ``Tonight`` gathers a
+latter, but never fail it.  With fewer than ``min_nights`` nights alike there is no verdict.  ``Tonight`` gathers a
 night's verdicts for harness/judge/exports.py to publish.
 benchmarks/nightly_replay.py measures the false alarms and the detection of a step.
 """
 
-import json
 import math
-import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from scipy import stats as scipy_stats
 
-from harness.errors import HarnessError
 from harness.judge import answers, outcomes, stats
+from harness.judge.nights import alike, changes, samples_of
 from harness.results.metrics import METRICS, metric
 
-DB_NAME = "history.sqlite"
 BASE = "base"
 FALSE_ALARM = 0.02   # nights of an unchanged kernel that may alert: one in fifty
 MIN_NIGHTS = 5       # nights alike a verdict needs
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY, time TEXT NOT NULL, job_dir TEXT NOT NULL, host TEXT, accel TEXT, qemu_version TEXT,
-    config TEXT, config_source TEXT, overrides TEXT NOT NULL DEFAULT '');
-CREATE TABLE IF NOT EXISTS samples (
-    run INTEGER NOT NULL REFERENCES runs(id), variant TEXT NOT NULL, kernel_release TEXT, config_sha256 TEXT,
-    series TEXT, op TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL, warmup INTEGER NOT NULL,
-    boot INTEGER NOT NULL, cycle INTEGER NOT NULL, axes TEXT NOT NULL DEFAULT '{}', host TEXT);
-CREATE INDEX IF NOT EXISTS samples_variant_run ON samples (variant, run);
-"""
-ADDED = {"runs": ("config_source TEXT", "overrides TEXT NOT NULL DEFAULT ''"),  # columns older databases lack
-         "samples": ("axes TEXT NOT NULL DEFAULT '{}'", "host TEXT")}
-
-
-@dataclass(frozen=True)
-class Night:
-    id: int
-    time: str
-    job_dir: str
 
 
 @dataclass(frozen=True)
@@ -122,81 +94,6 @@ class Tonight:
         if self.regressions or self.failed:
             return "fail"
         return "pass" if any(t.judged for t in self.trends if t.alerting) else "warn"
-
-
-def harness_errors(data):
-    """Raise HarnessError for a test that ended for a reason other than the kernel under test (ERROR, CANCEL, …):
-    such a night says nothing about the kernels and is not stored."""
-    for o in data.get("outcomes", []):
-        if o["status"] not in ("PASS", "WARN", "FAIL"):
-            raise HarnessError(f"{o['test']} ({o['variant']}) ended {o['status']}: {o['reason']}", log=o.get("log"))
-
-
-def connect(path):
-    """Open (creating or extending if needed) the history database at ``path``."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path)
-        conn.executescript(SCHEMA)
-        for table, columns in ADDED.items():
-            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-            for column in columns:
-                if column.split()[0] not in have:
-                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-    except (OSError, sqlite3.Error) as exc:
-        raise HarnessError(f"{path}: cannot open the history database: {exc}",
-                           hint="choose another file with --db") from exc
-    return conn
-
-
-def store(conn, data, config_source, config_ran=None, overrides="", when=None):
-    """Store a results.json document as a new night; return its id.  ``config_source`` is the job file as written,
-    ``config_ran`` the YAML that ran (with ``overrides`` applied, when there are any)."""
-    job = data["job"]
-    when = when or datetime.now(UTC).isoformat(timespec="seconds")
-    kernels = {v["name"]: (v["kernel"].get("release"), v["kernel"].get("config_sha256"), " | ".join(v["series"]))
-               for v in data["variants"]}
-    try:
-        with conn:
-            run = conn.execute("INSERT INTO runs (time, job_dir, host, accel, qemu_version, config, config_source, "
-                               "overrides) VALUES (?,?,?,?,?,?,?,?)",
-                               (when, job["dir"], job.get("host"), job.get("accel"), job.get("qemu_version"),
-                                config_ran or config_source, config_source, overrides)).lastrowid
-            conn.executemany("INSERT INTO samples VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                             [(run, s["variant"], *kernels.get(s["variant"], (None, None, "")), s["op"], m.name,
-                               s[m.name], s["warmup"], s["boot"], s["cycle"],
-                               json.dumps(s.get("axes") or {}, sort_keys=True), s.get("host"))
-                              for s in data["samples"] for m in METRICS if s.get(m.name) is not None])
-    except sqlite3.Error as exc:
-        raise HarnessError(f"cannot store {job['dir']} in the history database: {exc}") from exc
-    return run
-
-
-def alike(conn, night, count):
-    """The last ``count`` nights before ``night`` run alike: the same job file without overrides, on the same host
-    with the same accelerator and QEMU; oldest first."""
-    key = conn.execute("SELECT config_source, host, accel, qemu_version FROM runs WHERE id = ?", (night,)).fetchone()
-    rows = conn.execute("SELECT id, time, job_dir FROM runs WHERE id < ? AND overrides = '' AND config_source IS ? "
-                        "AND host IS ? AND accel IS ? AND qemu_version IS ? ORDER BY id DESC LIMIT ?",
-                        (night, *key, count)).fetchall()
-    return [Night(*r) for r in reversed(rows)]
-
-
-def samples_of(conn, nights):
-    """The samples of ``nights`` in the shape of results.json samples plus ``run``, ``kernel_release``,
-    ``config_sha256`` and ``series``."""
-    wide = {}
-    ids = [n.id if isinstance(n, Night) else n for n in nights]
-    for run, variant, release, config, series, op, name, value, warm, boot, cycle, axes, host in conn.execute(
-            "SELECT run, variant, kernel_release, config_sha256, series, op, metric, value, warmup, boot, cycle, "
-            f"axes, host FROM samples WHERE run IN ({','.join('?' * len(ids))}) ORDER BY run, boot, cycle, op",
-            ids):
-        sample = wide.setdefault((run, variant, axes, host, boot, cycle, op), {
-            "variant": variant, "run": run, "boot": boot, "cycle": cycle, "op": op, "warmup": bool(warm),
-            "kernel_release": release, "config_sha256": config, "series": series, "host": host,
-            **({"axes": json.loads(axes)} if axes != "{}" else {})})
-        sample[name] = value
-    return list(wide.values())
 
 
 def levels(samples):
@@ -296,23 +193,3 @@ def judge(conn, night, min_nights=MIN_NIGHTS, count=14):
     every = samples_of(conn, nights) if nights else []
     by_night = {n.id: values([s for s in every if s["run"] == n.id], configs) for n in nights}
     return trends(tonight, nights, by_night, min_nights), nights
-
-
-def changes(conn, night, nights):
-    """What differs between night ``night`` and the last of ``nights`` (kernel release, config, series) per
-    variant, as lines."""
-    if not nights:
-        return []
-    now, was = _kernels(conn, night), _kernels(conn, nights[-1].id)
-    out = []
-    for variant, mine in now.items():
-        if variant in was:
-            diffs = [f"{key} `{was[variant][key] or '(none)'}` → `{mine[key] or '(none)'}`" for key in mine
-                     if mine[key] != was[variant][key]]
-            out += [f"{variant}: {', '.join(diffs)}"] if diffs else []
-    return out
-
-
-def _kernels(conn, run):
-    return {v: {"kernel": r, "config": c, "series": s} for v, r, c, s in conn.execute(
-        "SELECT DISTINCT variant, kernel_release, config_sha256, series FROM samples WHERE run = ?", (run,))}

@@ -11,6 +11,7 @@ import kcidb_io
 from harness.commands import nightly
 from harness.errors import ConfigError, HarnessError
 from harness.judge import exports, history, outcomes
+from harness.judge.nights import DB_NAME, alike, changes, connect, harness_errors, samples_of, store
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = "base: {debian: linux-source-6.1}\n"
@@ -44,13 +45,13 @@ class Nights:
     """A history database and the nights stored in it."""
 
     def __init__(self, test):
-        self.conn = history.connect(Path(tempfile.mkdtemp()) / "sub" / history.DB_NAME)
+        self.conn = connect(Path(tempfile.mkdtemp()) / "sub" / DB_NAME)
         test.addCleanup(self.conn.close)
         self.count = 0
 
     def add(self, doc, config=CONFIG, overrides=""):
         self.count += 1
-        return history.store(self.conn, doc, config, None, overrides, f"2026-11-{self.count:02d}T02:00:00+00:00")
+        return store(self.conn, doc, config, None, overrides, f"2026-11-{self.count:02d}T02:00:00+00:00")
 
     def quiet(self, count, candidate=0.36, seed=0, **kw):
         return [self.add(night(f"job-{i}", {"base": 0.40, "candidate": candidate}, seed + i, **kw))
@@ -65,26 +66,26 @@ class StoreTest(unittest.TestCase):
         row = db.conn.execute("SELECT job_dir, host, accel, qemu_version, config, config_source, overrides FROM runs "
                               "WHERE id = ?", (run,)).fetchone()
         self.assertEqual(row, ("/results/job-1", "vm", "tcg", "7.2.22", CONFIG, CONFIG, ""))
-        back = history.samples_of(db.conn, [run])
+        back = samples_of(db.conn, [run])
         self.assertEqual(len(back), len(doc["samples"]))
         self.assertEqual({(s["host"], json.dumps(s["axes"])) for s in back}, {("vm", '{"init_on_alloc": "on"}')})
         self.assertEqual({s["series"] for s in back if s["variant"] == "candidate"}, {"v2 patch"})
         self.assertEqual(sorted(s["wall_s"] for s in back), sorted(s["wall_s"] for s in doc["samples"]))
 
     def test_a_database_of_the_previous_schema_gains_the_new_columns(self):
-        path = Path(tempfile.mkdtemp()) / history.DB_NAME
+        path = Path(tempfile.mkdtemp()) / DB_NAME
         with sqlite3.connect(path) as old:
             old.executescript("CREATE TABLE runs (id INTEGER PRIMARY KEY, time TEXT NOT NULL, job_dir TEXT NOT NULL,"
                               " host TEXT, accel TEXT, qemu_version TEXT, config TEXT);"
                               "INSERT INTO runs (time, job_dir) VALUES ('2026-01-01', '/old');")
-        conn = history.connect(path)
+        conn = connect(path)
         self.addCleanup(conn.close)
         self.assertEqual(conn.execute("SELECT job_dir, overrides FROM runs").fetchall(), [("/old", "")])
         self.assertIn("axes", {r[1] for r in conn.execute("PRAGMA table_info(samples)")})
 
     def test_unwritable_database_is_a_harness_error_naming_it(self):
         with self.assertRaises(HarnessError) as cm:
-            history.connect(Path("/proc/no/history.sqlite"))
+            connect(Path("/proc/no/history.sqlite"))
         self.assertIn("/proc/no/history.sqlite", cm.exception.cause)
 
 
@@ -98,7 +99,7 @@ class AlikeTest(unittest.TestCase):
         moved["job"]["qemu_version"] = "8.0.0"
         db.add(moved)
         tonight = db.add(night("job-now", {"base": 0.4, "candidate": 0.36}, 10))
-        self.assertEqual([n.id for n in history.alike(db.conn, tonight, 14)], kept)
+        self.assertEqual([n.id for n in alike(db.conn, tonight, 14)], kept)
 
 
 class TrendTest(unittest.TestCase):
@@ -179,9 +180,9 @@ class TrendTest(unittest.TestCase):
         db = Nights(self)
         db.quiet(1, series=["v2 patch"])
         run = db.add(night("now", {"base": 0.4, "candidate": 0.36}, 5, series=["slow patch"]))
-        nights = history.alike(db.conn, run, 14)
-        self.assertEqual(history.changes(db.conn, run, nights), ["candidate: series `v2 patch` → `slow patch`"])
-        self.assertEqual(history.changes(db.conn, run, []), [])
+        nights = alike(db.conn, run, 14)
+        self.assertEqual(changes(db.conn, run, nights), ["candidate: series `v2 patch` → `slow patch`"])
+        self.assertEqual(changes(db.conn, run, []), [])
 
 
 class NightlyOutputTest(unittest.TestCase):
@@ -281,10 +282,10 @@ class NightlyConfigTest(unittest.TestCase):
 
     def test_an_errored_or_cancelled_test_is_a_harness_error(self):
         doc = night("j", {"base": 0.4}, 1)
-        history.harness_errors(doc)
+        harness_errors(doc)
         doc["outcomes"][0]["status"] = "CANCEL"
         with self.assertRaises(HarnessError) as cm:
-            history.harness_errors(doc)
+            harness_errors(doc)
         self.assertIn("ended CANCEL", cm.exception.cause)
 
 
