@@ -90,8 +90,8 @@ class BalloonTest(Test):
         guest at a time."""
         if self._host is None:
             spec = self._host_spec()
-            where = f"{spec.user}@{spec.address}:{spec.port}" if spec and spec.address else "localhost"
-            self._held.enter_context(cache.locked(self.cache_dir / "hosts" / where))
+            lock_key = f"{spec.user}@{spec.address}:{spec.port}" if spec and spec.address else "localhost"
+            self._held.enter_context(cache.locked(self.cache_dir / "hosts" / lock_key))
             self.held_since = time.time()
             self._host = open_host(spec)
             self.host_name = spec.name if spec else socket.gethostname()

@@ -60,7 +60,7 @@ class KernelBuild:
 
 
 def build(job, variant, cache_dir, progress=print):
-    """Return the cached build of ``variant`` (a ``config.Variant``), building what is missing."""
+    """Return the cached build of ``variant`` (a ``config.specs.Variant``), building what is missing."""
     base = tree.resolve(job.base)
     start_config, fragment_paths = _profile(job.kernel, base)
     fragments = [_read_fragment(f) for f in fragment_paths]

@@ -78,7 +78,7 @@ def ship(built, host):
 
 
 def build(spec, cache_dir, progress=print):
-    """The cached QEMU of ``spec`` (a ``config.QemuSpec`` with source ``debian``), building what is missing."""
+    """The cached QEMU of ``spec`` (a ``config.specs.QemuSpec`` with source ``debian``), building what is missing."""
     version = installed_source_version()
     base_key = cache.digest(SOURCE_PACKAGE, version, *CONFIGURE, incremental.compiler_version())
     series = read_series(spec.series) if spec.series else None

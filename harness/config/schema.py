@@ -20,9 +20,9 @@ TOP_SCHEMA = {**{k: dict for k in SCHEMA}, "hosts": list, "compare_across_hosts"
               "qemus": dict}
 SSH_TARGET = re.compile(r"(?P<user>[^@\s]+)@(?P<address>\[[^\]\s]+\]|[^@:\s]+)(?::(?P<port>\d+))?")
 ACCELS = ("auto", "kvm", "tcg")
-PLACEMENTS = ("shared", "split")  # guest.placement: see guest.Guest.place
+PLACEMENTS = ("shared", "split")  # guest.placement: see run/placement.py
 TCG_THREADS = ("", "single", "multi")  # guest.tcg_thread: "" is QEMU's default
-BACKENDS = ("anonymous", "memfd")  # guest.backend: see guest._memory
+BACKENDS = ("anonymous", "memfd")  # guest.backend: see qemu_argv._memory
 PROFILES = ("minimal", "distro", "defconfig")  # or the path of a kernel config file
 QEMU_SOURCES = ("system", "debian")
 AXIS_SECTIONS = ("kernel", "guest", "workload", "qemu")  # what an axis leaf may override

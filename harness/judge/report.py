@@ -183,7 +183,7 @@ def setup_text(facts):
     """How the guests ran (placement, and TCG, RAM and balloon options where not QEMU's defaults), from guest facts:
     a job measured another way is never compared without saying so."""
     setup, placed = facts.get("setup") or {}, facts.get("placement", "?")
-    if isinstance(placed, dict):  # where guest.Guest.place put the threads
+    if isinstance(placed, dict):  # where run/placement.py put the threads
         placed = f"split (vCPUs on CPU {placed.get('vcpus')}, the rest on {placed.get('rest')})"
     if not isinstance(setup, dict):  # "per setting": the job's settings list theirs
         return f"placement {placed}, setup {setup}"

@@ -287,7 +287,7 @@ class SSHHost(Host):
 
 
 def open_host(spec, command_timeout_s=HOST_COMMAND_TIMEOUT_S):
-    """The host a ``config.HostSpec`` names, connected; the controller itself for None or an entry without ssh."""
+    """The host a ``config.specs.HostSpec`` names, connected; the controller itself for None or an entry without ssh."""
     if spec is None or spec.address is None:
         return LocalHost(spec.name if spec else "localhost")
     return SSHHost(spec.address, spec.port, spec.user, spec.key, spec.known_hosts, name=spec.name,
