@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from harness.intake import origin
 from harness.intake.apply import Outcome, check_series, range_diff
 from harness.intake.fetch import fetched, source
 from harness.intake.series import read_series
@@ -48,12 +49,16 @@ def check(args) -> int:
     for o in outcomes:
         if o.status not in ("clean", "not-checked"):
             print(f"{o.status}: {o.patch}: {o.detail}")
-    print(verdict(series, outcomes, checked=bool(args.base)))
+    found = origin.origins(args.base, series, *origin.history_of(args.base)) if args.base else ()
+    for f in found:
+        print(f"tree: {f.text()}")
+    print(verdict(series, outcomes, checked=bool(args.base), elsewhere=sum(not f.same for f in found)))
     return 1 if not series.usable or any(o.status in FAILED for o in outcomes) else 0
 
 
-def verdict(series, outcomes, checked: bool) -> str:
-    """One line: 'verdict: WORD — vN, i of n present (missing ...); N malformed hunks; ...; what applied'."""
+def verdict(series, outcomes, checked: bool, elsewhere: int = 0) -> str:
+    """One line: 'verdict: WORD — vN, i of n present (missing ...); N malformed hunks; ...; made on another
+    version of N files; what applied'."""
     errors = Counter(f.code for f in series.findings if f.severity == "error")
     warnings = sum(f.severity == "warning" for f in series.findings)
     failed = [o for o in outcomes if o.status in FAILED]
@@ -68,6 +73,7 @@ def verdict(series, outcomes, checked: bool) -> str:
         head += _plural(len(series.patches), "patch", "es")
     parts = [head] + [_plural(n, ERROR_NOUNS[code]) for code, n in errors.items() if code in ERROR_NOUNS]
     parts += [_plural(warnings, "warning")] if warnings else []
+    parts += [f"made on another version of {_plural(elsewhere, 'file')}"] if elsewhere else []
     if errors:
         parts.append("nothing applied")
     elif not checked:

@@ -87,14 +87,17 @@ class SeriesCommandTest(unittest.TestCase):
         status, out = run("series", "check", str(self.tmp / "v1"), "--base", str(self.moved))
         self.assertEqual(status, 0)
         self.assertIn(f"offset: 1/2 virtio-balloon: change 1: {FILE} hunk 1 at line 10 (offset 3 lines)", out)
-        self.assertEqual(out.splitlines()[-1], "verdict: applies — v1, 2 of 2 present; 2 offset")
+        self.assertEqual(out.splitlines()[-1],
+                         "verdict: applies — v1, 2 of 2 present; made on another version of 1 file; 2 offset")
+        self.assertIn(f"tree: {FILE}: made on version ", out)
 
     def test_conflict_exits_1(self):
         status, out = run("series", "check", str(self.tmp / "v1"), "--base", str(self.conflict))
         self.assertEqual(status, 1)
         self.assertIn("conflict: 2/2 virtio-balloon: change 2: drivers/virtio/virtio_balloon.c: hunk @@ -17,7 +17,7 @@",
                       out)
-        self.assertEqual(out.splitlines()[-1], "verdict: does not apply — v1, 2 of 2 present; 1 clean, 1 conflict")
+        self.assertEqual(out.splitlines()[-1], "verdict: does not apply — v1, 2 of 2 present; made on another "
+                                               "version of 1 file; 1 clean, 1 conflict")
 
     def test_diff_prints_range_diff(self):
         status, out = run("series", "diff", str(self.tmp / "v1"), str(self.tmp / "v2"), "--base", str(self.base))
