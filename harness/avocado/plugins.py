@@ -55,8 +55,8 @@ def check_name(test):
 
 def job_variants(jobs):
     """The variants the job files declare, as results.json variant records without a kernel (not built yet)."""
-    return [{"name": v.name, "series": [str(v.series)] if v.series else [], "kernel": {}}
-            for job in jobs for v in job.variants]
+    return [{"name": v.name, "series": [str(v.series)] if v.series else [],
+             "prerequisites": [str(p) for p in v.prerequisites], "kernel": {}} for job in jobs for v in job.variants]
 
 
 def range_diffs(jobs):
@@ -67,7 +67,9 @@ def range_diffs(jobs):
         if len(versions) > 1:
             base = tree.pristine(tree.resolve(job.base), cache.root())
             for before, after in zip(versions, versions[1:]):
-                out[after.name] = range_diff(base, read_series(before.series), read_series(after.series))
+                if before.prerequisites == after.prerequisites:  # else the versions are not on one base
+                    out[after.name] = range_diff(base, read_series(before.series), read_series(after.series),
+                                                 [read_series(p) for p in after.prerequisites])
     return out
 
 

@@ -20,9 +20,9 @@ def compiler_version():
     return command.run(["gcc", "--version"]).stdout.splitlines()[0]
 
 
-def key(base_key, series):
-    """The cache key of the base built with ``series`` (None: the base alone)."""
-    return cache.digest(base_key, *(p.diff for p in series.patches)) if series else base_key
+def key(base_key, stack):
+    """The cache key of the base built with the series of ``stack`` applied in order (empty: the base alone)."""
+    return cache.digest(base_key, *(p.diff for series in stack for p in series.patches)) if stack else base_key
 
 
 def base_tree(path, identity, make):
@@ -36,20 +36,22 @@ def base_tree(path, identity, make):
     return path
 
 
-def entry(out, series, base, rebuild, collect, log, what, progress):
-    """The cache entry ``out`` (True if it was there already): ``base()`` gives the built base tree; without a
-    series its artefacts are collected, with one ``rebuild(tree)`` runs in the base tree with the series applied
-    (output to ``log``) and ``collect(tree, log, dest, duration_s)`` puts the artefacts into the entry."""
+def entry(out, stack, base, rebuild, collect, log, what, progress):
+    """The cache entry ``out`` (True if it was there already): ``base()`` gives the built base tree; with an empty
+    ``stack`` its artefacts are collected, else ``rebuild(tree)`` runs in the base tree with the stack's series
+    applied in order (output to ``log``) and ``collect(tree, log, dest, duration_s)`` puts the artefacts into the
+    entry."""
     cached = (out / "metadata.json").exists()
 
     def make(dest):
         start = time.perf_counter()
         built = base()
-        if series is None:
+        if not stack:
             collect(built, built / "build.log", dest, time.perf_counter() - start)
             return
-        progress(f"{what}: applying {len(series.patches)} patch(es) from {series.source}")
-        with applied_in_place(built, series, log) as build_tree:
+        for series in stack:
+            progress(f"{what}: applying {len(series.patches)} patch(es) from {series.source}")
+        with applied_in_place(built, stack, log) as build_tree:
             rebuild(build_tree)
             collect(build_tree, log, dest, time.perf_counter() - start)
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from harness import cache, command
 from harness.build import incremental
-from harness.errors import BuildError, ConfigError, PrerequisiteError
-from harness.intake import tree
+from harness.errors import ApplyError, BuildError, ConfigError, PrerequisiteError
+from harness.intake import origin, tree
 from harness.intake.series import read_series
 
 BUILD_ENV = {"KBUILD_BUILD_TIMESTAMP": "2017-03-03", "KBUILD_BUILD_USER": "balloon-harness",
@@ -51,12 +51,14 @@ class KernelBuild:
     compiler: str
     duration_s: float
     cached: bool = False
+    prerequisites: tuple = ()  # prerequisite(series) of each series applied before its own
 
     def identity(self):
         """The record results.json keeps for this kernel."""
         return {"release": self.release, "config_sha256": self.config_sha256,
                 "bzimage_sha256": self.bzimage_sha256, "base": self.base, "series": list(self.series),
-                "compiler": self.compiler, "build_s": round(self.duration_s, 1)}
+                "compiler": self.compiler, "build_s": round(self.duration_s, 1),
+                "prerequisites": list(self.prerequisites)}
 
 
 def build(job, variant, cache_dir, progress=print):
@@ -67,8 +69,10 @@ def build(job, variant, cache_dir, progress=print):
     compiler = incremental.compiler_version()
     base_key = cache.digest(base.identity, job.kernel.profile, *([start_config.read_bytes()] if start_config else []),
                             *fragments, compiler)
+    prerequisites = [read_series(p) for p in variant.prerequisites]
     series = read_series(variant.series) if variant.series else None
-    out = cache_dir / "kernels" / incremental.key(base_key, series)
+    stack = [*prerequisites, *([series] if series else [])]
+    out = cache_dir / "kernels" / incremental.key(base_key, stack)
     log = cache_dir / "logs" / f"{out.name}.build.log"
 
     def base_tree():
@@ -79,8 +83,11 @@ def build(job, variant, cache_dir, progress=print):
         _make(build_tree, ["olddefconfig"], log, f"{variant.name}: configure")
         _make(build_tree, ["bzImage"], log, f"{variant.name}: build", progress)
 
-    cached = incremental.entry(out, series, base_tree, rebuild, functools.partial(_collect, base, series, compiler),
-                               log, variant.name, progress)
+    collect = functools.partial(_collect, base, prerequisites, series, compiler)
+    try:
+        cached = incremental.entry(out, stack, base_tree, rebuild, collect, log, variant.name, progress)
+    except ApplyError as exc:
+        raise _made_elsewhere(exc, base, stack, cache_dir) from exc
     return _record(out, json.loads((out / "metadata.json").read_text()), variant.name, cached)
 
 
@@ -186,13 +193,28 @@ def _make(path, targets, log, what, progress=None):
                          hint="see the compiler errors in the build log", log=str(log))
 
 
-def _collect(base, series, compiler, build_tree, log, dest, duration_s):
+def _made_elsewhere(exc, base, stack, cache_dir):
+    """``exc``, saying which versions of its files the series was made on where they are not the base's
+    (intake/origin.py); only a series applied straight on the base is compared with it."""
+    if len(stack) != 1:
+        return exc
+    repo, commit = (Path(base.location), base.identity.split(":", 1)[1]) if base.kind == "git" else (None, None)
+    said = origin.summary(origin.origins(tree.pristine(base, cache_dir), stack[0], repo, commit))
+    if not said:
+        return exc
+    return ApplyError(f"{exc.cause}; {said}", log=exc.log,
+                      hint="apply what it was made on first: prerequisites: [SERIES] in its variant, or review "
+                           "--prerequisite SERIES")
+
+
+def _collect(base, prerequisites, series, compiler, build_tree, log, dest, duration_s):
     """Copy the artefacts of a finished build into ``dest`` with their metadata.json."""
     shutil.copy2(build_tree / "arch" / "x86" / "boot" / "bzImage", dest / "bzImage")
     shutil.copy2(build_tree / ".config", dest / "config")
     shutil.copy2(log, dest / "build.log")
     release = command.run(["make", "-s", "kernelrelease"], cwd=build_tree).stdout.strip()
     meta = {"base": base.identity, "series": [p.label for p in series.patches] if series else [],
+            "prerequisites": [prerequisite(s) for s in prerequisites],
             "release": release, "compiler": compiler, "duration_s": duration_s,
             "config_sha256": _config_sha256(dest / "config"), "bzimage_sha256": cache.file_sha256(dest / "bzImage")}
     (dest / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -204,9 +226,16 @@ def _config_sha256(path):
     return cache.digest("\n".join(lines))
 
 
+def prerequisite(series):
+    """A prerequisite series as kernel records name it: where it was read, its patches, and a digest of its diffs."""
+    return {"source": str(series.source), "patches": [p.label for p in series.patches],
+            "digest": cache.digest(*(p.diff for p in series.patches))}
+
+
 def _record(out, meta, variant, cached=False):
     return KernelBuild(variant=variant, key=out.name, base=meta["base"], series=tuple(meta["series"]),
                        release=meta["release"], bzimage=out / "bzImage", config=out / "config",
                        build_log=out / "build.log", config_sha256=meta["config_sha256"],
                        bzimage_sha256=meta["bzimage_sha256"], compiler=meta["compiler"],
-                       duration_s=meta["duration_s"], cached=cached)
+                       duration_s=meta["duration_s"], cached=cached,
+                       prerequisites=tuple(meta.get("prerequisites", ())))

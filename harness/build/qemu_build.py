@@ -82,7 +82,8 @@ def build(spec, cache_dir, progress=print):
     version = installed_source_version()
     base_key = cache.digest(SOURCE_PACKAGE, version, *CONFIGURE, incremental.compiler_version())
     series = read_series(spec.series) if spec.series else None
-    out = cache_dir / "qemu" / incremental.key(base_key, series)
+    stack = [series] if series else []
+    out = cache_dir / "qemu" / incremental.key(base_key, stack)
     log = cache_dir / "logs" / f"qemu-{out.name}.build.log"
 
     def base_tree():
@@ -94,7 +95,7 @@ def build(spec, cache_dir, progress=print):
                                      functools.partial(_build_base, version, cache_dir, progress=progress))
 
     labels = tuple(p.label for p in series.patches) if series else ()
-    cached = incremental.entry(out, series, base_tree, lambda build_tree: _ninja(build_tree, log, progress),
+    cached = incremental.entry(out, stack, base_tree, lambda build_tree: _ninja(build_tree, log, progress),
                                functools.partial(_collect, version, labels), log, "QEMU", progress)
     meta = json.loads((out / "metadata.json").read_text())
     return QemuBuild(str(out / BINARY), meta["version"], meta["source"], tuple(meta["series"]), out.name,

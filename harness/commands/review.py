@@ -24,7 +24,7 @@ from harness import cache
 from harness.avocado import jobs
 from harness.config import loader, schema
 from harness.errors import ConfigError
-from harness.intake import tree
+from harness.intake import origin, tree
 from harness.intake.apply import APPLIES, check_series, range_diff
 from harness.intake.fetch import fetched, source
 from harness.intake.series import read_series
@@ -43,6 +43,9 @@ def add_parser(subparsers):
     p.add_argument("series", nargs="+", type=source, help="each version: a directory, an mbox or a message-id")
     p.add_argument("--job", type=Path, default=jobs.ROOT / "configs" / "default.yaml", metavar="JOB.yaml",
                    help="the template: kernel, guest, workload and base (default configs/default.yaml)")
+    p.add_argument("--prerequisite", action="append", type=source, default=[], metavar="SERIES",
+                   help="a series applied before every version, and to the base they are compared with (repeat "
+                        "for several, in order)")
     p.add_argument("--base", type=_mapping, metavar="SPEC",
                    help="the base instead of the template's, e.g. '{git: ~/linux, ref: v6.1}'")
     p.add_argument("--rounds", type=int, default=18, metavar="N",
@@ -64,31 +67,33 @@ def _mapping(text):
 def run(args):
     paths = [fetched(s).resolve() for s in args.series]
     versions = [read_series(p) for p in paths]
+    before = [fetched(s).resolve() for s in args.prerequisite]
+    prerequisites = [read_series(p) for p in before]
     names = [f"v{s.version or n}" for n, s in enumerate(versions, 1)]
     if len(set(names)) < len(names):
         names = [f"v{n}" for n in range(1, len(versions) + 1)]
     template = loader.load(args.job)
     base = args.base or template.base
-    where = args.results_dir.resolve() / datetime.now(UTC).strftime("review-%Y%m%dT%H%M%S")
-    where.mkdir(parents=True)
-    job_yaml, checks_yaml = where / "job.yaml", where / "checks.yaml"
-    job_yaml.write_text(job_text(args.job, base, dict(zip(names, paths)), args.rounds), encoding="utf-8")
-    checks_yaml.write_text(job_text(args.job, base, dict(zip(names, paths))), encoding="utf-8")
+    review_dir = args.results_dir.resolve() / datetime.now(UTC).strftime("review-%Y%m%dT%H%M%S")
+    review_dir.mkdir(parents=True)
+    job_yaml, checks_yaml = review_dir / "job.yaml", review_dir / "checks.yaml"
+    job_yaml.write_text(job_text(args.job, base, dict(zip(names, paths)), args.rounds, before), encoding="utf-8")
+    checks_yaml.write_text(job_text(args.job, base, dict(zip(names, paths)), prerequisites=before), encoding="utf-8")
     loader.load(job_yaml)
     pristine = tree.pristine(tree.resolve(base), cache.root())
-    applies = {n: check_series(pristine, s) for n, s in zip(names, versions)}
-    diffs = [(a, b, range_diff(pristine, x, y)) for (a, x), (b, y) in zip(zip(names, versions),
-                                                                          zip(names[1:], versions[1:]))]
+    applies = {n: check_series(pristine, s, prerequisites) for n, s in zip(names, versions)}
+    diffs = [(a, b, range_diff(pristine, x, y, prerequisites)) for (a, x), (b, y) in zip(zip(names, versions),
+                                                                                         zip(names[1:], versions[1:]))]
     for a, b, text in diffs:
-        (where / f"range-diff-{a}-{b}.txt").write_text(text)
+        (review_dir / f"range-diff-{a}-{b}.txt").write_text(text)
     checks = [f"{jobs.FUNCTIONAL}:Functional.{c}$" for c in args.checks.split(",") if c] or [jobs.FUNCTIONAL]
-    bench = jobs.run(jobs.BENCHMARK, job_yaml, where)
-    functional = [jobs.run(c, checks_yaml, where) for c in checks]
+    bench = jobs.run(jobs.BENCHMARK, job_yaml, review_dir)
+    functional = [jobs.run(c, checks_yaml, review_dir) for c in checks]
     text = reply(contract.load(bench), [contract.load(f) for f in functional], names, versions, applies,
-                 [jobs.command_line(jobs.BENCHMARK, job_yaml, where),
-                  *(jobs.command_line(c, checks_yaml, where) for c in checks)],
-                 args.tested_by or git_identity())
-    (where / "reply.txt").write_text(text)
+                 [jobs.command_line(jobs.BENCHMARK, job_yaml, review_dir),
+                  *(jobs.command_line(c, checks_yaml, review_dir) for c in checks)],
+                 args.tested_by or git_identity(), prerequisites)
+    (review_dir / "reply.txt").write_text(text)
     print(text, end="")
     return 0 if "Tested-by:" in text else 1
 
@@ -98,9 +103,10 @@ def looks(rounds):
     return [*range(LOOK_EVERY, rounds, LOOK_EVERY), rounds]
 
 
-def job_text(template, base, versions, rounds=None):
-    """A review's job file: the template's sections, the base, and the base plus each version as variants; with
-    ``rounds``, that many interleaved rounds at most, stopped at the first look that decides."""
+def job_text(template, base, versions, rounds=None, prerequisites=()):
+    """A review's job file: the template's sections, the base, and the base plus each version as variants, every
+    one on the ``prerequisites`` (series paths, in order); with ``rounds``, that many interleaved rounds at most,
+    stopped at the first look that decides."""
     sections = loader.sections(template)
     if any(k not in schema.TOP_SCHEMA for k in sections):
         raise ConfigError(f"{template}: a review template has no axes", hint="use a job file without axes")
@@ -109,8 +115,9 @@ def job_text(template, base, versions, rounds=None):
     if rounds:
         head += (f"looks: {looks(rounds)}  # the rounds stop at the first look that decides (harness/judge/sequential.py)\n"
                  "rounds: !mux\n" + "".join(f"  r{n}: {{round: {n}}}\n" for n in range(1, rounds + 1)))
-    variants = "  base: {variant: base}\n" + "".join(f"  {name}: {{variant: {name}, series: '{path}'}}\n"
-                                                      for name, path in versions.items())
+    on = f", prerequisites: [{', '.join(repr(str(p)) for p in prerequisites)}]" if prerequisites else ""
+    variants = f"  base: {{variant: base{on}}}\n" + "".join(f"  {name}: {{variant: {name}, series: '{path}'{on}}}\n"
+                                                           for name, path in versions.items())
     return f"# written by balloon-harness review\n{head}variants: !mux\n{variants}"
 
 
@@ -123,9 +130,18 @@ def git_identity():
     return f"{name} <{email}>" if name and email else None
 
 
-def reply(bench, functional, names, versions, applies, commands, tested_by):
-    """reply.txt: per version what happened and the primary verdicts, then the environment and the commands."""
+def reply(bench, functional, names, versions, applies, commands, tested_by, prerequisites=()):
+    """reply.txt: the prerequisites every version was applied on, per version what happened and the primary
+    verdicts, then the environment and the commands."""
     out = []
+    for series in prerequisites:
+        n = len(series.patches)
+        out += _wrap(f"On prerequisite {series.source.name} ({n} patch{'es' * (n != 1)}: "
+                     f"{'; '.join(p.subject for p in series.patches)}), applied to the base and to every version, "
+                     "so each is compared with base + prerequisites.") + [""]
+    for name, series in zip(names, versions):
+        out += [line for said in origin.named(series, prerequisites)
+                for line in _wrap(f"{name} names a prerequisite: {said}")]
     comps = {(c["variant"], c["op"], c["metric"]): c for c in bench.get("comparisons", [])}
     answered = {(a["variant"], a["op"]): a for a in bench.get("answers", []) if a["axis"] == "variant"
                 and a["baseline"] == policy.baseline_of(bench)}

@@ -52,6 +52,8 @@ def check(args) -> int:
     found = origin.origins(args.base, series, *origin.history_of(args.base)) if args.base else ()
     for f in found:
         print(f"tree: {f.text()}")
+    for line in origin.named(series):
+        print(f"prerequisite: {line}")
     print(verdict(series, outcomes, checked=bool(args.base), elsewhere=sum(not f.same for f in found)))
     return 1 if not series.usable or any(o.status in FAILED for o in outcomes) else 0
 

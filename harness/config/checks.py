@@ -177,8 +177,14 @@ def _variants(data, hosts, located):
             raise ConfigError(f"{located(('variants', leaf, 'qemu'))}: no QEMU named {v['qemu']!r} in qemus",
                               hint=closest(v["qemu"], list(qemus)) if qemus else
                               "add qemus: {NAME: {source: debian, series: DIR}} and name it here")
+    for leaf, v in leaves:
+        if not all(isinstance(p, str) and p for p in v.get("prerequisites", [])):
+            raise ConfigError(f"{located(('variants', leaf, 'prerequisites'))}: variants.{leaf}.prerequisites must "
+                              f"list series paths, not {v['prerequisites']!r}",
+                              hint="prerequisites: [patches/A, patches/B]")
     variants = tuple(Variant(v.get("variant", leaf), Path(v["series"]) if v.get("series") else None, v.get("host"),
-                             v.get("cmdline", ""), qemus.get(v.get("qemu"))) for leaf, v in leaves)
+                             v.get("cmdline", ""), qemus.get(v.get("qemu")),
+                             tuple(Path(p) for p in v.get("prerequisites", []))) for leaf, v in leaves)
     placed = [(v.name, v.host or (hosts[0].name if hosts else None)) for v in variants]
     if len(set(placed)) != len(placed):
         raise ConfigError(f"{located(('variants',))}: variant names repeat on one host: {[v.name for v in variants]}")

@@ -12,7 +12,8 @@ SCHEMA = {
               "count_discards": bool, "count_insns": bool},
     "workload": {"target_mib": int, "targets": list, "cycles": int, "warmup": int, "poll_interval_s": float,
                  "op_timeout_s": float, "stall_s": float},
-    "variants": {"variant": str, "series": str, "host": str, "cmdline": str, "qemu": str},
+    "variants": {"variant": str, "series": str, "prerequisites": list, "host": str, "cmdline": str,
+                 "qemu": str},
     "rounds": {"round": int},
 }
 HOST_SCHEMA = {"name": str, "ssh": str, "key": str, "known_hosts": str}

@@ -21,14 +21,15 @@ class QemuSpec:
 
 @dataclass(frozen=True)
 class Variant:
-    """One kernel under test — the base plus, unless it is the base itself, a series directory — and the QEMU it
-    runs on where that is its own."""
+    """One kernel under test — the base, its prerequisite series if any, and unless it is the base itself a series
+    directory — and the QEMU it runs on where that is its own."""
 
     name: str
     series: Path | None = None
     host: str | None = None  # the ``hosts`` entry its tests run on (None: the job's first host)
     cmdline: str = ""        # added to the kernel command line of this variant's guests
     qemu: QemuSpec | None = None  # the QEMU its guests run on, where not the job's (its leaf's ``qemu`` names one)
+    prerequisites: tuple = ()  # series (paths) applied before its own, in order: the base it is compared on
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,14 @@ class Outcome:
     detail: str
 
 
-def check_series(tree: Path, series: Series) -> tuple[Outcome, ...]:
-    """Dry-run the series, cumulatively, on a copy of the files it touches; the tree is never written."""
+def check_series(tree: Path, series: Series, before=()) -> tuple[Outcome, ...]:
+    """Dry-run the series, cumulatively, on a copy of the files it touches, after applying its prerequisites
+    (``before``, in order; ApplyError where one does not apply); the tree is never written."""
     with tempfile.TemporaryDirectory(prefix="balloon-harness-check-") as tmp:
         work, log = Path(tmp) / "tree", Path(tmp) / "check.log"
-        copy_touched(tree, work, series)
+        copy_touched(tree, work, *before, series)
+        for prerequisite in before:
+            apply_series(work, prerequisite, log)
         outcomes = []
         for n, patch in enumerate(series.patches, 1):
             errors = sorted({f.code for f in patch.findings if f.severity == "error"})
@@ -83,22 +86,27 @@ def apply_series(tree: Path, series: Series, log: Path, on_applied=None) -> tupl
 
 
 @contextlib.contextmanager
-def applied_in_place(built_tree: Path, series: Series, log: Path):
-    """A copy of ``built_tree`` at its own path (``tree.borrowed``) with ``series`` applied, so a build there
-    recompiles only what the series touches; ``log`` is started afresh and gets the apply output."""
+def applied_in_place(built_tree: Path, stack, log: Path):
+    """A copy of ``built_tree`` at its own path (``tree.borrowed``) with the series of ``stack`` applied in order
+    (prerequisites, then the series under test), so a build there recompiles only what they touch; ``log`` is
+    started afresh and gets the apply output."""
     log.parent.mkdir(exist_ok=True)
     log.write_text("")
     with borrowed(built_tree) as build_tree:
-        unshare(build_tree, {f for p in series.patches for f in p.files})
-        apply_series(build_tree, series, log)
+        unshare(build_tree, {f for series in stack for p in series.patches for f in p.files})
+        for series in stack:
+            apply_series(build_tree, series, log)
         yield build_tree
 
 
-def range_diff(tree: Path, old: Series, new: Series) -> str:
-    """`git range-diff` of ``old`` and ``new`` applied to the same base, in a scratch repo of the touched files."""
+def range_diff(tree: Path, old: Series, new: Series, before=()) -> str:
+    """`git range-diff` of ``old`` and ``new`` applied to the same base (with the prerequisites ``before`` applied
+    first), in a scratch repo of the touched files."""
     work = Path(tempfile.mkdtemp(prefix="balloon-harness-range-diff-"))
     repo, log = work / "repo", work / "range-diff.log"
-    copy_touched(tree, repo, old, new)
+    copy_touched(tree, repo, *before, old, new)
+    for prerequisite in before:
+        apply_series(repo, prerequisite, log)
     git = partial(_git, repo, log)
     git("init", "-q")
     git("add", "-A")

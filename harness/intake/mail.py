@@ -1,6 +1,8 @@
 """Read the messages of a series input: a directory of patch files, an mbox such as ``b4 am`` writes, a single
 patch or plain diff, or a mail as a web archive rendered it, each as a ``Mail`` with its raw lines, where they are,
-its headers and its body decoded from MIME and quoted-printable.  Replies are left out.
+its headers and its body decoded from MIME and quoted-printable.  Replies are left out.  A directory as ``b4 am -o``
+leaves it is read as one series: the ``.cover`` beside the ``.mbx`` is its cover letter, and numbered patch files
+beside an mbox of the same patches are a second copy, left unread with a warning.
 """
 
 import email
@@ -13,9 +15,11 @@ from pathlib import Path
 
 from harness.errors import SeriesError
 from harness.intake.diff import diff_start
+from harness.intake.findings import Finding
 
 MBOX_SUFFIXES = (".mbox", ".mbx")
 PATCH_SUFFIXES = (".patch", ".diff", ".eml", ".txt")
+COVER_SUFFIXES = (".cover",)  # b4 am -o writes the cover letter beside the .mbx
 HEADER_RE = re.compile(r"^[A-Za-z][\w-]*: ")
 INPUT_HINT = "pass a directory of .patch files, an .mbox/.mbx (e.g. from `b4 am`), or a single .patch/.diff"
 
@@ -35,20 +39,37 @@ class Mail:
     body: str
 
 
-def read_mails(path: Path) -> list[Mail]:
-    """The messages, replies left out, of a directory's patch and mbox files, or of one file."""
+def read_mails(path: Path) -> tuple[list[Mail], list[Finding]]:
+    """The messages, replies left out, of a directory's patch, mbox and cover files, or of one file; and a warning
+    for each second copy of the series left unread."""
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in MBOX_SUFFIXES + PATCH_SUFFIXES)
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in MBOX_SUFFIXES + PATCH_SUFFIXES
+                       + COVER_SUFFIXES)
     elif path.is_file():
         files = [path]
     else:
         raise SeriesError(f"{path}: no such file or directory", hint=INPUT_HINT)
     if not files:
         raise SeriesError(f"{path}: holds no *.patch, *.diff, *.eml, *.txt, *.mbox or *.mbx file", hint=INPUT_HINT)
-    mails = [m for f in files for m in _read_file(f) if not re.match(r"(?i)re:", m.subject)]
+    by_file = {f: [m for m in _read_file(f) if not re.match(r"(?i)re:", m.subject)] for f in files}
+    unread = _second_copy(by_file)
+    mails = [m for f, ms in by_file.items() if f not in unread for m in ms]
     if not mails:
         raise SeriesError(f"{path}: holds only replies, no patches", hint=INPUT_HINT)
-    return mails
+    kept = [f.name for f in by_file if f.suffix.lower() in MBOX_SUFFIXES]
+    return mails, [Finding("warning", "second-copy", str(path), f"the patches of {', '.join(kept)} are also in "
+                           f"{len(unread)} patch file(s) ({', '.join(f.name for f in unread)}): read {', '.join(kept)} "
+                           "only")] if unread else []
+
+
+def _second_copy(by_file: dict) -> list[Path]:
+    """The loose patch files whose members are exactly those of the directory's mboxes (as ``b4 am -o`` beside
+    ``git format-patch`` output leaves them), else none."""
+    def members(files):
+        return sorted(m.subject for f in files for m in by_file[f] if not re.search(r"\b0+/\d+\]", m.subject))
+    boxes = [f for f in by_file if f.suffix.lower() in MBOX_SUFFIXES]
+    loose = [f for f in by_file if f.suffix.lower() in PATCH_SUFFIXES]
+    return loose if boxes and loose and members(boxes) == members(loose) else []
 
 
 def _read_file(path: Path) -> list[Mail]:

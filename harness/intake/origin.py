@@ -5,7 +5,9 @@ changes, the first patch that touches it says what the series expects there; the
 does (``git hash-object``).  Where they differ and the base is a git tree, its history says which commit first
 holds that version (``git log --find-object``) and which commits touching the file lie between the base and it —
 the commits a reviewer must take as prerequisites.  A base without history (a tarball, Debian's source) can only
-say that the file differs, and that a git base would find the commit.
+say that the file differs, and that a git base would find the commit.  The prerequisites a series names itself
+(b4's ``prerequisite-patch-id:`` trailers) are matched by ``git patch-id --stable`` with the series given as
+prerequisites.
 """
 
 import re
@@ -92,6 +94,22 @@ def history_of(tree: Path) -> tuple[Path | None, str | None]:
     top = command.run(["git", "-C", tree, "rev-parse", "--show-toplevel"], check=False)
     same = top.rc == 0 and Path(top.stdout.strip()).resolve() == Path(tree).resolve()
     return (Path(tree), "HEAD") if same else (None, None)
+
+
+def patch_id(patch) -> str:
+    """``git patch-id --stable`` of a patch's diff: what b4's ``prerequisite-patch-id:`` names."""
+    return command.run(["git", "patch-id", "--stable"], input=patch.diff).stdout.split(" ", 1)[0]
+
+
+def named(series, given=()) -> list[str]:
+    """One line per prerequisite ``series`` names, saying whether one of the ``given`` series holds it."""
+    ids = {patch_id(p): f"{g.source.name}: {p.subject}" for g in given for p in g.patches} if given else {}
+    out = []
+    for kind, _, value in (r.partition(" ") for r in series.prerequisites):
+        held = ids.get(value) if kind == "patch-id" else None
+        out.append(f"{kind} {value}: " + (f"given ({held})" if held else
+                                          "not given (review --prerequisite SERIES, or prerequisites: [SERIES])"))
+    return out
 
 
 def summary(found) -> str | None:

@@ -25,6 +25,7 @@ from harness.intake.mail import INPUT_HINT, Mail, read_mails
 
 TAG_RE = re.compile(r"\s*\[([^\]]*)\]\s*")
 BASE_RE = re.compile(r"^base-commit: ([0-9a-f]{7,40})\s*$", re.M)
+PREREQUISITE_RE = re.compile(r"^prerequisite-((?:patch|change|message)-id): (\S+)\s*$", re.M)  # as b4 writes them
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Patch:
     diff: str
     label: str
     findings: tuple[Finding, ...] = ()  # this patch's own findings (also in Series.findings)
+    prerequisites: tuple[str, ...] = ()  # what its b4 trailers say it needs first: 'patch-id 1a2b…', 'change-id …'
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,12 @@ class Series:
     def usable(self) -> bool:
         return not any(f.severity == "error" for f in self.findings)
 
+    @property
+    def prerequisites(self) -> tuple[str, ...]:
+        """The prerequisites its mails name (b4's ``prerequisite-patch-id:`` and ``prerequisite-change-id:``)."""
+        return tuple(dict.fromkeys(r for p in ([self.cover] if self.cover else []) + list(self.patches)
+                                   for r in p.prerequisites))
+
     def missing(self) -> tuple[int, ...]:
         present = {p.index for p in self.patches}
         return tuple(n for n in range(1, (self.expected or 0) + 1) if n not in present)
@@ -74,7 +82,8 @@ def read_series(path) -> Series:
     """Read a series from a directory, an mbox, a patch file or a web-archive rendered mail."""
     path = Path(path)
     meta = _read_meta(path)
-    return _assemble(path, [_patch(m) for m in read_mails(path)], meta)
+    mails, notes = read_mails(path)
+    return _assemble(path, [_patch(m) for m in mails], meta, notes)
 
 
 def _read_meta(source: Path) -> dict:
@@ -128,14 +137,15 @@ def _patch(mail: Mail) -> Patch:
     base = BASE_RE.search(mail.body)
     return Patch(mail.path, index, total, version, prefixes, subject, author, mail.date, mail.message_id,
                  base and base[1], tuple(files), diffstat(files, hunks), tuple(hunks), diff, label,
-                 tuple(findings + text_findings(mail, label)))
+                 tuple(findings + text_findings(mail, label)),
+                 tuple(f"{m[1]} {m[2]}" for m in PREREQUISITE_RE.finditer(mail.body)))
 
 
-def _assemble(source: Path, patches: list[Patch], meta: dict) -> Series:
+def _assemble(source: Path, patches: list[Patch], meta: dict, notes: list[Finding]) -> Series:
     cover = next((p for p in patches if p.index == 0), None)
     members = sorted((p for p in patches if p.index != 0), key=lambda p: (p.index is None, p.index or 0))
     expected = max((p.total for p in patches if p.total), default=None)
     version = Counter(p.version for p in members or [cover]).most_common(1)[0][0]
-    findings = series_findings(source, patches, members, expected, cover)
+    findings = notes + series_findings(source, patches, members, expected, cover)
     findings += [f for p in ([cover] if cover else []) + members for f in p.findings]
     return Series(source, version, expected, tuple(members), cover, tuple(findings), meta)

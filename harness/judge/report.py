@@ -161,7 +161,7 @@ def facts(results):
         k = v["kernel"]
         lines.append(f"{v['name']}{setting_text(v)}: {k.get('release', '(not built)')} config "
                      f"{k.get('config_sha256', '-')} bzImage {k.get('bzimage_sha256', '-')[:16]} series "
-                     f"{', '.join(v['series']) or '(none)'}"
+                     f"{', '.join(v['series']) or '(none)'}" + prerequisites_text(k)
                      + (f"; {qemu_text(v.get('qemu_build'), v.get('balloon'))}" if own_qemu else ""))
     settings = results.get("settings", [])
     for st in settings if len(settings) > 1 or any(st.get("axes") for st in settings) else []:
@@ -169,6 +169,13 @@ def facts(results):
                      f"{st.get('memory_mib')} MiB, {setup_text(st)}, kernel command line "
                      f"{st.get('cmdline') or '(none)'!r}")
     return "\n".join(lines)
+
+
+def prerequisites_text(kernel):
+    """'; on prerequisites SOURCE (N patches, digest D), ...' for a kernel built on prerequisite series, else ''."""
+    return "".join(("; on prerequisites " if n == 0 else ", ") + f"{p['source']} ({len(p['patches'])} patch"
+                   f"{'es' * (len(p['patches']) != 1)}, digest {p['digest']})"
+                   for n, p in enumerate(kernel.get("prerequisites") or []))
 
 
 def qemu_text(build, balloon=None):

@@ -90,6 +90,8 @@ def gather(job_dir):
         axes = guest.get("axes") or {}
         key = json.dumps(axes, sort_keys=True)
         variants.setdefault((rec["variant"], key), {"name": rec["variant"], "series": rec["kernel"].get("series", []),
+                                                    "prerequisites": [p["source"] for p in
+                                                                      rec["kernel"].get("prerequisites", [])],
                                                     "kernel": rec["kernel"], "qemu_build": guest.get("qemu_build"),
                                                     "balloon": (guest.get("setup") or {}).get("balloon"),
                                                     **({"axes": axes} if axes else {})})

@@ -91,6 +91,13 @@ class ConfigTest(unittest.TestCase):
             loader.from_params([("/run/guest", "memory", 1024)])
         self.assertIn("did you mean 'memory_mib'", str(cm.exception))
 
+    def test_prerequisites_are_series_applied_before_a_variants_own(self):
+        job = loader.load(write("base: {debian: linux-source-6.1}\nvariants: !mux\n"
+                                "  base: {variant: base, prerequisites: [patches/p1, patches/p2]}\n"
+                                "  v1: {variant: v1, series: patches/s, prerequisites: [patches/p1, patches/p2]}\n"))
+        self.assertEqual([v.prerequisites for v in job.variants], [(Path("patches/p1"), Path("patches/p2"))] * 2)
+        self.assertEqual(job.variant("v1").series, Path("patches/s"))
+
     def test_a_variant_runs_on_its_own_qemu_and_compare_names_pairs_of_variants(self):
         job = loader.load(ROOT / "configs" / "seed.yaml")
         self.assertEqual(job.qemu_of(job.variant("base")), specs.QemuSpec())  # the job's: the system QEMU
@@ -108,7 +115,11 @@ class ConfigTest(unittest.TestCase):
                  "no QEMU named 'rangse' in qemus (hint: did you mean 'ranges'?)"),
                 ("qemus:\n  r: {source: system, series: patches/qemu/ranges}\n", 6,
                  "a QEMU series needs a QEMU built from source"),
-                ("qemus:\n  r: {sorce: debian}\n", 6, "unknown key 'qemus.r.sorce'")):
+                ("qemus:\n  r: {sorce: debian}\n", 6, "unknown key 'qemus.r.sorce'"),
+                ("  v2: {variant: v2, prerequisites: [patches/a, 7]}\n", 5,
+                 "variants.v2.prerequisites must list series paths, not ['patches/a', 7]"),
+                ("  v2: {variant: v2, prerequisites: patches/a}\n", 5,
+                 "variants.v2.prerequisites must be list, not str")):
             with self.subTest(extra=extra), self.assertRaises(ConfigError) as cm:
                 loader.load(write(head + extra))
             self.assertIn(f":{line}: ", str(cm.exception))

@@ -96,6 +96,18 @@ class ReportHtmlTest(unittest.TestCase):
                      "virtio_balloon: batch 4096 PFNs &amp; &lt;more&gt;", "2048 MiB, 1 vCPU"):
             self.assertIn(text, self.html)
 
+    def test_prerequisites_are_named_with_their_identity(self):
+        doc = document()
+        on = {"source": "/s/stay-awake", "patches": ["virtio_balloon: stay awake <while>"], "digest": "0d1f2e3c"}
+        for v in doc["variants"][:2]:
+            v["kernel"] = {**v["kernel"], "prerequisites": [on]}
+        self.assertIn("series (none); on prerequisites /s/stay-awake (1 patch, digest 0d1f2e3c)",
+                      report.facts(doc).splitlines()[1])
+        page = html.page(doc, policy.comparisons(doc))
+        self.assertEqual(page.count("on prerequisite /s/stay-awake\n(1 patch, digest 0d1f2e3c)"), 2)
+        self.assertIn("<li>virtio_balloon: stay awake &lt;while&gt;</li>", page)
+        self.assertNotIn("on prerequisite", self.html)
+
     def test_names_from_configs_render_as_text(self):
         self.assertIn("&lt;b&gt;$(touch /tmp/x)&lt;/b&gt;", self.html)
         self.assertNotIn("<b>$(touch", self.html)

@@ -84,6 +84,22 @@ class ReviewTest(unittest.TestCase):
         self.assertNotIn("make[3]", broken)  # the compiler's error once, not make's echo of it
         self.assertNotIn("Tested-by", broken)
 
+    def test_prerequisites_are_on_every_variant_and_named_in_the_reply(self):
+        upstream = ROOT / "tests" / "fixtures" / "upstream"
+        text = review.job_text(ROOT / "configs" / "default.yaml", {"debian": "linux-source-6.1"},
+                               {"v2": upstream / "stats-wakeup"}, 3, [upstream / "stay-awake"])
+        path = Path(tempfile.mkdtemp()) / "job.yaml"
+        path.write_text(text)
+        job = loader.load(path)
+        self.assertEqual([(v.name, v.prerequisites) for v in job.variants],
+                         [("base", (upstream / "stay-awake",)), ("v2", (upstream / "stay-awake",))])
+        text = review.reply(bench(), [functional()], ["v1", "v2"], self.versions, self.applies, [], None,
+                            [read_series(upstream / "stay-awake")])
+        self.assertTrue(" ".join(text.split()).startswith(
+            "On prerequisite stay-awake (1 patch: virtio_balloon: stay awake while adjusting balloon), applied to "
+            "the base and to every version, so each is compared with base + prerequisites."), text)
+        self.assertLessEqual(max(map(len, text.splitlines())), review.WIDTH)
+
     def test_no_tested_by_without_an_identity(self):
         self.assertNotIn("Tested-by", self.reply(bench(), functional(), tested_by=None))
 
