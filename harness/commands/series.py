@@ -27,6 +27,8 @@ def add_parser(subparsers):
     check_p.add_argument("path", type=source, help="a directory of .patch files, an .mbox/.mbx, a .patch/.diff, or "
                          "a message-id (fetched with b4)")
     check_p.add_argument("--base", type=Path, metavar="DIR", help="a source tree to dry-run the series on")
+    check_p.add_argument("--prerequisite", action="append", type=source, default=[], metavar="SERIES",
+                         help="with --base: a series applied first (repeat for several, in order)")
     check_p.set_defaults(func=check)
     diff_p = actions.add_parser("diff", help="git range-diff of two versions applied to the same base")
     diff_p.add_argument("old", type=source, help="the older version of the series (a path or a message-id)")
@@ -39,7 +41,8 @@ def add_parser(subparsers):
 def check(args) -> int:
     """Print a table of the patches, every finding, and a verdict; 1 when the series is unusable or fails to apply."""
     series = read_series(fetched(args.path))
-    outcomes = check_series(args.base, series) if args.base else \
+    before = [read_series(fetched(p)) for p in args.prerequisite]
+    outcomes = check_series(args.base, series, before) if args.base else \
         tuple(Outcome(p.label, "not-checked", "no --base given") for p in series.patches)
     rows = [(_number(p), p.subject, ", ".join(p.files), o.status, _codes(p.findings))
             for p, o in zip(series.patches, outcomes)]
@@ -49,10 +52,10 @@ def check(args) -> int:
     for o in outcomes:
         if o.status not in ("clean", "not-checked"):
             print(f"{o.status}: {o.patch}: {o.detail}")
-    found = origin.origins(args.base, series, *origin.history_of(args.base)) if args.base else ()
+    found = origin.origins(args.base, series, *origin.history_of(args.base)) if args.base and not before else ()
     for f in found:
         print(f"tree: {f.text()}")
-    for line in origin.named(series):
+    for line in origin.named(series, before):
         print(f"prerequisite: {line}")
     print(verdict(series, outcomes, checked=bool(args.base), elsewhere=sum(not f.same for f in found)))
     return 1 if not series.usable or any(o.status in FAILED for o in outcomes) else 0

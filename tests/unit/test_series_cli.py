@@ -99,6 +99,21 @@ class SeriesCommandTest(unittest.TestCase):
         self.assertEqual(out.splitlines()[-1], "verdict: does not apply — v1, 2 of 2 present; made on another "
                                                "version of 1 file; 1 clean, 1 conflict")
 
+    def test_a_series_made_on_a_later_tree_names_its_version_and_applies_on_its_prerequisite(self):
+        upstream = Path(__file__).resolve().parents[1] / "fixtures" / "upstream"
+        base = self.tmp / "linux-6.1.y"
+        (base / FILE).parent.mkdir(parents=True)
+        shutil.copy(upstream / "virtio_balloon.c-6.1.y", base / FILE)
+        status, out = run("series", "check", str(upstream / "stats-wakeup"), "--base", str(base))
+        self.assertEqual(status, 1)
+        self.assertIn(f"tree: {FILE}: made on version 1f5b3dd31fcf, this base has e9abd958f69e (no history", out)
+        self.assertEqual(out.splitlines()[-1], "verdict: does not apply — v1, 2 of 2 present; made on another "
+                                               "version of 1 file; 2 conflict")
+        status, out = run("series", "check", str(upstream / "stats-wakeup"), "--base", str(base),
+                          "--prerequisite", str(upstream / "stay-awake"))
+        self.assertEqual(status, 0)
+        self.assertEqual(out.splitlines()[-1], "verdict: applies — v1, 2 of 2 present; 2 offset")
+
     def test_diff_prints_range_diff(self):
         status, out = run("series", "diff", str(self.tmp / "v1"), str(self.tmp / "v2"), "--base", str(self.base))
         self.assertEqual(status, 0)
