@@ -19,8 +19,8 @@ AVOCADO_RUN := $(AVOCADO) --job-results-dir $(RESULTS)
 # The tests' temporary files all go into one TMPDIR, removed when the recipe line ends (pass or fail).
 SCRATCH := export TMPDIR=$$(mktemp -d /tmp/bh-check.XXXXXX) && trap 'rm -rf "$$TMPDIR"' EXIT &&
 
-.PHONY: bench check deps packages unit nightly soak verdicts boot review calibration record matrix seed counting clean
-bench: packages $(VENV)/.installed
+.PHONY: bench check deps packages users unit nightly soak verdicts boot review calibration record matrix seed counting clean
+bench: packages users $(VENV)/.installed
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
 
@@ -74,7 +74,7 @@ seed: deps    # the seed series' scenario (docs/seed.md): the timed job, then on
 counting: deps # benchmark: the counting plugin's cost on the timed inflate, its count's CV; 5 boots with, 5 without
 	$(BIN)/python benchmarks/counting.py --boots 5
 
-deps: packages $(VENV)/.installed-test
+deps: packages users $(VENV)/.installed-test
 
 packages:
 	@missing=$$(for p in $(PACKAGES); do \
@@ -82,6 +82,14 @@ packages:
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# The unprivileged users that builds of a series and guests' QEMUs run as (harness/privilege.py, docs/security.md).
+users:
+	@if [ "$$(id -u)" = 0 ]; then \
+		for u in balloon-build balloon-qemu; do id -u $$u >/dev/null 2>&1 || \
+			useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $$u; done; \
+		if getent group kvm >/dev/null; then usermod -a -G kvm balloon-qemu; fi; \
 	fi
 
 $(VENV)/.installed: setup.cfg pyproject.toml

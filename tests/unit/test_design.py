@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW = re.compile(r"^\| (\w+) \| `(harness/[\w/]+\.py)` \| (.+) \|$", re.M)
-SHARED = {"errors", "command", "cache", "wait", "units"}
+SHARED = {"errors", "command", "cache", "wait", "units", "privilege"}
 MAY_IMPORT = {  # a layer: the layers its modules may import
     "shared": {"shared"},
     "intake": {"shared", "intake"},
