@@ -16,8 +16,9 @@ PACKAGES := $(CHECK_PACKAGES)
 bench: PACKAGES := $(BENCH_PACKAGES)
 AVOCADO := $(BIN)/avocado run --max-parallel-tasks 1
 AVOCADO_RUN := $(AVOCADO) --job-results-dir $(RESULTS)
-# The tests' temporary files all go into one TMPDIR, removed when the recipe line ends (pass or fail).
-SCRATCH := export TMPDIR=$$(mktemp -d /tmp/bh-check.XXXXXX) && trap 'rm -rf "$$TMPDIR"' EXIT &&
+# The tests' temporary files all go into one TMPDIR, removed when the recipe line ends (pass or fail); its name
+# is short, as reply.txt quotes paths under it within 72 columns.
+SCRATCH := export TMPDIR=$$(mktemp -d /tmp/bh.XXXX) && trap 'rm -rf "$$TMPDIR"' EXIT &&
 
 .PHONY: bench check deps packages users unit nightly soak verdicts boot review calibration record matrix seed counting clean
 bench: packages users $(VENV)/.installed

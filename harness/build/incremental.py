@@ -3,12 +3,14 @@
 Kbuild and meson record absolute paths, so a built tree is never moved: the base is built once under a lock and
 marked built, and a series is applied to a copy of it that borrows the base's path (``apply.applied_in_place``),
 where the build rebuilds only what the series touches.  Artefacts go into a cache entry keyed over the base and
-the series' diffs; the compiler's version line is part of every key.
+the series' diffs; the compiler's version line is part of every key.  A series' rebuild runs in the sandbox
+(build/sandbox.py), in a tree whose build output the build user owns.
 """
 
 import time
 
 from harness import cache, command
+from harness.build import sandbox
 from harness.intake import tree
 from harness.intake.apply import applied_in_place
 
@@ -52,6 +54,7 @@ def entry(out, stack, base, rebuild, collect, log, what, progress):
         for series in stack:
             progress(f"{what}: applying {len(series.patches)} patch(es) from {series.source}")
         with applied_in_place(built, stack, log) as build_tree:
+            sandbox.own(build_tree)  # the series' build writes there, as the build user, and nowhere else
             rebuild(build_tree)
             collect(build_tree, log, dest, time.perf_counter() - start)
 

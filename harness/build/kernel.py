@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import cache, command
-from harness.build import incremental
+from harness.build import incremental, sandbox
 from harness.errors import ApplyError, BuildError, ConfigError, PrerequisiteError
 from harness.intake import origin, tree
 from harness.intake.series import read_series
@@ -52,13 +52,16 @@ class KernelBuild:
     duration_s: float
     cached: bool = False
     prerequisites: tuple = ()  # prerequisite(series) of each series applied before its own
+    refused: tuple = ()        # what the sandbox refused the series' build (build/sandbox.py)
+    runs_at_build: tuple = ()  # the series' changes to what the build runs (intake/findings.py)
 
     def identity(self):
         """The record results.json keeps for this kernel."""
         return {"release": self.release, "config_sha256": self.config_sha256,
                 "bzimage_sha256": self.bzimage_sha256, "base": self.base, "series": list(self.series),
                 "compiler": self.compiler, "build_s": round(self.duration_s, 1),
-                "prerequisites": list(self.prerequisites)}
+                "prerequisites": list(self.prerequisites), "refused": list(self.refused),
+                "runs_at_build": list(self.runs_at_build)}
 
 
 def build(job, variant, cache_dir, progress=print):
@@ -79,11 +82,13 @@ def build(job, variant, cache_dir, progress=print):
         return incremental.base_tree(cache_dir / "trees" / base_key, base.identity, functools.partial(
             _build_base, base, job.kernel.profile, start_config, fragment_paths, progress=progress))
 
-    def rebuild(build_tree):
-        _make(build_tree, ["olddefconfig"], log, f"{variant.name}: configure")
-        _make(build_tree, ["bzImage"], log, f"{variant.name}: build", progress)
+    refused = []  # what the sandbox refused the series' build
 
-    collect = functools.partial(_collect, base, prerequisites, series, compiler)
+    def rebuild(build_tree):
+        refused.extend(_make(build_tree, ["olddefconfig"], log, f"{variant.name}: configure", sandboxed=True))
+        refused.extend(_make(build_tree, ["bzImage"], log, f"{variant.name}: build", progress, sandboxed=True))
+
+    collect = functools.partial(_collect, base, prerequisites, series, compiler, refused)
     try:
         cached = incremental.entry(out, stack, base_tree, rebuild, collect, log, variant.name, progress)
     except ApplyError as exc:
@@ -161,20 +166,24 @@ def _check_fragments(config, fragments):
                                  hint="add the option it depends on to the fragment", log=str(config))
 
 
-def _make(path, targets, log, what, progress=None):
-    """Run make in ``path``; with ``progress``, report compiled files and elapsed time while it runs."""
+def _make(path, targets, log, what, progress=None, sandboxed=False):
+    """Run make in ``path`` — ``sandboxed`` (build/sandbox.py) for a tree a series touched — and return what the
+    sandbox refused it; with ``progress``, report compiled files and elapsed time while it runs."""
     argv = ["make", f"-j{os.cpu_count()}", *targets]
     start = time.perf_counter()
+    said = []
     with open(log, "a") as out:
         out.write(f"$ {' '.join(argv)}\n")
         out.flush()
-        proc = subprocess.Popen(argv, cwd=path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", env={**os.environ, **BUILD_ENV}, start_new_session=True,
+        proc = subprocess.Popen(sandbox.argv(path, argv, BUILD_ENV) if sandboxed else argv, cwd=path,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                                env={**os.environ, **BUILD_ENV}, start_new_session=True,
                                 preexec_fn=command.die_with_parent)
         compiled, last = 0, start
         try:
             for line in proc.stdout:
                 out.write(line)
+                said.append(line)
                 compiled += line.startswith("  CC ")
                 if progress and time.perf_counter() - last > 15:
                     last = time.perf_counter()
@@ -186,11 +195,16 @@ def _make(path, targets, log, what, progress=None):
                 proc.wait()
     if progress:
         progress(f"{what}: {compiled} files compiled in {time.perf_counter() - start:.1f} s (rc={rc})")
+    refused = sandbox.refusals("".join(said), path) if sandboxed else []
     if rc != 0:
         errors = [l.strip() for l in Path(log).read_text(errors="replace").splitlines()
                   if re.search(r"\berror\b|Error \d", l)][:6]
-        raise BuildError(f"{what} failed: {' | '.join(errors) or f'make exited {rc}'}",
-                         hint="see the compiler errors in the build log", log=str(log))
+        raise BuildError(f"{what} failed: {' | '.join(refused + errors) or f'make exited {rc}'}",
+                         hint="the sandbox refused what it names" if refused else
+                         "see the compiler errors in the build log", log=str(log))
+    for r in refused if progress else []:
+        progress(f"{what}: {r} (refused)")
+    return refused
 
 
 def _made_elsewhere(exc, base, stack, cache_dir):
@@ -207,14 +221,16 @@ def _made_elsewhere(exc, base, stack, cache_dir):
                            "--prerequisite SERIES")
 
 
-def _collect(base, prerequisites, series, compiler, build_tree, log, dest, duration_s):
+def _collect(base, prerequisites, series, compiler, refused, build_tree, log, dest, duration_s):
     """Copy the artefacts of a finished build into ``dest`` with their metadata.json."""
     shutil.copy2(build_tree / "arch" / "x86" / "boot" / "bzImage", dest / "bzImage")
     shutil.copy2(build_tree / ".config", dest / "config")
     shutil.copy2(log, dest / "build.log")
-    release = command.run(["make", "-s", "kernelrelease"], cwd=build_tree).stdout.strip()
+    release = (build_tree / "include" / "config" / "kernel.release").read_text().strip()  # written by the build
     meta = {"base": base.identity, "series": [p.label for p in series.patches] if series else [],
-            "prerequisites": [prerequisite(s) for s in prerequisites],
+            "prerequisites": [prerequisite(s) for s in prerequisites], "refused": refused,
+            "runs_at_build": [f.message for s in [*prerequisites, series] if s for f in s.findings
+                              if f.code == "runs-at-build"],
             "release": release, "compiler": compiler, "duration_s": duration_s,
             "config_sha256": _config_sha256(dest / "config"), "bzimage_sha256": cache.file_sha256(dest / "bzImage")}
     (dest / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -238,4 +254,5 @@ def _record(out, meta, variant, cached=False):
                        build_log=out / "build.log", config_sha256=meta["config_sha256"],
                        bzimage_sha256=meta["bzimage_sha256"], compiler=meta["compiler"],
                        duration_s=meta["duration_s"], cached=cached,
-                       prerequisites=tuple(meta.get("prerequisites", ())))
+                       prerequisites=tuple(meta.get("prerequisites", ())), refused=tuple(meta.get("refused", ())),
+                       runs_at_build=tuple(meta.get("runs_at_build", ())))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness import cache, command
-from harness.build import incremental
+from harness.build import incremental, sandbox
 from harness.errors import BuildError, CommandError, PrerequisiteError
 from harness.intake import tree
 from harness.intake.apply import apply_series, copy_touched
@@ -95,7 +95,7 @@ def build(spec, cache_dir, progress=print):
                                      functools.partial(_build_base, version, cache_dir, progress=progress))
 
     labels = tuple(p.label for p in series.patches) if series else ()
-    cached = incremental.entry(out, stack, base_tree, lambda build_tree: _ninja(build_tree, log, progress),
+    cached = incremental.entry(out, stack, base_tree, lambda build_tree: _ninja(build_tree, log, progress, True),
                                functools.partial(_collect, version, labels), log, "QEMU", progress)
     meta = json.loads((out / "metadata.json").read_text())
     return QemuBuild(str(out / BINARY), meta["version"], meta["source"], tuple(meta["series"]), out.name,
@@ -166,13 +166,16 @@ def _build_base(version, cache_dir, path, progress):
     _ninja(path, log, progress)
 
 
-def _ninja(path, log, progress):
+def _ninja(path, log, progress, sandboxed=False):
+    """Build the binary in ``path``: ``sandboxed`` (build/sandbox.py) where a series touched the tree."""
     start = time.perf_counter()
     progress(f"QEMU: building {BINARY} in {path}")
+    argv = ["ninja", "-C", str(path / "build"), f"-j{os.cpu_count()}", BINARY]
     try:
-        command.run(["ninja", "-C", path / "build", f"-j{os.cpu_count()}", BINARY], log=log)
+        command.run(sandbox.argv(path, argv, {}) if sandboxed else argv, log=log)
     except CommandError as exc:
-        errors = [l.strip() for l in Path(log).read_text(errors="replace").splitlines() if " error: " in l][:6]
+        said = exc.result.stdout + exc.result.stderr
+        errors = sandbox.refusals(said, path) + [l.strip() for l in said.splitlines() if " error: " in l][:6]
         raise BuildError(f"QEMU build failed: {' | '.join(errors) or exc.cause}", hint="see the build log",
                          log=str(log)) from exc
     progress(f"QEMU: built in {time.perf_counter() - start:.1f} s")
@@ -184,7 +187,8 @@ def _collect(version, series, build_tree, log, dest, duration_s):
     binary.write_bytes((build_tree / "build" / BINARY).read_bytes())
     binary.chmod(0o755)
     (dest / "build.log").write_bytes(Path(log).read_bytes())
-    line = command.run([binary, "--version"]).stdout.splitlines()[0]
+    built = build_tree / "build" / BINARY  # the tree's own binary, run in the sandbox: a series built it
+    line = command.run(sandbox.argv(build_tree, [str(built), "--version"], {})).stdout.splitlines()[0]
     upstream = (build_tree / "VERSION").read_text().strip()
     if not re.match(rf"QEMU emulator version {re.escape(upstream)}\S* \({PKGVERSION}\)$", line):
         raise BuildError(f"the built QEMU says {line!r}, not version {upstream} ({PKGVERSION})",

@@ -158,6 +158,8 @@ def reply(bench, functional, names, versions, applies, commands, tested_by, prer
                 f"{'applies' if ok_apply else 'does not apply'}, {'builds' if built else 'does not build'}, "
                 f"functional checks {passed} of {len(mine)} PASS")
         out += _wrap(head)
+        for f in [f for f in series.findings if f.code in ("outside-tree", "runs-at-build")]:
+            out += _wrap(f.message, "  ")  # what a reviewer should read before building it
         if not built and b["status"] != "not run":  # one build error says it for every test
             out += _wrap(f"build: {b['reason'].split(' | ')[0]}", "  ")
         else:

@@ -2,8 +2,9 @@
 
 The diff parser asks here for what it sees in a hunk (a header that disagrees with its body, a wrapped line,
 quoted-printable left undecoded); the series reader for what it sees in a mail's stored text (CRLF endings,
-addresses an archive hid) and in the series as a whole (members missing, duplicated or without a diff, versions
-mixed).  Every code and message of the intake layer is written here and nowhere else.
+addresses an archive hid), in what a patch changes (what runs while the tree builds; a path outside the tree) and
+in the series as a whole (members missing, duplicated or without a diff, versions mixed).  Every code and message
+of the intake layer is written here and nowhere else.
 """
 
 import re
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 
 HIDDEN_RE = re.compile(r"address@hidden|\[email\s*protected\]|[\w.+-]+@\.\.\.")
 QP_RE = re.compile(r"=3D|=(?:20|09)$")
+BUILD_TIME_RE = re.compile(r"(^|/)(Makefile[^/]*|Kbuild[^/]*|Kconfig[^/]*|[^/]+\.mk|meson\.build|meson_options\.txt"
+                           r"|configure)$|^(scripts|tools)/")  # what the kernel's or QEMU's build runs or reads
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,19 @@ def text_findings(mail, label: str) -> list[Finding]:
                                 f"(e.g. {HIDDEN_RE.search(mail.raw[hidden[0]])[0]!r}): author and trailers are not "
                                 "the real ones; fetch the original mail (b4 am MSGID)"))
     return findings
+
+
+def change_findings(files, label: str, where: str) -> list[Finding]:
+    """What a patch's changed ``files`` mean before anything is built: a path that leaves the tree (refused, named
+    as that), and each file the build runs or reads to decide what to run (Makefiles, Kbuild, Kconfig, scripts/,
+    tools/, QEMU's meson files)."""
+    out = []
+    for name in files:
+        if name.startswith("/") or ".." in name.split("/"):
+            out.append(Finding("error", "outside-tree", where, f"{label} names {name}, a path outside the tree"))
+        elif BUILD_TIME_RE.search(name):
+            out.append(Finding("warning", "runs-at-build", where, f"{label} changes {name}: runs at build time"))
+    return out
 
 
 def series_findings(source, patches, members, expected, cover) -> list[Finding]:

@@ -20,7 +20,7 @@ import yaml
 
 from harness.errors import SeriesError
 from harness.intake.diff import Hunk, diffstat, parse_diff
-from harness.intake.findings import Finding, series_findings, text_findings
+from harness.intake.findings import Finding, change_findings, series_findings, text_findings
 from harness.intake.mail import INPUT_HINT, Mail, read_mails
 
 TAG_RE = re.compile(r"\s*\[([^\]]*)\]\s*")
@@ -137,7 +137,8 @@ def _patch(mail: Mail) -> Patch:
     base = BASE_RE.search(mail.body)
     return Patch(mail.path, index, total, version, prefixes, subject, author, mail.date, mail.message_id,
                  base and base[1], tuple(files), diffstat(files, hunks), tuple(hunks), diff, label,
-                 tuple(findings + text_findings(mail, label)),
+                 tuple(findings + text_findings(mail, label) + change_findings(files, label,
+                                                                               f"{mail.path} {label}")),
                  tuple(f"{m[1]} {m[2]}" for m in PREREQUISITE_RE.finditer(mail.body)))
 
 

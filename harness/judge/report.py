@@ -172,10 +172,12 @@ def facts(results):
 
 
 def prerequisites_text(kernel):
-    """'; on prerequisites SOURCE (N patches, digest D), ...' for a kernel built on prerequisite series, else ''."""
+    """'; on prerequisites SOURCE (N patches, digest D), ...' for a kernel built on prerequisite series, and what
+    its build ran from the series and what the sandbox refused it, else ''."""
     return "".join(("; on prerequisites " if n == 0 else ", ") + f"{p['source']} ({len(p['patches'])} patch"
                    f"{'es' * (len(p['patches']) != 1)}, digest {p['digest']})"
-                   for n, p in enumerate(kernel.get("prerequisites") or []))
+                   for n, p in enumerate(kernel.get("prerequisites") or [])) + "".join(
+        f"; {said}" for said in [*(kernel.get("runs_at_build") or []), *(kernel.get("refused") or [])])
 
 
 def qemu_text(build, balloon=None):

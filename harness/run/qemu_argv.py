@@ -7,7 +7,10 @@ to seed its CRNG (``random.trust_cpu``): without a seed dropbear's first connect
 entropy, ~1 s under TCG.  ``no_timer_check`` skips the boot-time probe of the IO-APIC timer (40 ms of delay loop), as
 a guest does by itself under KVM.  QEMU traces the balloon into ``trace.log``.  Under TCG with one vCPU (unless
 ``guest.count_insns`` is false: ``not_counted`` says why not) QEMU loads the instruction-counting plugin
-(harness/build/plugin.py), whose counter lives in a file in the private run directory.
+(harness/build/plugin.py), whose counter lives in a file in the private run directory.  QEMU runs in its seccomp
+sandbox (``SANDBOX``: no obsolete system calls, no set*id, no fork or exec, no scheduler or affinity changes; its
+threads are pinned from outside) unless the binary lacks it (``sandbox=False``); ``exe`` is how the binary is
+executed where that is not its path (``/proc/self/fd/N``), and ``-name process=`` keeps its process name.
 """
 
 from harness.errors import HarnessError
@@ -25,15 +28,19 @@ NOT_ON_KVM = ("not counted: KVM runs the guest's instructions natively, a TCG pl
               "perf's instructions:G needs a host PMU, which these VMs lack")
 NOT_SMP = ("not counted: {} vCPUs (the plugin's inline add would race between their threads, and per-vCPU callbacks "
            "cost the timed operations 6-12 %: docs/statistics.md, \"Counting the guest's work\")")
+SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 HOTPLUG_PORT = "rp0"  # on q35, the pcie-root-port the balloon sits in (device_add ... bus=rp0 plugs it back)
 
 
 def command_line(qemu, kernel, image, spec, accel, run_dir, log_dir, port, cmdline="", machine="pc",
-                 balloon_props=(), qmp_port=None, plugin=None):
+                 balloon_props=(), qmp_port=None, plugin=None, sandbox=True, exe=None):
     """The QEMU argument list for one guest; QMP on ``run_dir``'s unix socket, or on 127.0.0.1:``qmp_port``;
-    ``plugin``: the instruction-counting plugin's path on QEMU's host, loaded under TCG."""
+    ``plugin``: the instruction-counting plugin's path on QEMU's host, loaded under TCG; ``sandbox``: QEMU's seccomp
+    sandbox on; ``exe``: the path ``qemu`` is executed by, where not its own."""
     qmp = f"tcp:127.0.0.1:{qmp_port}" if qmp_port else f"unix:{run_dir}/qmp.sock"
-    return [qemu, "-name", "balloon-harness,debug-threads=on",  # threads named: CPU 0/TCG, worker, …
+    process = str(qemu).rsplit("/", 1)[-1]  # the main thread's name, also when executed as /proc/self/fd/N
+    return [exe or qemu, *["-sandbox", SANDBOX] * sandbox,
+            "-name", f"balloon-harness,process={process},debug-threads=on",  # threads named: CPU 0/TCG, worker, …
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             *_machine(accel, machine, _tcg(accel, spec)), "-cpu", CPU, *_memory(spec), "-smp", str(spec.cpus),
             "-kernel", kernel.bzimage, "-initrd", image.initrd,

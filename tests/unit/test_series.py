@@ -11,6 +11,7 @@ from pathlib import Path
 from unittest import mock
 
 from harness.errors import SeriesError
+from harness.intake.apply import check_series
 from harness.intake.fetch import fetch_message_id
 from harness.intake.series import read_series
 
@@ -220,6 +221,23 @@ class SeriesTest(unittest.TestCase):
         s = read_series(self.tmp / "qp.eml")
         self.assertEqual(s.findings, ())
         self.assertIn("+" + LONG + "\n", s.patches[0].diff)
+
+    def test_what_runs_at_build_time_and_paths_outside_the_tree_are_named(self):
+        self.edit(2, f"{FILE}", "drivers/virtio/Makefile", -1)
+        self.edit(3, f"a/{FILE}", "a/../../../tmp/x", -1)
+        self.edit(3, f"b/{FILE}", "b/../../../tmp/x", -1)
+        series = read_series(self.dir)
+        found = {(f.severity, f.code): f.message for f in series.findings}
+        self.assertEqual(found[("warning", "runs-at-build")],
+                         f"{series.patches[1].label} changes drivers/virtio/Makefile: runs at build time")
+        self.assertEqual(found[("error", "outside-tree")],
+                         f"{series.patches[2].label} names ../../../tmp/x, a path outside the tree")
+        self.assertFalse(series.usable)
+        tree = self.tmp / "tree"
+        (tree / FILE).parent.mkdir(parents=True)
+        (tree / FILE).write_text("\n".join(BASE) + "\n")
+        (outcome,) = check_series(tree, read_series(self.files[3]))
+        self.assertEqual((outcome.status, outcome.detail), ("not-checked", "malformed: outside-tree"))
 
     def test_mailing_list_tag_dropped_and_prefixes_kept(self):
         self.edit(1, "[PATCH v2 1/3] virtio-balloon:", "[Qemu-devel] [RFC PATCH v2 net-next 1/3] {pfn|len}:")
