@@ -93,7 +93,8 @@ def build(job, variant, cache_dir, progress=print):
         cached = incremental.entry(out, stack, base_tree, rebuild, collect, log, variant.name, progress)
     except ApplyError as exc:
         raise _made_elsewhere(exc, base, stack, cache_dir) from exc
-    return _record(out, json.loads((out / "metadata.json").read_text()), variant.name, cached)
+    meta = json.loads((out / "metadata.json").read_text())
+    return _record(out, {**meta, "prerequisites": [prerequisite(s) for s in prerequisites]}, variant.name, cached)
 
 
 def check_parity(builds):
@@ -244,11 +245,13 @@ def _config_sha256(path):
 
 def prerequisite(series):
     """A prerequisite series as kernel records name it: where it was read, its patches, and a digest of its diffs."""
-    return {"source": str(series.source), "patches": [p.label for p in series.patches],
+    return {"source": str(series.source), "patches": [p.subject for p in series.patches],
             "digest": cache.digest(*(p.diff for p in series.patches))}
 
 
 def _record(out, meta, variant, cached=False):
+    """The ``KernelBuild`` of cache entry ``out`` (its prerequisites as this job names them: a cached kernel may have
+    been built from the same diffs read elsewhere)."""
     return KernelBuild(variant=variant, key=out.name, base=meta["base"], series=tuple(meta["series"]),
                        release=meta["release"], bzimage=out / "bzImage", config=out / "config",
                        build_log=out / "build.log", config_sha256=meta["config_sha256"],

@@ -70,11 +70,12 @@ class ReviewTest(unittest.TestCase):
         self.assertEqual(reply.splitlines()[-1], "Tested-by: Ann Reviewer <ann@example.org>")
         job = (review / "job.yaml").read_text()
         self.assertIn(f"base: {{variant: base, prerequisites: ['{upstream / 'stay-awake'}']}}", job)
-        results = json.loads(next(review.glob("job-*/balloon/results.json")).read_text())
-        for variant in results["variants"]:
-            [on] = variant["kernel"]["prerequisites"]
-            self.assertEqual((on["source"], on["patches"]), (str(upstream / "stay-awake"),
-                                                             ["virtio_balloon: stay awake while adjusting b..."]))
+        for results in (json.loads(p.read_text()) for p in review.glob("job-*/balloon/results.json")):
+            for variant in results["variants"]:
+                self.assertEqual(variant["prerequisites"], [str(upstream / "stay-awake")])
+                for on in variant["kernel"].get("prerequisites", []) if results["samples"] else []:
+                    self.assertEqual((on["source"], on["patches"]),
+                                     (str(upstream / "stay-awake"), ["virtio_balloon: stay awake while adjusting balloon"]))
 
 
 if __name__ == "__main__":

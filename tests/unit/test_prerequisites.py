@@ -35,6 +35,11 @@ class PrerequisiteTest(unittest.TestCase):
         self.assertTrue(all(o.status in APPLIES for o in on), on)
         self.assertEqual((self.base / FILE).read_text(), (UPSTREAM / "virtio_balloon.c-6.1.y").read_text())
 
+    def test_a_tree_that_has_it_already_says_already_applied(self):
+        shutil.copy(UPSTREAM / "virtio_balloon.c-b12fbc3f787e", self.base / FILE)  # upstream, stay-awake merged
+        (outcome,) = check_series(self.base, self.stay_awake)
+        self.assertEqual(outcome.status, "already-applied")
+
     def test_a_prerequisite_that_does_not_apply_names_its_patch(self):
         with self.assertRaises(ApplyError) as caught:
             check_series(self.base, self.stay_awake, [self.series])
