@@ -20,7 +20,7 @@ AVOCADO_RUN := $(AVOCADO) --job-results-dir $(RESULTS)
 # is short, as reply.txt quotes paths under it within 72 columns.
 SCRATCH := export TMPDIR=$$(mktemp -d /tmp/bh.XXXX) && trap 'rm -rf "$$TMPDIR"' EXIT &&
 
-.PHONY: bench check deps packages users unit nightly soak verdicts boot review calibration record matrix seed counting clean
+.PHONY: bench check deps packages users sandbox unit nightly soak verdicts boot review calibration record matrix seed counting clean
 bench: packages users $(VENV)/.installed
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
@@ -74,6 +74,9 @@ seed: deps    # the seed series' scenario (docs/seed.md): the timed job, then on
 
 counting: deps # benchmark: the counting plugin's cost on the timed inflate, its count's CV; 5 boots with, 5 without
 	$(BIN)/python benchmarks/counting.py --boots 5
+
+sandbox: deps  # benchmark: a one-line series' rebuild with and without the build sandbox, 5 builds each
+	$(BIN)/python benchmarks/sandbox.py --builds 5
 
 deps: packages users $(VENV)/.installed-test
 
