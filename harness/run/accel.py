@@ -1,25 +1,34 @@
 """Which accelerator a guest boots under: the job's ``accel``, or for ``auto`` KVM where it runs guests, else TCG.
 
-``auto`` boots under KVM only where ``/dev/kvm`` is usable, and a first KVM boot is a probe (``kvm_trouble``): QEMU
+``auto`` boots under KVM only where QEMU's user can open ``/dev/kvm`` (else TCG, and says why), and a first KVM boot is a probe (``kvm_trouble``): QEMU
 failing, or a guest that prints nothing within ``KVM_SILENCE_S`` (nested/PVM KVM hangs silently), sends the boot to
 TCG.  The verdict is remembered per host boot and QEMU binary (``<cache>/accel-<boot_id>.json``), so only the first
-guest pays the probe.
+guest pays the probe.  An explicit ``accel: kvm`` where QEMU's user cannot open /dev/kvm is a PrerequisiteError.
 """
 
 import json
 
 from harness import wait
-from harness.errors import BootError, WaitTimeout
+from harness.errors import BootError, PrerequisiteError, WaitTimeout
 
 KVM_SILENCE_S = 10.0
 
 
-def choose(spec, host, cache_dir, qemu):
-    """The accelerator to boot ``qemu`` under first: the job's, or for ``auto`` TCG without a usable /dev/kvm, else
-    the one remembered for this boot of ``host``, else KVM (then to be probed)."""
-    if spec.accel != "auto":
+def choose(spec, host, cache_dir, qemu, progress=lambda m: None):
+    """The accelerator to boot ``qemu`` under first: the job's, or for ``auto`` TCG where QEMU's user cannot use
+    /dev/kvm (``progress`` says why), else the one remembered for this boot of ``host``, else KVM (then to be
+    probed)."""
+    if spec.accel not in ("auto", "kvm"):
         return spec.accel
-    if not host.kvm_usable():
+    trouble = host.kvm_trouble()
+    if spec.accel == "kvm":
+        if trouble:
+            raise PrerequisiteError(f"{host.name}: the job asks for accel: kvm, but {trouble}",
+                                    hint=f"give {host.qemu_user()} access to /dev/kvm (the group kvm), or use "
+                                         f"accel: auto or tcg")
+        return "kvm"
+    if trouble:
+        progress(f"accel auto: TCG, as {trouble}")
         return "tcg"
     return _remembered(host, cache_dir, qemu) or "kvm"
 

@@ -5,16 +5,24 @@ check (``check``) are built on ``run``, so the local and the SSH implementations
 apart.  Each host also spawns a long-lived process (``spawn``: a handle with ``pid``, ``poll()``, ``stop()``), makes a
 private directory (``tempdir``: 0700, removed on every exit path), copies artefacts in (``put``) and reaches a port on
 its loopback (``forward``).
+
+QEMU runs on a host as ``qemu_user()``: on this machine, when the harness is root, the unprivileged
+``privilege.QEMU_USER``, started through ``as_qemu()`` (setpriv: no capabilities, no_new_privs) in a run directory
+it owns (``qemu_dir``), given the files it cannot reach (the cache is under root's 0700 home) open, as inherited
+descriptors (``spawn(..., pass_fds)``; it names them /proc/self/fd/N).  Elsewhere (the harness not root, or an SSH
+host) QEMU runs as the harness's login.  ``kvm_trouble`` says why QEMU's user cannot use /dev/kvm, and ``check`` names
+what that user lacks.
 """
 
 import contextlib
 import os
+import pwd
 import shutil
 import socket
 import tempfile
 from pathlib import Path
 
-from harness import command
+from harness import command, privilege
 from harness.command import Process
 from harness.errors import PrerequisiteError
 from harness.run.procfs import cpu_model, mem_available_mib, ports_in_use
@@ -46,8 +54,35 @@ class Host:
     def clk_tck(self):
         return int(self.run(["getconf", "CLK_TCK"]).stdout)
 
+    def qemu_user(self):
+        """The user QEMU runs as on this host: the login."""
+        return self.run(["id", "-un"], check=False).stdout.strip() or "QEMU's user"
+
+    def as_qemu(self):
+        """The argv prefix that runs a program as ``qemu_user()``: none, QEMU runs as the login."""
+        return []
+
+    def qemu_dirs(self):
+        """The directories QEMU's user must enter (where its run directory is made), beyond those it owns."""
+        return []
+
+    @contextlib.contextmanager
+    def qemu_dir(self):
+        """QEMU's private run directory (QMP socket, logs, trace, instruction counter), owned by QEMU's user."""
+        with self.tempdir() as path:
+            yield path
+
+    def kvm_trouble(self):
+        """Why QEMU's user on this host cannot use /dev/kvm, or None."""
+        if self.run(["test", "-e", "/dev/kvm"], check=False).rc != 0:
+            return "no /dev/kvm"
+        if self.run([*self.as_qemu(), "test", "-r", "/dev/kvm", "-a", "-w", "/dev/kvm"], check=False).rc != 0:
+            mode = self.run(["stat", "-c", "%A %U:%G", "/dev/kvm"], check=False).stdout.strip()
+            return f"{self.qemu_user()} cannot open /dev/kvm" + f" ({mode})" * bool(mode)
+        return None
+
     def kvm_usable(self):
-        return self.run(["test", "-r", "/dev/kvm", "-a", "-w", "/dev/kvm"], check=False).rc == 0
+        return self.kvm_trouble() is None
 
     def cores(self):
         """The number of CPUs online on the host."""
@@ -79,17 +114,32 @@ class Host:
         """The prerequisites for one guest: raise PrerequisiteError naming the host and all that is missing, else return
         the host's facts (CPU model, kernel release, QEMU version, CPU governor where readable)."""
         version = self.qemu_version(qemu)
-        kvm = self.kvm_usable()
+        try:
+            user, trouble = self.qemu_user(), self.kvm_trouble()
+            closed = [d for d in self.qemu_dirs()
+                      if self.run([*self.as_qemu(), "test", "-x", d], check=False).rc != 0]
+        except PrerequisiteError as exc:  # QEMU's user does not exist
+            user, trouble, closed = None, exc.cause, []
         free = mem_available_mib(self.read_text("/proc/meminfo"))
         cpu = cpu_model(self.read_text("/proc/cpuinfo"))
         missing = [what for what, lacking in (
             (f"QEMU ({qemu} not found or not runnable)", version is None),
-            ("a usable /dev/kvm (the job asks for accel: kvm)", accel == "kvm" and not kvm),
+            (f"the user QEMU runs as ({trouble})", user is None),
+            (f"a /dev/kvm QEMU can use ({trouble}; the job asks for accel: kvm)", user and accel == "kvm" and trouble),
+            *((f"a way in to {d} for {user} (its run directory is made there)", True) for d in closed),
             (f"{memory_mib} MiB of free RAM for the guest (MemAvailable: {free} MiB)", free < memory_mib),
             ("a CPU model in /proc/cpuinfo", cpu is None)) if lacking]
         if missing:
-            raise PrerequisiteError(f"{self.name}: missing {'; '.join(missing)}",
-                                        hint="apt-get install qemu-system-x86, free memory, or use another host")
+            hints = ["apt-get install qemu-system-x86, free memory, or use another host"]
+            if user is None:
+                hints.append("run `make deps` (it creates the user)")
+            elif accel == "kvm" and trouble and "cannot open" in trouble:
+                hints.append(f"give {user} access to /dev/kvm (the group kvm; `make deps` adds it where the group "
+                             f"exists), or use accel: auto or tcg")
+            if closed:
+                hints.append("set TMPDIR to a directory every user can enter (e.g. /tmp)")
+            raise PrerequisiteError(f"{self.name}: missing {'; '.join(missing)}", hint="; ".join(hints))
+        kvm = trouble is None
         governor = self.run(["cat", "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"], check=False)
         return {"cpu_model": cpu, "kernel": self.run(["uname", "-r"]).stdout.strip(), "qemu_version": version,
                 "governor": governor.stdout.strip() if governor.rc == 0 else None, "kvm": kvm,
@@ -103,9 +153,53 @@ class LocalHost(Host):
 
     def __init__(self, name="localhost"):
         self.name = name
+        self._account = None
 
     def run(self, argv, check=True, timeout=None):
         return command.run(argv, check=check, timeout=timeout)
+
+    def qemu_account(self):
+        """The ``privilege.Account`` QEMU runs as where the harness is root (PrerequisiteError if it does not
+        exist), else None: QEMU runs as the harness's user."""
+        if not privilege.dropping():
+            return None
+        if self._account is None:
+            self._account = privilege.account(privilege.QEMU_USER)
+        return self._account
+
+    def qemu_user(self):
+        account = self.qemu_account()
+        return account.name if account else pwd.getpwuid(os.geteuid()).pw_name
+
+    def as_qemu(self):
+        """setpriv as QEMU's user where the harness is root; ``--pdeathsig keep`` restores the parent-death signal
+        (``command.die_with_parent``) that the change of user clears."""
+        account = self.qemu_account()
+        return [*account.argv(), "--pdeathsig=keep"] if account else []
+
+    def qemu_dirs(self):
+        return [self._qemu_parent()] if self.qemu_account() else []
+
+    def _qemu_parent(self):
+        """Where QEMU's run directory is made: $TMPDIR, or /tmp where QEMU's user cannot enter $TMPDIR (make check's
+        is a 0700 directory of root's)."""
+        here = tempfile.gettempdir()
+        if not self.qemu_account() or self.run([*self.as_qemu(), "test", "-x", here], check=False).rc == 0:
+            return here
+        return "/tmp"
+
+    @contextlib.contextmanager
+    def qemu_dir(self):
+        """A 0700 directory, handed to QEMU's user where that is not the harness's (root still reads it)."""
+        with self.tempdir(self._qemu_parent()) as path:
+            account = self.qemu_account()
+            if account:
+                os.chown(path, account.uid, account.gid)
+            yield path
+
+    def qemu_can_read(self, path):
+        """Whether QEMU's user can reach and read ``path`` by its name (not through root's 0700 home, say)."""
+        return self.run([*self.as_qemu(), "test", "-r", path], check=False).rc == 0
 
     def read_text(self, path):
         with open(path, encoding="utf-8") as f:
@@ -116,8 +210,12 @@ class LocalHost(Host):
             f.seek(offset)
             return f.read()
 
-    def kvm_usable(self):
-        return os.access("/dev/kvm", os.R_OK | os.W_OK)
+    def kvm_trouble(self):
+        if self.qemu_account():
+            return super().kvm_trouble()  # asked as QEMU's user
+        if not os.path.exists("/dev/kvm"):
+            return "no /dev/kvm"
+        return None if os.access("/dev/kvm", os.R_OK | os.W_OK) else f"{self.qemu_user()} cannot open /dev/kvm"
 
     def free_port(self, exclude=()):
         return next(p for p in iter(free_port, None) if p not in exclude)
@@ -128,14 +226,17 @@ class LocalHost(Host):
     def forward(self, port):
         return socket.create_connection(("127.0.0.1", port))
 
-    def spawn(self, argv, log_path):
-        """Start ``argv`` with its output appended to ``log_path``; a ``command.Process`` (ended by pid group)."""
+    def spawn(self, argv, log_path, pass_fds=()):
+        """Start ``argv`` with its output appended to ``log_path`` and the descriptors ``pass_fds`` inherited; a
+        ``command.Process`` (ended by pid group)."""
         with open(log_path, "ab") as log:
-            return Process(argv, stdout=log, stderr=log).start()
+            process = Process(argv, stdout=log, stderr=log)
+            process._popen_args["pass_fds"] = tuple(pass_fds)  # command.Process has no parameter for it yet
+            return process.start()
 
     @contextlib.contextmanager
-    def tempdir(self):
-        path = Path(tempfile.mkdtemp(prefix="bh-"))  # 0700; short: unix socket paths are limited to 108 bytes
+    def tempdir(self, parent=None):
+        path = Path(tempfile.mkdtemp(prefix="bh-", dir=parent))  # 0700; short: unix sockets take 108 bytes
         try:
             yield path
         finally:

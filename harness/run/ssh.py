@@ -224,8 +224,14 @@ class SSHHost(Host):
             raise HostError(f"{self.name}: cannot {what}: {error or 'no output'}")
         return channel, first
 
-    def spawn(self, argv, log_path):
+    def qemu_user(self):
+        """QEMU runs as the login (in its seccomp sandbox): no setpriv on a test host."""
+        return self._connect_kwargs["username"]
+
+    def spawn(self, argv, log_path, pass_fds=()):
         """Start ``argv`` on the host with its output appended to ``log_path`` there; a ``RemoteProcess``."""
+        if pass_fds:
+            raise HostError(f"{self.name}: cannot hand open files to a process over SSH")
         channel, pid = self._session(SPAWN, [log_path, *argv], f"start {argv[0]}")
         return RemoteProcess(self, channel, int(pid))
 

@@ -41,10 +41,14 @@ def descendants(pid):
 
 class SSHD:
     """sshd -D with its own host key, accepting one generated client key: on a free loopback port, or on
-    ``address:port`` inside network namespace ``netns``; ``client_alive_s`` makes it drop a vanished client."""
+    ``address:port`` inside network namespace ``netns``; ``client_alive_s`` makes it drop a vanished client; ``user``:
+    the login (default: this process's), whose sshd reads the authorized keys as that user."""
 
-    def __init__(self, netns=None, address="127.0.0.1", port=None, client_alive_s=None):
+    def __init__(self, netns=None, address="127.0.0.1", port=None, client_alive_s=None, user=None):
         self.dir = Path(tempfile.mkdtemp(prefix="bh-sshd-"))
+        self._user = user
+        if user:
+            self.dir.chmod(0o755)  # the host key stays 0600; the session reads authorized_keys as the login
         self.address = address
         self.port = port or free_port()
         self.host_key = self.dir / "host_ed25519"
@@ -53,6 +57,7 @@ class SSHD:
         key = paramiko.ECDSAKey.generate()
         key.write_private_key_file(str(self.client_key))
         (self.dir / "authorized_keys").write_text(f"{key.get_name()} {key.get_base64()}\n")
+        (self.dir / "authorized_keys").chmod(0o644)
         self.known_hosts = self.dir / "known_hosts"
         pub = (self.dir / "host_ed25519.pub").read_text().split()
         self.known_hosts.write_text(f"{self.pattern} {pub[0]} {pub[1]}\n")
@@ -74,7 +79,7 @@ class SSHD:
 
     @property
     def user(self):
-        return os.environ.get("USER", "root")
+        return self._user or os.environ.get("USER", "root")
 
     def client(self, known_hosts=None, **kw):
         return SSHHost(self.address, self.port, self.user, self.client_key, known_hosts or self.known_hosts,

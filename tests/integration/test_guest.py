@@ -4,14 +4,20 @@ import contextlib
 import dataclasses
 import os
 import signal
+import subprocess
+import sys
 import tempfile
+import time
 import unittest
 from pathlib import Path
 
+from harness import command, privilege
 from harness.config.specs import WorkloadSpec
-from harness.errors import BootError, CommandError, GuestError, QMPError, SSHError
-from harness.run import balloon, workload
+from harness.errors import BootError, CommandError, GuestError, PrerequisiteError, QMPError, SSHError
+from harness.run import accel, balloon, workload
 from harness.run.guest import Guest, State
+from harness.run.host import LocalHost
+from harness.run.qemu_argv import COUNTER, SANDBOX
 
 from .common import base_build
 
@@ -70,7 +76,7 @@ class GuestTest(unittest.TestCase):
         self.assertIs(g.state, State.STOPPED)
         self.assertFalse(alive(pid))
 
-    @unittest.skipUnless(os.access("/dev/kvm", os.W_OK), "optional: needs /dev/kvm")
+    @unittest.skipUnless(LocalHost().kvm_usable(), "optional: needs a /dev/kvm QEMU's user can open")
     def test_auto_accel_probes_kvm_once_and_falls_back_to_tcg_when_it_is_silent(self):
         memo_dir = Path(tempfile.mkdtemp())
         said = []
@@ -85,6 +91,68 @@ class GuestTest(unittest.TestCase):
                    progress=said.append) as again:
             self.assertEqual(again.accel, g.accel)
         self.assertEqual(sum("KVM unusable" in m for m in said), 1 if g.accel == "tcg" else 0)
+
+    @unittest.skipUnless(privilege.dropping(), "QEMU runs as the harness's user unless the harness is root")
+    def test_qemu_runs_as_the_qemu_user_in_its_sandbox_and_is_owned_by_the_harness(self):
+        qemu_user = privilege.account(privilege.QEMU_USER)
+        with self.guest() as g:
+            status = dict(l.split(":", 1) for l in Path(f"/proc/{g.pid}/status").read_text().splitlines())
+            self.assertEqual(status["Uid"].split(), [str(qemu_user.uid)] * 4)
+            self.assertNotEqual(qemu_user.uid, 0)
+            self.assertEqual(status["Seccomp"].strip(), "2")
+            self.assertEqual(status["NoNewPrivs"].strip(), "1")
+            self.assertEqual(int(status["CapEff"], 16), 0)
+            ps = command.run(["ps", "-ww", "-o", "user:20,pid,args", "-p", str(g.pid)]).stdout.splitlines()[1]
+            self.assertEqual(ps.split()[:2], [privilege.QEMU_USER, str(g.pid)])
+            self.assertIn(f"-sandbox {SANDBOX}", ps)
+            self.assertIn("-kernel /proc/self/fd/", ps)  # the cache is under root's 0700 home
+            print(f"\n{ps}\nSeccomp:{status['Seccomp']}")
+            run = os.stat(g._run_dir)
+            self.assertEqual((run.st_uid, run.st_mode & 0o777), (qemu_user.uid, 0o700))
+            self.assertEqual(os.stat(g._run_dir / COUNTER).st_uid, qemu_user.uid)
+            self.assertGreater(balloon.drive(g, 512 << 20).insns, 1_000_000)
+            self.assertIn(self.image.ready, (g.log_dir / "console.log").read_text())  # mirrored from the run dir
+            trace = g._run_dir / "trace.log"
+        self.assertFalse(trace.exists())
+        self.assertIn("virtio_balloon_set_config", (g.log_dir / "trace.log").read_text())  # kept with the logs
+
+    @unittest.skipUnless(privilege.dropping(), "only a root harness changes QEMU's user")
+    def test_a_process_started_as_the_qemu_user_dies_with_the_harness(self):
+        """setpriv clears the parent-death signal with the user; --pdeathsig keep restores it."""
+        code = ("import sys, time\nfrom harness.run.host import LocalHost\nh = LocalHost()\n"
+                "p = h.spawn([*h.as_qemu(), 'sleep', '300'], sys.argv[1])\nprint(p.pid, flush=True)\ntime.sleep(300)\n")
+        log = Path(tempfile.mkdtemp()) / "log"
+        harness = subprocess.Popen([sys.executable, "-c", code, log], stdout=subprocess.PIPE, text=True,
+                                   cwd=Path(__file__).resolve().parents[2])
+        pid = int(harness.stdout.readline())
+        uid, deadline = privilege.account(privilege.QEMU_USER).uid, time.monotonic() + 5
+        while os.stat(f"/proc/{pid}").st_uid != uid and time.monotonic() < deadline:  # setpriv is on its way
+            time.sleep(0.01)
+        self.assertEqual(os.stat(f"/proc/{pid}").st_uid, uid)
+        harness.kill()
+        harness.wait()
+        deadline = time.monotonic() + 5
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertFalse(alive(pid), "the QEMU user's process outlived the harness")
+
+    @unittest.skipIf(LocalHost().kvm_usable(), "QEMU's user can open /dev/kvm here")
+    def test_without_kvm_access_auto_says_why_it_chose_tcg_and_kvm_is_refused(self):
+        host, said = LocalHost(), []
+        self.assertEqual(accel.choose(self.job.guest, host, self.cache, self.job.guest.qemu, said.append), "tcg")
+        who = host.qemu_user()
+        self.assertEqual(len(said), 1)
+        self.assertRegex(said[0], f"accel auto: TCG, as ({who} cannot open /dev/kvm|no /dev/kvm)")
+        if os.path.exists("/dev/kvm"):
+            with self.assertRaises(PrerequisiteError) as cm:
+                with Guest(self.kernel, self.image, dataclasses.replace(self.job.guest, accel="kvm"),
+                           Path(tempfile.mkdtemp()), self.cache, progress=said.append):
+                    pass
+            self.assertIn(f"localhost: the job asks for accel: kvm, but {who} cannot open /dev/kvm", str(cm.exception))
+            with self.assertRaises(PrerequisiteError) as cm:
+                host.check(self.job.guest.qemu, 64, "kvm")
+            self.assertIn(f"a /dev/kvm QEMU can use ({who} cannot open /dev/kvm", str(cm.exception))
+            self.assertIn(f"give {who} access to /dev/kvm", str(cm.exception))
 
     def test_guest_ssh_quotes_arguments(self):
         with self.guest() as g:

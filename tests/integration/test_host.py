@@ -1,13 +1,27 @@
-"""SSHHost against a real sshd on loopback: the counterpart of every LocalHost path."""
+"""SSHHost against a real sshd on loopback: the counterpart of every LocalHost path; and a guest on a test host
+logged into as an unprivileged user."""
 
+import dataclasses
 import os
+import pwd
+import shutil
+import tempfile
 import unittest
+from pathlib import Path
 
+from harness import command
+from harness.config.specs import WorkloadSpec
 from harness.errors import CommandError, SSHError
+from harness.run import workload
 from harness.run.accounting import process_cpu
+from harness.run.guest import Guest
 from harness.run.host import LocalHost
+from harness.run.qemu_argv import SANDBOX
 
-from .sshd import SSHD
+from .common import base_build
+from .sshd import SSHD, descendants
+
+LOGIN = "bh-test-login"  # made for the test, removed after it
 
 
 class SSHHostTest(unittest.TestCase):
@@ -63,6 +77,53 @@ class SSHHostTest(unittest.TestCase):
         with SSHD() as extra:
             pid = extra.proc.pid
             self.assertTrue(os.path.exists(f"/proc/{pid}"))
+        self.assertFalse(os.path.exists(f"/proc/{pid}"))
+
+
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("useradd"), "making a test login needs root and useradd")
+class UnprivilegedLoginTest(unittest.TestCase):
+    """A test host whose login is not root: QEMU runs as that login (no setpriv), in its sandbox."""
+
+    def setUp(self):
+        self.job, self.kernel, self.image, self.cache = base_build()
+        command.run(["userdel", "-r", LOGIN], check=False)  # what a killed earlier run left
+        home = Path(tempfile.mkdtemp(prefix="bh-login-")) / "home"
+        home.parent.chmod(0o755)
+        # "*": no password, but not locked (sshd without PAM refuses a locked account's keys too)
+        command.run(["useradd", "--create-home", "--home-dir", home, "--shell", "/bin/sh", "--password", "*", LOGIN])
+        self.addCleanup(shutil.rmtree, home.parent, True)
+        self.addCleanup(command.run, ["userdel", "-r", LOGIN], check=False)
+        self.sshd = SSHD(user=LOGIN).__enter__()
+        self.addCleanup(self.sshd.__exit__, None, None, None)
+
+    def test_a_guest_boots_and_balloons_as_the_login(self):
+        uid = pwd.getpwnam(LOGIN).pw_uid
+        host = self.sshd.client(command_timeout_s=60).wait_ready(10)
+        self.addCleanup(host.close)
+        self.assertEqual(host.qemu_user(), LOGIN)
+        self.assertEqual(host.run(["id", "-u"]).stdout.strip(), str(uid))
+        facts = host.check(self.job.guest.qemu, 1024, "tcg")
+        self.assertTrue(facts["qemu_version"])
+        log_dir = Path(tempfile.mkdtemp())
+        spec = dataclasses.replace(self.job.guest, memory_mib=1024, accel="tcg")
+        with Guest(self.kernel, self.image, spec, log_dir, self.cache, progress=lambda m: None, host=host) as g:
+            self.assertEqual([p for p, comm in descendants(self.sshd.proc.pid) if comm.startswith("qemu-system")],
+                             [g.pid])
+            status = dict(l.split(":", 1) for l in Path(f"/proc/{g.pid}/status").read_text().splitlines())
+            self.assertEqual(status["Uid"].split(), [str(uid)] * 4)
+            self.assertEqual(status["Seccomp"].strip(), "2")
+            self.assertTrue(g.sandboxed)
+            samples, _ = workload.run(g, WorkloadSpec(target_mib=512, cycles=1, warmup=0), "base", 1,
+                                      progress=lambda m: None)
+            pid = g.pid
+        argv = (log_dir / "qemu-command.txt").read_text()
+        self.assertTrue(argv.startswith(f"{self.job.guest.qemu} -sandbox {SANDBOX} "), argv)  # no setpriv there
+        self.assertIn(f"{pwd.getpwnam(LOGIN).pw_dir}/.cache/balloon-harness/artefacts/", argv)
+        self.assertEqual([s.op for s in samples], ["inflate", "deflate"])
+        for s in samples:
+            self.assertGreater(s.qemu_cpu_s, 0)
+            self.assertGreater(s.guest_insns, 1_000_000)
+        self.assertIn(self.image.ready, (log_dir / "console.log").read_text())
         self.assertFalse(os.path.exists(f"/proc/{pid}"))
 
 

@@ -1,6 +1,8 @@
 """Counting the guest's instructions: the plugin on QEMU's command line, building it, reading its counters here and
 on an SSH host, and a sample's host speed (real: tests/integration/test_counting.py)."""
 
+import dataclasses
+import os
 import struct
 import tempfile
 import unittest
@@ -129,6 +131,83 @@ class GuestTest(unittest.TestCase):
             g.insns()
         self.assertIn("unpack requires a buffer of 8 bytes", str(cm.exception))
         g._files.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class Kernel:
+    variant: str
+    bzimage: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Image:
+    initrd: Path
+
+
+class OtherUserHost(LocalHost):
+    """This machine, as if QEMU ran as another user who cannot reach the cache: ``env`` stands in for setpriv (real:
+    LocalHost as root, tests/integration/test_guest.py)."""
+
+    def qemu_account(self):
+        return None
+
+    def as_qemu(self):
+        return ["env"]
+
+    def qemu_can_read(self, path):
+        return False
+
+
+class HandOverTest(unittest.TestCase):
+    """The files QEMU cannot reach by name are opened here and inherited: the argv names /proc/self/fd/N."""
+
+    def test_kernel_initrd_plugin_and_binary_are_handed_over_open(self):
+        tmp = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        qemu = tmp / "qemu-system-x86_64"  # no -sandbox: it says so; run by its descriptor, it cats its argument
+        qemu.write_text('#!/bin/sh\n[ "$1" = -sandbox ] && exit 1\nexec cat "$1"\n')
+        qemu.chmod(0o755)
+        (tmp / "bzImage").write_text("kernel")
+        (tmp / "initrd.cpio").write_text("initrd")
+        said = []
+        g = Guest(Kernel("base", tmp / "bzImage"), Image(tmp / "initrd.cpio"),
+                  GuestSpec(), tmp / "logs", tmp / "cache", host=OtherUserHost(), qemu=qemu, progress=said.append)
+        g._prepare_host()
+        try:
+            kernel, image = g._artefacts
+            for named, real in ((kernel.bzimage, tmp / "bzImage"), (image.initrd, tmp / "initrd.cpio"),
+                                (g._exe, qemu)):
+                self.assertRegex(named, r"^/proc/self/fd/\d+$")
+                self.assertEqual(os.readlink(f"/proc/self/fd/{named.rsplit('/', 1)[1]}"), str(real))
+            self.assertFalse(g.sandboxed)
+            self.assertEqual(said, [f"{qemu} has no -sandbox (built without seccomp): QEMU runs unsandboxed on "
+                                    f"localhost, as {g.host.qemu_user()}"])
+            self.assertTrue(g._mirrored)
+            self.assertNotEqual(g._private, g._run_dir)  # the pinned known_hosts is not in QEMU's directory
+            with mock.patch.object(plugin, "build", return_value=plugin.Plugin(str(qemu), "k", "h", "gcc")):
+                self.assertRegex(str(g._count_insns("tcg")), r"^/proc/self/fd/\d+$")
+            self.assertEqual(len(g._fds), 4)
+            proc = g.host.spawn([*g._prefix, g._exe, kernel.bzimage], tmp / "qemu.log", pass_fds=g._fds)
+            proc.popen.wait(10)
+            self.assertEqual((tmp / "qemu.log").read_text(), "kernel")  # the binary and the kernel, by descriptor
+        finally:
+            g._files.close()
+        for fd in g._fds:
+            with self.assertRaises(OSError):
+                os.fstat(fd)
+
+    def test_without_another_user_paths_stay_as_they_are(self):
+        tmp = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        g = Guest(Kernel("base", tmp / "bzImage"), Image(tmp / "rd"),
+                  GuestSpec(), tmp / "logs", tmp / "cache", host=LocalHost(), progress=lambda m: None)
+        with mock.patch.object(LocalHost, "qemu_account", return_value=None):
+            g._prepare_host()
+        try:
+            self.assertEqual(g._artefacts[0].bzimage, tmp / "bzImage")
+            self.assertEqual((g._exe, g._fds, g._prefix, g._mirrored), (g.qemu, [], [], False))
+            self.assertEqual(g._private, g._run_dir)
+            self.assertTrue(g.sandboxed)  # the system QEMU has the sandbox
+        finally:
+            g._files.close()
 
 
 class BuildTest(unittest.TestCase):

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from harness.config.specs import GuestSpec
 from harness.errors import GuestError, HarnessError, QMPError
 from harness.run import accounting, balloon, console, functional
-from harness.run.qemu_argv import command_line
+from harness.run.qemu_argv import SANDBOX, command_line
 
 # A /proc/meminfo and the head of a /proc/vmstat from the minimal guest (6.1, 2048 MiB), as `cat` prints them
 MEMINFO = """MemTotal:        2031240 kB
@@ -178,6 +178,20 @@ class GuestCommandLineTest(unittest.TestCase):
         argv = self.argv()
         self.assertIn("pc,accel=tcg", argv)
         self.assertIn("virtio-balloon-pci,id=balloon0", self.devices(argv))
+
+    def test_qemu_runs_in_its_sandbox_under_its_own_name(self):
+        """Real: test_qemu_runs_as_the_qemu_user_in_its_sandbox_and_is_owned_by_the_harness."""
+        argv = self.argv()
+        self.assertEqual(argv[:3], ["qemu", "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+                                                        "resourcecontrol=deny"])
+        self.assertEqual(argv[argv.index("-name") + 1], "balloon-harness,process=qemu,debug-threads=on")
+        self.assertNotIn("-sandbox", self.argv(sandbox=False))
+        by_fd = command_line("/cache/qemu/k/qemu-system-x86_64", SimpleNamespace(bzimage="/proc/self/fd/3"),
+                             SimpleNamespace(initrd="/proc/self/fd/4"), GuestSpec(), "tcg", "/run", "/log", 2222,
+                             exe="/proc/self/fd/5")
+        self.assertEqual(by_fd[:3], ["/proc/self/fd/5", "-sandbox", SANDBOX])
+        self.assertIn("balloon-harness,process=qemu-system-x86_64,debug-threads=on", by_fd)
+        self.assertEqual(by_fd[by_fd.index("-kernel") + 1], "/proc/self/fd/3")
 
     def test_qemu_traces_the_balloon_with_timestamps_into_the_log_dir(self):
         argv = self.argv()

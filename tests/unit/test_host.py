@@ -10,9 +10,11 @@ import unittest
 from pathlib import Path
 
 from harness.command import CommandResult
+from harness.config.specs import GuestSpec
 from harness.errors import PrerequisiteError
 from harness.judge import policy, report
-from harness.run.host import Host
+from harness.run import accel
+from harness.run.host import Host, LocalHost
 from harness.run.procfs import cpu_model, mem_available_mib, ports_in_use
 from harness.run.ssh import SPAWN, TEMPDIR, as_socket
 
@@ -82,6 +84,67 @@ class CheckTest(unittest.TestCase):
 
     def test_kvm_is_only_required_when_asked_for(self):
         self.assertFalse(healthy(test=(1, "")).check("qemu-system-x86_64", 2048, "auto")["kvm"])
+
+
+class AsQemuHost(FakeHost):
+    """A host where QEMU runs as another user (setpriv's answers are that user's; real: LocalHost as root, in
+    tests/integration/test_guest.py)."""
+
+    def qemu_user(self):
+        return "balloon-qemu"
+
+    def as_qemu(self):
+        return ["setpriv", "--reuid=995"]
+
+    def qemu_dirs(self):
+        return ["/root/tmp"]
+
+
+class QemuUserTest(unittest.TestCase):
+    def host(self, **changes):
+        return AsQemuHost(**{**healthy().answers, "stat": (0, "crw------- root:root\n"), "setpriv": (1, ""),
+                             **changes})
+
+    def test_what_qemus_user_lacks_is_named(self):
+        with self.assertRaises(PrerequisiteError) as cm:
+            self.host().check("qemu-system-x86_64", 2048, "kvm")
+        text = str(cm.exception)
+        self.assertIn("lab9: missing a /dev/kvm QEMU can use (balloon-qemu cannot open /dev/kvm (crw------- "
+                      "root:root); the job asks for accel: kvm)", text)
+        self.assertIn("a way in to /root/tmp for balloon-qemu (its run directory is made there)", text)
+        self.assertIn("give balloon-qemu access to /dev/kvm", text)
+        self.assertIn("set TMPDIR", text)
+        self.assertTrue(self.host(setpriv=(0, "")).check("qemu-system-x86_64", 2048, "kvm")["kvm"])
+        self.assertFalse(self.host().kvm_usable())
+
+    def test_auto_chooses_tcg_and_says_why_and_kvm_is_refused(self):
+        said = []
+        self.assertEqual(accel.choose(GuestSpec(accel="auto"), self.host(), None, "qemu", said.append), "tcg")
+        self.assertEqual(said, ["accel auto: TCG, as balloon-qemu cannot open /dev/kvm (crw------- root:root)"])
+        with self.assertRaises(PrerequisiteError) as cm:
+            accel.choose(GuestSpec(accel="kvm"), self.host(), None, "qemu")
+        self.assertIn("lab9: the job asks for accel: kvm, but balloon-qemu cannot open /dev/kvm", str(cm.exception))
+        self.assertEqual(accel.choose(GuestSpec(accel="kvm"), self.host(setpriv=(0, "")), None, "qemu"), "kvm")
+        self.assertEqual(accel.choose(GuestSpec(accel="tcg"), self.host(), None, "qemu", said.append), "tcg")
+        self.assertEqual(len(said), 1)
+        said.clear()
+        accel.choose(GuestSpec(accel="auto"), self.host(test=(1, "")), None, "qemu", said.append)
+        self.assertEqual(said, ["accel auto: TCG, as no /dev/kvm"])
+
+    def test_spawned_process_reads_inherited_descriptors_by_their_proc_path(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            artefact = Path(tmp) / "bzImage"
+            artefact.write_text("kernel bytes")
+            fd = os.open(artefact, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                proc = LocalHost().spawn(["sh", "-c", f"cat /proc/self/fd/{fd}"], Path(tmp) / "log", pass_fds=[fd])
+                proc.popen.wait(10)
+                self.assertEqual((Path(tmp) / "log").read_text(), "kernel bytes")
+                proc = LocalHost().spawn(["sh", "-c", f"cat /proc/self/fd/{fd}"], Path(tmp) / "log2")
+                proc.popen.wait(10)
+                self.assertIn("No such file", (Path(tmp) / "log2").read_text())  # O_CLOEXEC: only when passed
+            finally:
+                os.close(fd)
 
 
 class FakeChannel:
