@@ -13,22 +13,16 @@ profile, fragments and compiler.
 import functools
 import json
 import lzma
-import os
-import re
 import shutil
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness import cache, command
-from harness.build import incremental, sandbox
+from harness.build import incremental, make, warnings
 from harness.errors import ApplyError, BuildError, ConfigError, PrerequisiteError
-from harness.intake import origin, tree
+from harness.intake import checkpatch, origin, tree
 from harness.intake.series import read_series
 
-BUILD_ENV = {"KBUILD_BUILD_TIMESTAMP": "2017-03-03", "KBUILD_BUILD_USER": "balloon-harness",
-             "KBUILD_BUILD_HOST": "harness"}
 PROFILE_TARGETS = {"minimal": ["tinyconfig"], "defconfig": ["x86_64_defconfig", "kvm_guest.config"]}
 DISTRO_FLAVOUR = "config.amd64_none_amd64"  # Debian's generic amd64 kernel
 DISTRO_BUILD = Path(__file__).resolve().parents[2] / "configs" / "kernel" / "distro-build.config"
@@ -54,6 +48,8 @@ class KernelBuild:
     prerequisites: tuple = ()  # prerequisite(series) of each series applied before its own
     refused: tuple = ()        # what the sandbox refused the series' build (build/sandbox.py)
     runs_at_build: tuple = ()  # the series' changes to what the build runs (intake/findings.py)
+    warnings: dict | None = None    # new and removed compiler warnings (build/warnings.py); None: not compared
+    checkpatch: dict | None = None  # checkpatch per patch (intake/checkpatch.py); None: no series
 
     def identity(self):
         """The record results.json keeps for this kernel."""
@@ -61,7 +57,7 @@ class KernelBuild:
                 "bzimage_sha256": self.bzimage_sha256, "base": self.base, "series": list(self.series),
                 "compiler": self.compiler, "build_s": round(self.duration_s, 1),
                 "prerequisites": list(self.prerequisites), "refused": list(self.refused),
-                "runs_at_build": list(self.runs_at_build)}
+                "runs_at_build": list(self.runs_at_build), "warnings": self.warnings, "checkpatch": self.checkpatch}
 
 
 def build(job, variant, cache_dir, progress=print):
@@ -78,17 +74,28 @@ def build(job, variant, cache_dir, progress=print):
     out = cache_dir / "kernels" / incremental.key(base_key, stack)
     log = cache_dir / "logs" / f"{out.name}.build.log"
 
-    def base_tree():
-        return incremental.base_tree(cache_dir / "trees" / base_key, base.identity, functools.partial(
-            _build_base, base, job.kernel.profile, start_config, fragment_paths, progress=progress))
+    found = {"refused": []}  # what the series' build was refused, and the warnings it added (build/warnings.py)
 
-    refused = []  # what the sandbox refused the series' build
+    def base_tree():
+        built = incremental.base_tree(cache_dir / "trees" / base_key, base.identity, functools.partial(
+            _build_base, base, job.kernel.profile, start_config, fragment_paths, progress=progress))
+        if series:  # the base's warnings where the series compiles, before its tree is lent to the series
+            found["objects"] = warnings.objects(built, series.files)
+            found["base"] = warnings.of_base(built, prerequisites, found["objects"], base_key, cache_dir,
+                                             cache_dir / "logs" / f"{out.name}.warnings.log")
+        return built
 
     def rebuild(build_tree):
-        refused.extend(_make(build_tree, ["olddefconfig"], log, f"{variant.name}: configure", sandboxed=True))
-        refused.extend(_make(build_tree, ["bzImage"], log, f"{variant.name}: build", progress, sandboxed=True))
+        for targets, what in ((["olddefconfig"], "configure"), (["bzImage"], "build")):
+            found["refused"] += make.run(build_tree, targets, log, f"{variant.name}: {what}", progress,
+                                         sandboxed=True).refused
+        if series:
+            found["warnings"] = warnings.compare(found["base"], warnings.compiled(
+                build_tree, found["objects"], log, sandboxed=True), build_tree, series)
+            found["checkpatch"] = checkpatch.record(checkpatch.check(
+                tree.pristine(base, cache_dir), series, job.kernel.checkpatch_strict), job.kernel.checkpatch_strict)
 
-    collect = functools.partial(_collect, base, prerequisites, series, compiler, refused)
+    collect = functools.partial(_collect, base, prerequisites, series, compiler, found)
     try:
         cached = incremental.entry(out, stack, base_tree, rebuild, collect, log, variant.name, progress)
     except ApplyError as exc:
@@ -146,15 +153,15 @@ def _build_base(base, profile, start_config, fragments, path, progress):
     log = path / "build.log"
     log.write_text("")
     if start_config is None:
-        _make(path, PROFILE_TARGETS[profile], log, "base: configure")
+        make.run(path, PROFILE_TARGETS[profile], log, "base: configure")
     else:
         data = start_config.read_bytes()
         (path / ".config").write_bytes(lzma.decompress(data) if start_config.suffix == ".xz" else data)
     merge = path / "scripts" / "kconfig" / "merge_config.sh"
     command.run([merge, "-m", ".config", *[Path(f).resolve() for f in fragments]], cwd=path, log=log)
-    _make(path, ["olddefconfig"], log, "base: configure")
+    make.run(path, ["olddefconfig"], log, "base: configure")
     _check_fragments(path / ".config", fragments)
-    _make(path, ["bzImage"], log, "base: build", progress)
+    make.run(path, ["bzImage"], log, "base: build", progress)
 
 
 def _check_fragments(config, fragments):
@@ -165,47 +172,6 @@ def _check_fragments(config, fragments):
             if line.startswith("CONFIG_") and line not in final:
                 raise BuildError(f"{frag}:{n}: {line} was dropped by olddefconfig (an unmet dependency)",
                                  hint="add the option it depends on to the fragment", log=str(config))
-
-
-def _make(path, targets, log, what, progress=None, sandboxed=False):
-    """Run make in ``path`` — ``sandboxed`` (build/sandbox.py) for a tree a series touched — and return what the
-    sandbox refused it; with ``progress``, report compiled files and elapsed time while it runs."""
-    argv = ["make", f"-j{os.cpu_count()}", *targets]
-    start = time.perf_counter()
-    said = []
-    with open(log, "a") as out:
-        out.write(f"$ {' '.join(argv)}\n")
-        out.flush()
-        proc = subprocess.Popen(sandbox.argv(path, argv, BUILD_ENV) if sandboxed else argv, cwd=path,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-                                env={**os.environ, **BUILD_ENV}, start_new_session=True,
-                                preexec_fn=command.die_with_parent)
-        compiled, last = 0, start
-        try:
-            for line in proc.stdout:
-                out.write(line)
-                said.append(line)
-                compiled += line.startswith("  CC ")
-                if progress and time.perf_counter() - last > 15:
-                    last = time.perf_counter()
-                    progress(f"{what}: {compiled} files compiled, {last - start:.0f} s")
-            rc = proc.wait()
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, 9)
-                proc.wait()
-    if progress:
-        progress(f"{what}: {compiled} files compiled in {time.perf_counter() - start:.1f} s (rc={rc})")
-    refused = sandbox.refusals("".join(said), path) if sandboxed else []
-    if rc != 0:
-        errors = [l.strip() for l in Path(log).read_text(errors="replace").splitlines()
-                  if re.search(r"\berror\b|Error \d", l)][:6]
-        raise BuildError(f"{what} failed: {' | '.join(refused + errors) or f'make exited {rc}'}",
-                         hint="the sandbox refused what it names" if refused else
-                         "see the compiler errors in the build log", log=str(log))
-    for r in refused if progress else []:
-        progress(f"{what}: {r} (refused)")
-    return refused
 
 
 def _made_elsewhere(exc, base, stack, cache_dir):
@@ -222,14 +188,15 @@ def _made_elsewhere(exc, base, stack, cache_dir):
                            "--prerequisite SERIES")
 
 
-def _collect(base, prerequisites, series, compiler, refused, build_tree, log, dest, duration_s):
+def _collect(base, prerequisites, series, compiler, found, build_tree, log, dest, duration_s):
     """Copy the artefacts of a finished build into ``dest`` with their metadata.json."""
     shutil.copy2(build_tree / "arch" / "x86" / "boot" / "bzImage", dest / "bzImage")
     shutil.copy2(build_tree / ".config", dest / "config")
     shutil.copy2(log, dest / "build.log")
     release = (build_tree / "include" / "config" / "kernel.release").read_text().strip()  # written by the build
     meta = {"base": base.identity, "series": [p.label for p in series.patches] if series else [],
-            "prerequisites": [prerequisite(s) for s in prerequisites], "refused": refused,
+            "prerequisites": [prerequisite(s) for s in prerequisites], "refused": found["refused"],
+            "warnings": found.get("warnings"), "checkpatch": found.get("checkpatch"),
             "runs_at_build": [f.message for s in [*prerequisites, series] if s for f in s.findings
                               if f.code == "runs-at-build"],
             "release": release, "compiler": compiler, "duration_s": duration_s,
@@ -258,4 +225,5 @@ def _record(out, meta, variant, cached=False):
                        bzimage_sha256=meta["bzimage_sha256"], compiler=meta["compiler"],
                        duration_s=meta["duration_s"], cached=cached,
                        prerequisites=tuple(meta.get("prerequisites", ())), refused=tuple(meta.get("refused", ())),
-                       runs_at_build=tuple(meta.get("runs_at_build", ())))
+                       runs_at_build=tuple(meta.get("runs_at_build", ())), warnings=meta.get("warnings"),
+                       checkpatch=meta.get("checkpatch"))

@@ -5,7 +5,7 @@ import re
 MUX_SECTIONS = {"variants": "variant", "rounds": "round"}
 SCHEMA = {
     "base": {"debian": str, "git": str, "ref": str, "tarball": str},
-    "kernel": {"profile": str, "fragments": list, "cmdline": str},
+    "kernel": {"profile": str, "fragments": list, "cmdline": str, "checkpatch_strict": bool},
     "qemu": {"source": str, "series": str, "balloon": dict},
     "guest": {"memory_mib": int, "cpus": int, "accel": str, "image": str, "qemu": str, "boot_timeout_s": float,
               "placement": str, "tcg_thread": str, "tcg_tb_mib": int, "backend": str, "prealloc": bool,

@@ -50,6 +50,7 @@ class KernelSpec:
     profile: str = "minimal"
     fragments: tuple = tuple(Path(f) for f in DEFAULT_FRAGMENTS)
     cmdline: str = ""
+    checkpatch_strict: bool = False  # checkpatch --strict on the series (intake/checkpatch.py)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class Patch:
     label: str
     findings: tuple[Finding, ...] = ()  # this patch's own findings (also in Series.findings)
     prerequisites: tuple[str, ...] = ()  # what its b4 trailers say it needs first: 'patch-id 1a2b…', 'change-id …'
+    mail: str = ""  # the message as stored: what checkpatch reads
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ class Series:
     @property
     def usable(self) -> bool:
         return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file its patches change, once, in order."""
+        return tuple(dict.fromkeys(f for p in self.patches for f in p.files))
 
     @property
     def prerequisites(self) -> tuple[str, ...]:
@@ -139,7 +145,7 @@ def _patch(mail: Mail) -> Patch:
                  base and base[1], tuple(files), diffstat(files, hunks), tuple(hunks), diff, label,
                  tuple(findings + text_findings(mail, label) + change_findings(files, label,
                                                                                f"{mail.path} {label}")),
-                 tuple(f"{m[1]} {m[2]}" for m in PREREQUISITE_RE.finditer(mail.body)))
+                 tuple(f"{m[1]} {m[2]}" for m in PREREQUISITE_RE.finditer(mail.body)), "\n".join(mail.raw))
 
 
 def _assemble(source: Path, patches: list[Patch], meta: dict, notes: list[Finding]) -> Series:
