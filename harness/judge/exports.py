@@ -6,7 +6,7 @@ external-check record (``b4-check.json``) and a KCIDB v5.3 submission (``kcidb.j
 from tabulate import tabulate
 
 from harness.errors import HarnessError
-from harness.judge import history, outcomes
+from harness.judge import history, outcomes, static
 from harness.judge.report import pct
 from harness.results import contract
 from harness.results.metrics import LABELS
@@ -16,6 +16,8 @@ KCIDB_VERSION = {"major": 5, "minor": 3}
 STAGE_STATUS = {"apply": "MISS", "build": "FAIL"}  # a build's KCIDB status when its test stopped at that stage
 KCIDB_STATUS = {"PASS": "PASS", "WARN": "PASS", "FAIL": "FAIL", "ERROR": "ERROR", "CANCEL": "MISS",
                 "SKIP": "SKIP", "INTERRUPTED": "ERROR", "not run": "MISS"}  # a variant's outcome's test status
+STATIC_STATUS = {"pass": "PASS", "warn": "PASS", "fail": "FAIL"}  # a static check's KCIDB test status
+EXCERPT = 16384  # KCIDB's longest log_excerpt
 
 
 def publish(tonight, data):
@@ -26,7 +28,7 @@ def publish(tonight, data):
         (out / "nightly.md").write_text(text, encoding="utf-8")
     except OSError as exc:
         raise HarnessError(f"cannot write {out / 'nightly.md'}: {exc.strerror}") from exc
-    contract.write_json(out / "b4-check.json", b4_check(tonight))
+    contract.write_json(out / "b4-check.json", b4_check(tonight, data))
     contract.write_json(out / "kcidb.json", kcidb(tonight, data))
     return text
 
@@ -97,22 +99,50 @@ def history_table(tonight):
                     tablefmt="github", disable_numparse=True)
 
 
-def b4_check(tonight):
-    """A b4 review external-check record."""
+def b4_check(tonight, data=None):
+    """b4 review external-check records: the night's, then per variant whose kernel kept them (of results.json
+    ``data``) its static checks' (``fail`` on a checkpatch error or a new compiler warning, ``warn`` on a checkpatch
+    warning or check)."""
     details = ([regression_line(t) for t in tonight.regressions]
                + [f"{o['label']}: {o['status']} — {o['trouble'] or o['reason']}" for o in tonight.failed]
                + list(tonight.changes))
     text = f"nightly: {headline(tonight)}"
     if worst := max(tonight.regressions, key=lambda t: t.tonight, default=None):
         text += f"; worst: {worst.variant} {worst.op} {LABELS[worst.metric]} {pct(worst.tonight)}"
-    return [{"tool": "balloon-harness", "status": tonight.status, "summary": text,
-             "url": str(tonight.job_dir / "balloon" / "report.html"), "details": "\n".join(details)}]
+    url = str(tonight.job_dir / "balloon" / "report.html")
+    return [{"tool": "balloon-harness", "status": tonight.status, "summary": text, "url": url,
+             "details": "\n".join(details)}, *(_b4_static(v, url) for v in (data or {}).get("variants", [])
+                                                if _checked(v["kernel"]))]
+
+
+def _checked(kernel):
+    """The static checks' records a kernel kept: {"checkpatch": record, "warnings": record}, those present."""
+    return {name: kernel[name] for name in ("checkpatch", "warnings") if kernel.get(name) is not None}
+
+
+def _b4_static(v, url):
+    """A variant's static checks as a b4 external check: the worse of its checkpatch's and warnings' status."""
+    checked = _checked(v["kernel"])
+    said = {"checkpatch": static.checkpatch_status, "warnings": static.warnings_status}
+    worst = max((said[name](rec) for name, rec in checked.items()), key=["pass", "warn", "fail"].index)
+    return {"tool": "balloon-harness static checks", "status": worst,
+            "summary": f"{v['name']}: " + "; ".join(static.said(v["kernel"])), "url": url,
+            "details": "\n".join(_static_lines(checked))}
+
+
+def _static_lines(checked):
+    """Every new warning ('level file:line: message (patch)') and checkpatch's quoted lines per patch."""
+    w, c = checked.get("warnings"), checked.get("checkpatch")
+    return ([f"{x['level']} {static.where(x)}" + (f" ({x['patch']})" if x.get("patch") else "")
+             for x in (w or {}).get("new", [])]
+            + [f"{p['patch']}: {line}" for p in (c or {}).get("patches", []) for line in p["lines"]])
 
 
 def kcidb(tonight, data):
     """A KCIDB v5.3 submission: per variant a checkout (valid unless its series did not apply) and a build (its real
-    status), a test per variant for its outcome (``balloon.outcome``), and one per variant, op and metric that was
-    judged against the history."""
+    status), a test per variant for its outcome (``balloon.outcome``), one per static check its kernel kept
+    (``balloon.checkpatch``, ``balloon.warnings``), and one per variant, op and metric that was judged against the
+    history."""
     job, facts = tonight.job_dir.name, data["job"]
     outs = {o["variant"]: o for o in tonight.outcomes}
     environment = {"comment": f"{facts.get('host')}, QEMU {facts.get('qemu_version')}, accel {facts.get('accel')}"}
@@ -123,6 +153,7 @@ def kcidb(tonight, data):
         checkouts.append(checkout)
         builds.append(build)
         tests += [test] if test else []
+        tests += _static_tests(v, f"{ORIGIN}:{job}:{v['name']}", tonight.time, environment)
     tests += [_trend(t, job, tonight.time, environment) for t in tonight.trends]
     return {"version": KCIDB_VERSION, "checkouts": checkouts, "builds": builds, "tests": tests}
 
@@ -149,6 +180,33 @@ def _variant(v, o, key, time, environment):
                          "log_excerpt": (o.get("trouble") or o.get("reason") or None),
                          "start_time": time, "environment": environment})
     return checkout, build, test
+
+
+def _static_tests(v, key, time, environment):
+    """The KCIDB tests of a variant's static checks, one per record its kernel kept: ``balloon.checkpatch`` (FAIL
+    with an error) and ``balloon.warnings`` (FAIL with a new warning); the counts in ``misc``, the words in
+    ``comment``, what was found in ``log_excerpt``."""
+    k, out = v["kernel"], []
+    if (c := k.get("checkpatch")) is not None:
+        out.append(_present({
+            "id": f"{key}:checkpatch", "origin": ORIGIN, "build_id": key, "path": "balloon.checkpatch",
+            "status": STATIC_STATUS[static.checkpatch_status(c)], "comment": static.checkpatch_text(c),
+            "log_excerpt": _excerpt(_static_lines({"checkpatch": c})), "start_time": time, "environment": environment,
+            "misc": {"strict": c["strict"], "errors": c["errors"], "warnings": c["warnings"], "checks": c["checks"],
+                     "patches": [{n: p[n] for n in ("patch", "errors", "warnings", "checks")}
+                                 for p in c["patches"]]}}))
+    if (w := k.get("warnings")) is not None:
+        out.append(_present({
+            "id": f"{key}:warnings", "origin": ORIGIN, "build_id": key, "path": "balloon.warnings",
+            "status": STATIC_STATUS[static.warnings_status(w)], "comment": static.warnings_text(w),
+            "log_excerpt": _excerpt(_static_lines({"warnings": w})), "start_time": time, "environment": environment,
+            "misc": {"levels": w["levels"], "new": len(w["new"]), "removed": len(w["removed"])}}))
+    return out
+
+
+def _excerpt(lines):
+    """``lines`` as a KCIDB log excerpt (None without any), cut to its longest."""
+    return "\n".join(lines)[:EXCERPT] or None
 
 
 def _trend(t, job, time, environment):

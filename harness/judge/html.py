@@ -1,5 +1,6 @@
 """The self-contained HTML report of a job (jinja2 + SVG): its outcome, the verdict table, the plots' data —
-distributions, drift across the job, one balloon trace — the kernel identities, the job's facts and range-diffs.
+distributions, drift across the job, one balloon trace — the kernel identities and their static checks, the job's
+facts and range-diffs.
 
 The words and numbers are formatted as the console table formats them (``harness.judge.report``); what is compared
 with what is ``harness.judge.policy``'s.
@@ -11,13 +12,14 @@ from pathlib import Path
 
 import jinja2
 
-from harness.judge import answers, phases, plots
+from harness.judge import answers, phases, plots, static
 from harness.judge.outcomes import headline, interference_text, label, not_measured, outcomes, setting_text
 from harness.judge.policy import baseline_of, level, per_host, variant_names, views
 from harness.judge.report import change_text, labels, ops, p_text, rule, sequential_text, value_text
 from harness.judge.stats import axes_of, boot_q1s, hosts, summarize
 from harness.results.metrics import LABELS, METRICS
 
+TONE = {"fail": "worse", "warn": "same", "pass": "better"}  # a static check's status, as the page colours it
 TONES = {word: tone for m in METRICS for word, tone in zip(m.words, ("better", "worse"))}
 
 
@@ -114,6 +116,25 @@ def trace_plot(results, palette):
                        palette, steps=True) if series else None
 
 
+def static_checks(results):
+    """Per variant with a series: its new and removed compiler warnings and checkpatch per patch, in the words of
+    ``harness.judge.static`` ("not compared" where its kernel kept no record); [] when no kernel of the job kept
+    either record."""
+    kernels = [(v["name"] + setting_text(v), v.get("kernel") or {}) for v in results["variants"] if v.get("series")]
+    if all(k.get("warnings") is None and k.get("checkpatch") is None for _, k in kernels):
+        return []
+    rows = []
+    for name, k in kernels:
+        w, c = k.get("warnings"), k.get("checkpatch")
+        said = "not compared" if w is None else ((static.plural(len(w["new"]), "new warning") if w["new"] else
+                                                   "no new warnings") + f" ({', '.join(w['levels'])})")
+        rows.append({"label": name, "warnings": w, "checkpatch": c, "warnings_text": f"warnings: {said}",
+                     "warnings_tone": "same" if w is None else TONE[static.warnings_status(w)],
+                     "checkpatch_text": static.checkpatch_text(c) if c is not None else "checkpatch: not compared",
+                     "checkpatch_tone": "same" if c is None else TONE[static.checkpatch_status(c)]})
+    return rows
+
+
 def log_link(path, job_dir):
     """``path`` relative to the report in ``<job>/balloon/``, for a link that works wherever the job dir is."""
     if not path:
@@ -125,7 +146,8 @@ def log_link(path, job_dir):
 
 
 def page(results, comps):
-    """The self-contained HTML report of a job: outcome, verdicts, plots, kernel identities, job facts, range-diffs."""
+    """The self-contained HTML report of a job: outcome, verdicts, plots, kernel identities and static checks, job
+    facts, range-diffs."""
     axis_leaves = [f"{a}={l}" for a, ls in axes_of(results["samples"]).items() for l in ls]
     outs = outcomes(results)
     palette = plots.colors(list(dict.fromkeys(variant_names(results) + labels(results) + axis_leaves
@@ -146,4 +168,5 @@ def page(results, comps):
         drift=drift_plots(results, palette), interference=interference_text(results),
         trace=trace_plot(results, palette), phases=phases.split(results["samples"]), cell=phases.cell,
         seed=phases.seed_text() if phases.seed_scenario(results["samples"]) else "",
-        settings=results.get("settings", []), setting_text=setting_text, range_diff=results.get("range_diff") or {})
+        settings=results.get("settings", []), setting_text=setting_text, static=static_checks(results),
+        where=static.where, range_diff=results.get("range_diff") or {})

@@ -8,7 +8,7 @@ pooled, is ``harness.judge.policy``'s; the HTML page is ``harness.judge.html``.
 
 from tabulate import tabulate
 
-from harness.judge import answers, phases
+from harness.judge import answers, phases, static
 from harness.judge.outcomes import (failure_text, headline, interference, interference_text, label, not_measured,
                                     outcomes, setting_text, table as outcome_table)
 from harness.judge.policy import baseline_of, comparisons, level, per_host, variant_names, views
@@ -148,7 +148,8 @@ def hosts_note(results, split):
 
 
 def facts(results):
-    """One line per variant with the kernel identity, and the job's host/QEMU/accel facts."""
+    """One line per variant with the kernel identity and its static checks (``harness.judge.static``), and the job's
+    host/QEMU/accel facts."""
     job = results["job"]
     names = hosts(results["samples"])
     host = ", ".join(h or "?" for h in names) if len(names) > 1 else job.get("host", "?")
@@ -161,7 +162,7 @@ def facts(results):
         k = v["kernel"]
         lines.append(f"{v['name']}{setting_text(v)}: {k.get('release', '(not built)')} config "
                      f"{k.get('config_sha256', '-')} bzImage {k.get('bzimage_sha256', '-')[:16]} series "
-                     f"{', '.join(v['series']) or '(none)'}" + prerequisites_text(k)
+                     f"{', '.join(v['series']) or '(none)'}" + prerequisites_text(k) + static.facts_text(k)
                      + (f"; {qemu_text(v.get('qemu_build'), v.get('balloon'))}" if own_qemu else ""))
     settings = results.get("settings", [])
     for st in settings if len(settings) > 1 or any(st.get("axes") for st in settings) else []:
