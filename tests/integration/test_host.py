@@ -92,7 +92,7 @@ class UnprivilegedLoginTest(unittest.TestCase):
         # "*": no password, but not locked (sshd without PAM refuses a locked account's keys too)
         command.run(["useradd", "--create-home", "--home-dir", home, "--shell", "/bin/sh", "--password", "*", LOGIN])
         self.addCleanup(shutil.rmtree, home.parent, True)
-        self.addCleanup(command.run, ["userdel", "-r", LOGIN], check=False)
+        self.addCleanup(command.run, ["userdel", "--force", "--remove", LOGIN], check=False)  # sessions may linger
         self.sshd = SSHD(user=LOGIN).__enter__()
         self.addCleanup(self.sshd.__exit__, None, None, None)
 
