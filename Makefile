@@ -7,10 +7,10 @@ RESULTS := results
 CHECK := $(RESULTS)/check
 # Each target installs only what it uses (without Recommends): the default job needs QEMU, the guest's userland,
 # the kernel source and its build tools; the tests add sshd and netns test hosts, the browser that checks the
-# report, Debian's kernel configs and QEMU's build dependencies.
+# report, Debian's kernel configs, sparse (the static checks' third level) and QEMU's build dependencies.
 BENCH_PACKAGES := qemu-system-x86 busybox-static dropbear-bin linux-source-6.1 build-essential flex bison bc \
 	libelf-dev libssl-dev cpio xz-utils lz4 patch python3-venv git openssh-client dpkg-dev
-CHECK_PACKAGES := $(BENCH_PACKAGES) openssh-server iproute2 chromium linux-config-6.1 meson ninja-build \
+CHECK_PACKAGES := $(BENCH_PACKAGES) openssh-server iproute2 chromium linux-config-6.1 meson ninja-build sparse \
 	libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev
 PACKAGES := $(CHECK_PACKAGES)
 bench: PACKAGES := $(BENCH_PACKAGES)

@@ -14,8 +14,9 @@ from harness import command
 from harness.build import sandbox
 from harness.errors import BuildError
 
-BUILD_ENV = {"KBUILD_BUILD_TIMESTAMP": "2017-03-03", "KBUILD_BUILD_USER": "balloon-harness", "LC_ALL": "C",
-             "KBUILD_BUILD_HOST": "harness"}
+# The build's facts, and the compiler's words alike in every build: kbuild unexports LC_ALL, so LANG says it.
+BUILD_ENV = {"KBUILD_BUILD_TIMESTAMP": "2017-03-03", "KBUILD_BUILD_USER": "balloon-harness",
+             "KBUILD_BUILD_HOST": "harness", "LANG": "C"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def run(path, targets, log, what, progress=None, sandboxed=False):
         out.flush()
         proc = subprocess.Popen(sandbox.argv(path, argv, BUILD_ENV) if sandboxed else argv, cwd=path,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-                                env={**os.environ, **BUILD_ENV}, start_new_session=True,
+                                env=_environment(), start_new_session=True,
                                 preexec_fn=command.die_with_parent)
         compiled, last = 0, start
         try:
@@ -65,3 +66,8 @@ def run(path, targets, log, what, progress=None, sandboxed=False):
     for r in refused if progress else []:
         progress(f"{what}: {r} (refused)")
     return Made("".join(said), refused)
+
+
+def _environment():
+    """The harness's environment without its locale, and the build's facts."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("LC_")}, **BUILD_ENV}

@@ -16,12 +16,12 @@ from collections import Counter
 from pathlib import Path
 
 from harness import cache
-from harness.build import make
-from harness.errors import BuildError
+from harness.build import make, sandbox
 from harness.intake.apply import applied_in_place
 
 LEVELS = (("default", []), ("W=1", ["W=1"]), ("sparse", ["C=2"]))
 MAX_OBJECTS = 20
+QUOTES = str.maketrans("\u2018\u2019", "''")  # GCC's typographic quotes, where a locale asked for them
 WARNING_RE = re.compile(r"^(?P<file>[\w./+-]+\.[ch]):(?P<line>\d+):(?:\d+:)? (?P<kind>warning|error): "
                         r"(?P<message>.*?)\s*$", re.M)
 
@@ -44,17 +44,14 @@ def objects(tree, files):
 
 
 def compiled(tree, objs, log, sandboxed):
-    """{level: [(file, line, message)]} of compiling ``objs`` again in ``tree`` at every level."""
+    """{level: [(file, line, message)]} of compiling ``objs`` again in ``tree`` at every level (BuildError where
+    one does not compile: there is nothing to compare then)."""
     found = {}
     for name, args in levels():
         for o in objs:
             (Path(tree) / o).unlink(missing_ok=True)  # the default level recompiles only what is missing
-        try:
-            output = make.run(tree, [*args, *objs], log, f"warnings {name}", sandboxed=sandboxed).output
-        except BuildError as exc:
-            found[name] = [("", 0, f"did not compile: {exc.cause}")]
-            continue
-        found[name] = [(m["file"], int(m["line"]), f"{m['kind']}: {m['message']}")
+        output = make.run(tree, [*args, *objs], log, f"warnings {name}", sandboxed=sandboxed).output
+        found[name] = [(m["file"], int(m["line"]), f"{m['kind']}: {m['message']}".translate(QUOTES))
                        for m in WARNING_RE.finditer(output)]
     return found
 
@@ -66,6 +63,7 @@ def of_base(built, prerequisites, objs, base_key, cache_dir, log):
 
     def compile_base(dest):
         with applied_in_place(built, prerequisites, log) as copy:
+            sandbox.own(copy)  # the prerequisites are series too: they compile in the sandbox
             (dest / "warnings.json").write_text(json.dumps(compiled(copy, objs, log, sandboxed=bool(prerequisites))))
 
     entry = cache.entry(cache_dir / "warnings" / key, compile_base)
@@ -88,19 +86,6 @@ def compare(base, variant, tree, series):
         removed += [{"level": level, "file": file, "message": message} for (file, message) in theirs - mine
                     if not any(r["file"] == file and r["message"] == message for r in removed)]
     return {"levels": list(variant), "new": new, "removed": removed}
-
-
-def text(rec):
-    """'no new warnings (default, W=1)' or 'N new warnings: file:line: message (patch); ...'."""
-    if rec is None:
-        return "warnings not compared"
-    levels_said = ", ".join(rec["levels"])
-    if not rec["new"]:
-        gone = f"; {len(rec['removed'])} removed" if rec["removed"] else ""
-        return f"no new warnings ({levels_said}){gone}"
-    return (f"{len(rec['new'])} new warning{'s' * (len(rec['new']) != 1)} ({levels_said}): "
-            + "; ".join(f"{w['file']}:{w['line']}: {w['message']}" + (f" ({w['patch']})" if w["patch"] else "")
-                        for w in rec["new"]))
 
 
 def _patch_of(tree, file, line, series):

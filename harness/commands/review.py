@@ -8,8 +8,9 @@ comparison is decided, harness/judge/sequential.py) and ``checks.yaml`` (the sam
 benchmark and the functional checks on them through Avocado, so the ``avocado run`` lines in the reply reproduce
 them.  Then it writes ``reply.txt`` into the directory and prints it: plain text of at most 72 columns to paste
 under a quoted patch mail — per version whether it applies, builds and passes the functional checks (or what
-failed first), the primary verdicts with their intervals or "inconclusive", the environment, the commands, and a
-``Tested-by:`` only where everything passed.
+failed first), its new compiler warnings and checkpatch's findings, the primary verdicts with their intervals or
+"inconclusive", the environment, the commands, and a ``Tested-by:`` only where everything passed and no version
+adds a warning or a checkpatch error.
 """
 
 import argparse
@@ -28,7 +29,7 @@ from harness.intake import origin, tree
 from harness.intake.apply import APPLIES, check_series, range_diff
 from harness.intake.fetch import fetched, source
 from harness.intake.series import read_series
-from harness.judge import answers, outcomes, policy
+from harness.judge import answers, outcomes, policy, static
 from harness.results import contract
 from harness.results.metrics import LABELS
 
@@ -131,49 +132,80 @@ def git_identity():
 
 
 def reply(bench, functional, names, versions, applies, commands, tested_by, prerequisites=()):
-    """reply.txt: the prerequisites every version was applied on, per version what happened and the primary
-    verdicts, then the environment and the commands."""
+    """reply.txt: the prerequisites every version was applied on, per version what happened, its static checks and
+    the primary verdicts, then the environment and the commands; ``Tested-by:`` where every version passed all."""
+    out = _prerequisites(names, versions, prerequisites)
+    checks = [o for f in functional for o in f.get("outcomes", [])]
+    bench_out = {o["variant"]: o for o in outcomes.outcomes(bench)}
+    everything = True
+    for name, series in zip(names, versions):
+        lines, passed = _version(bench, bench_out, [o for o in checks if o["variant"] == name], name, series,
+                                 applies[name])
+        out += lines + [""]
+        everything &= passed
+    out += _environment(bench) + ["", "Reproduce (from a balloon-harness checkout):"]
+    for line in commands:
+        out += _shell(line)
+    if everything and tested_by:
+        out += ["", f"Tested-by: {tested_by}"]
+    return "\n".join(out) + "\n"
+
+
+def _prerequisites(names, versions, prerequisites):
+    """The prerequisites every version is on, and those a version names itself (b4's trailers)."""
     out = []
     for series in prerequisites:
         n = len(series.patches)
         out += _wrap(f"On prerequisite {series.source.name} ({n} patch{'es' * (n != 1)}: "
                      f"{'; '.join(p.subject for p in series.patches)}), applied to the base and to every version, "
                      "so each is compared with base + prerequisites.") + [""]
-    for name, series in zip(names, versions):
-        out += [line for said in origin.named(series, prerequisites)
-                for line in _wrap(f"{name} names a prerequisite: {said}")]
+    named = [line for name, series in zip(names, versions) for said in origin.named(series, prerequisites)
+             for line in _wrap(f"{name} names a prerequisite: {said}")]
+    return out + named + ([""] if named else [])
+
+
+def _version(bench, bench_out, mine, name, series, applied):
+    """(lines, whether it passed all) of one version: applies, builds, checks; what it runs at build time; the
+    list robots' words; its first failure; its primary verdicts."""
+    ok_apply = all(o.status in APPLIES for o in applied)
+    passed = sum(o["status"] == "PASS" for o in mine)
+    b = bench_out.get(name, {"status": "not run", "stage": None, "reason": "", "trouble": None})
+    built = b.get("stage") not in ("apply", "build") and b["status"] != "not run"
+    out = _wrap(f"{name} ({len(series.patches)} patch{'es' if len(series.patches) != 1 else ''}): "
+                f"{'applies' if ok_apply else 'does not apply'}, {'builds' if built else 'does not build'}, "
+                f"functional checks {passed} of {len(mine)} PASS")
+    for f in [f for f in series.findings if f.code in ("outside-tree", "runs-at-build")]:
+        out += _wrap(f.message, "  ")  # what a reviewer should read before building it
+    kernel = next((v.get("kernel") or {} for v in bench["variants"] if v["name"] == name), {})
+    out += _wrap("; ".join(static.said(kernel)), "  ") if static.said(kernel) else []
+    robots_ok = not (kernel.get("warnings") or {}).get("new") and not (kernel.get("checkpatch") or {}).get("errors")
+    if not built and b["status"] != "not run":  # one build error says it for every test
+        out += _wrap(f"build: {b['reason'].split(' | ')[0]}", "  ")
+    else:
+        for o in [o for o in mine if o["status"] != "PASS"][:1] + ([b] if b["status"] != "PASS" else []):
+            out += _wrap(f"{o.get('check') or 'benchmark'}: {outcomes.failure_text(o, 200)}", "  ")
+    out += _verdicts(bench, name)
+    return out, bool(ok_apply and built and robots_ok and b["status"] == "PASS" and mine and passed == len(mine))
+
+
+def _verdicts(bench, name):
+    """The primary verdicts of one version: the answer where there is one, else the comparison."""
     comps = {(c["variant"], c["op"], c["metric"]): c for c in bench.get("comparisons", [])}
     answered = {(a["variant"], a["op"]): a for a in bench.get("answers", []) if a["axis"] == "variant"
                 and a["baseline"] == policy.baseline_of(bench)}
-    bench_out = {o["variant"]: o for o in outcomes.outcomes(bench)}
-    checks = [o for f in functional for o in f.get("outcomes", [])]
-    everything = True
-    for name, series in zip(names, versions):
-        ok_apply = all(o.status in APPLIES for o in applies[name])
-        mine = [o for o in checks if o["variant"] == name]
-        passed = sum(o["status"] == "PASS" for o in mine)
-        b = bench_out.get(name, {"status": "not run", "stage": None, "reason": "", "trouble": None})
-        built = b.get("stage") not in ("apply", "build") and b["status"] != "not run"
-        head = (f"{name} ({len(series.patches)} patch{'es' if len(series.patches) != 1 else ''}): "
-                f"{'applies' if ok_apply else 'does not apply'}, {'builds' if built else 'does not build'}, "
-                f"functional checks {passed} of {len(mine)} PASS")
-        out += _wrap(head)
-        for f in [f for f in series.findings if f.code in ("outside-tree", "runs-at-build")]:
-            out += _wrap(f.message, "  ")  # what a reviewer should read before building it
-        if not built and b["status"] != "not run":  # one build error says it for every test
-            out += _wrap(f"build: {b['reason'].split(' | ')[0]}", "  ")
-        else:
-            for o in [o for o in mine if o["status"] != "PASS"][:1] + ([b] if b["status"] != "PASS" else []):
-                out += _wrap(f"{o.get('check') or 'benchmark'}: {outcomes.failure_text(o, 200)}", "  ")
-        for op, metric in PRIMARY:
-            c, a = comps.get((name, op, metric)), answered.get((name, op)) if metric == "wall_s" else None
-            if a:  # the time, and where it is undecided the counted work (harness/judge/answers.py)
-                out += _wrap(f"{op} {a['text']}", "  ")
-            elif c:
-                change = answers.interval_text(c["ratio"], c["ci"])
-                out += _wrap(f"{op} {LABELS[metric]}: {change} {answers.short(c['verdict'])}", "  ")
-        everything &= ok_apply and built and b["status"] == "PASS" and mine and passed == len(mine)
-        out.append("")
+    out = []
+    for op, metric in PRIMARY:
+        c, a = comps.get((name, op, metric)), answered.get((name, op)) if metric == "wall_s" else None
+        if a:  # the time, and where it is undecided the counted work (harness/judge/answers.py)
+            out += _wrap(f"{op} {a['text']}", "  ")
+        elif c:
+            change = answers.interval_text(c["ratio"], c["ci"])
+            out += _wrap(f"{op} {LABELS[metric]}: {change} {answers.short(c['verdict'])}", "  ")
+    return out
+
+
+def _environment(bench):
+    """Where and how it was measured, in one paragraph."""
     job = bench["job"]
     version = next((v for v in bench["variants"] if v.get("kernel")), {}).get("kernel", {})
     boots = max((c.get("boots", 0) for c in bench.get("comparisons", [])), default=0)
@@ -182,18 +214,12 @@ def reply(bench, functional, names, versions, applies, commands, tested_by, prer
                f"{seq['looks'][-1]})" if seq else "")
     measured = (f"{boots} boot{'s' * (boots != 1)} per kernel{stopped}" if bench.get("comparisons") else
                 "no version measured")
-    out += _wrap(f"Measured under {str(job.get('accel', '?')).upper()} with QEMU {job.get('qemu_version', '?')} on "
+    return _wrap(f"Measured under {str(job.get('accel', '?')).upper()} with QEMU {job.get('qemu_version', '?')} on "
                  f"{(job.get('host_facts') or {}).get('cpu_model', job.get('host', '?'))}, a "
                  f"{job.get('memory_mib')} MiB guest, kernel config {str(version.get('config_sha256'))[:12]}, "
                  f"command line '{job.get('cmdline') or ''}', {measured}; base "
                  f"{bench['variants'][0]['kernel'].get('release', '?')}. Changes are of each "
                  f"boot's lower quartile, with {policy.level(bench) * 100:.4g} % intervals.", hang="")
-    out += ["", "Reproduce (from a balloon-harness checkout):"]
-    for line in commands:
-        out += _shell(line)
-    if everything and tested_by:
-        out += ["", f"Tested-by: {tested_by}"]
-    return "\n".join(out) + "\n"
 
 
 def _shell(line, indent="  "):

@@ -5,14 +5,19 @@ b4 fetches into the cache (harness/intake/fetch.py), with a clear error where th
 """
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from tabulate import tabulate
 
-from harness.intake import origin
+from harness import cache
+from harness.build import kernel
+from harness.config import loader, specs
+from harness.intake import checkpatch, origin
 from harness.intake.apply import Outcome, check_series, range_diff
 from harness.intake.fetch import fetched, source
 from harness.intake.series import read_series
+from harness.judge import static
 
 FAILED = ("conflict", "already-applied")
 ERROR_NOUNS = {"hunk-mismatch": "malformed hunk", "wrapped-line": "wrapped line", "undecoded-qp": "undecoded QP line",
@@ -28,7 +33,10 @@ def add_parser(subparsers):
                          "a message-id (fetched with b4)")
     check_p.add_argument("--base", type=Path, metavar="DIR", help="a source tree to dry-run the series on")
     check_p.add_argument("--prerequisite", action="append", type=source, default=[], metavar="SERIES",
-                         help="with --base: a series applied first (repeat for several, in order)")
+                         help="with --base or --build: a series applied first (repeat for several, in order)")
+    check_p.add_argument("--build", type=Path, metavar="JOB.yaml", help="build the series on the job's base and "
+                         "kernel configuration, and name its new compiler warnings and checkpatch's findings")
+    check_p.add_argument("--strict", action="store_true", help="checkpatch --strict")
     check_p.set_defaults(func=check)
     diff_p = actions.add_parser("diff", help="git range-diff of two versions applied to the same base")
     diff_p.add_argument("old", type=source, help="the older version of the series (a path or a message-id)")
@@ -57,8 +65,30 @@ def check(args) -> int:
         print(f"tree: {f.text()}")
     for line in origin.named(series, before):
         print(f"prerequisite: {line}")
+    for line in _static(args, series):
+        print(line)
     print(verdict(series, outcomes, checked=bool(args.base), elsewhere=sum(not f.same for f in found)))
     return 1 if not series.usable or any(o.status in FAILED for o in outcomes) else 0
+
+
+def _static(args, series):
+    """What the list's robots say first: with ``--build`` the new compiler warnings and checkpatch of the built
+    series, with ``--base`` checkpatch alone; nothing without either."""
+    if args.build:
+        job = loader.load(args.build)
+        job = replace(job, kernel=replace(job.kernel, checkpatch_strict=args.strict or job.kernel.checkpatch_strict))
+        built = kernel.build(job, specs.Variant("series-check", fetched(args.path),
+                                                prerequisites=tuple(fetched(p) for p in args.prerequisite)),
+                             cache.root())
+        said, rec = [f"warnings: {static.warnings_text(built.warnings)}"], built.checkpatch
+    elif args.base and not (args.base / checkpatch.SCRIPT).is_file():
+        return [f"checkpatch: not run: {args.base} has no {checkpatch.SCRIPT}"]
+    elif args.base:
+        said, rec = [], checkpatch.record(checkpatch.check(args.base, series, args.strict), args.strict)
+    else:
+        return []
+    return [*said, static.checkpatch_text(rec),
+            *(f"  {p['patch']}: {line}" for p in rec["patches"] for line in p["lines"])]
 
 
 def verdict(series, outcomes, checked: bool, elsewhere: int = 0) -> str:

@@ -13,6 +13,7 @@ from harness import command
 from harness.errors import PrerequisiteError
 
 LINE_RE = re.compile(r"^[^:]*:\d+: (?P<kind>ERROR|WARNING|CHECK):(?P<type>\w+): (?P<message>.*)$", re.M)
+SCRIPT = "scripts/checkpatch.pl"
 QUOTED = 3  # lines quoted per patch
 NO_HISTORY = ("--ignore", "UNKNOWN_COMMIT_ID,GIT_COMMIT_ID")  # checks that need the base's git history
 
@@ -30,7 +31,7 @@ class Checked:
 
 def check(tree, series, strict=False) -> tuple[Checked, ...]:
     """checkpatch.pl of the base ``tree`` on every patch of ``series``."""
-    script = Path(tree) / "scripts" / "checkpatch.pl"
+    script = Path(tree) / SCRIPT
     if not script.is_file():
         raise PrerequisiteError(f"{tree}: no scripts/checkpatch.pl in the base tree", hint="use a kernel tree as base")
     out = []
@@ -49,19 +50,3 @@ def record(checked, strict=False) -> dict:
     """The record results.json keeps (``kernel.checkpatch``): totals and every patch."""
     return {"strict": strict, "errors": sum(c.errors for c in checked), "warnings": sum(c.warnings for c in checked),
             "checks": sum(c.checks for c in checked), "patches": [asdict(c) for c in checked]}
-
-
-def text(rec) -> str:
-    """'checkpatch: clean' or 'checkpatch: 1 error in 1/2; 2 warnings in 2/2' (from a ``record``)."""
-    parts = []
-    for kind, noun in (("errors", "error"), ("warnings", "warning"), ("checks", "check")):
-        where = [_number(p["patch"]) for p in rec["patches"] if p[kind]]
-        if rec[kind]:
-            parts.append(f"{rec[kind]} {noun}{'s' * (rec[kind] != 1)} in {', '.join(where)}")
-    return "checkpatch" + (" --strict" if rec["strict"] else "") + ": " + ("; ".join(parts) or "clean")
-
-
-def _number(label):
-    """'2/3' of a numbered patch's label, else 'the patch' (a series of one)."""
-    head = label.split(" ", 1)[0]
-    return head if re.fullmatch(r"\d+/\d+", head) else "the patch"

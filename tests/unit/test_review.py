@@ -100,6 +100,24 @@ class ReviewTest(unittest.TestCase):
             "the base and to every version, so each is compared with base + prerequisites."), text)
         self.assertLessEqual(max(map(len, text.splitlines())), review.WIDTH)
 
+    def test_the_robots_words_come_first_and_a_new_warning_withholds_tested_by(self):
+        b = bench()
+        clean = {"levels": ["default", "W=1"], "new": [], "removed": []}
+        b["variants"][1]["kernel"] = {**b["variants"][1]["kernel"], "warnings": clean,
+                                      "checkpatch": {"strict": False, "errors": 0, "warnings": 0, "checks": 0,
+                                                     "patches": []}}
+        new = {"file": "drivers/virtio/virtio_balloon.c", "line": 211, "level": "W=1", "patch": "1/1 x",
+               "message": "warning: variable 'unused' set but not used [-Wunused-but-set-variable]"}
+        b["variants"][2]["kernel"] = {**b["variants"][2]["kernel"], "warnings": {**clean, "new": [new]}}
+        text = self.reply(b, functional())
+        flat = " ".join(text.split())
+        self.assertIn("v1 (1 patch): applies, builds, functional checks 2 of 2 PASS no new warnings (default, W=1); "
+                      "checkpatch: clean", flat)
+        self.assertIn("v2 (1 patch): applies, builds, functional checks 2 of 2 PASS 1 new warning (default, W=1): "
+                      "drivers/virtio/virtio_balloon.c:211: warning: variable 'unused' set but not used", flat)
+        self.assertNotIn("Tested-by", text)
+        self.assertLessEqual(max(map(len, text.splitlines())), review.WIDTH)
+
     def test_no_tested_by_without_an_identity(self):
         self.assertNotIn("Tested-by", self.reply(bench(), functional(), tested_by=None))
 

@@ -2,7 +2,6 @@
 console's facts line, the HTML report's "Static checks", the nightly's b4 checks and KCIDB tests (validated by
 kcidb-io); nothing said where a kernel kept no record."""
 
-import importlib
 import json
 import unittest
 
@@ -53,14 +52,6 @@ class WordsTest(unittest.TestCase):
                          "no new warnings (default, W=1, sparse); 2 removed")
         self.assertEqual(static.warnings_text(None), "warnings not compared")
         self.assertEqual([static.warnings_status(r) for r in (WARNINGS, QUIET)], ["fail", "pass"])
-
-    def test_the_words_are_those_of_the_modules_that_make_the_records(self):
-        """While harness/intake/checkpatch.py and harness/build/warnings.py still say them too, they say the same."""
-        for module, ours, records in (("harness.intake.checkpatch", static.checkpatch_text, (CHECKPATCH, CLEAN)),
-                                      ("harness.build.warnings", static.warnings_text, (WARNINGS, QUIET, None))):
-            theirs = getattr(importlib.import_module(module), "text", None)
-            for rec in records if theirs else ():
-                self.assertEqual(ours(rec), theirs(rec), module)
 
 
 class FactsTest(unittest.TestCase):
