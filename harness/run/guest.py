@@ -6,16 +6,13 @@ guest is ready when the image's readiness line is on the console and SSH logs in
 on ``host`` (default: this machine), is started through ``host.spawn`` and ended by pid on every exit path.  On an SSH
 host the kernel and initrd are copied into its cache, the console and QEMU logs live in a private directory there
 (mirrored into ``log_dir`` when read), QMP listens on the host's loopback (TCP), and QMP and the guest's SSH are
-reached through ``host.forward``.  Where a boot counts the guest's instructions the plugin is built (or found in the
-cache) and copied to QEMU's host like the kernel; ``insns`` reads its counter (a pread here, ``od`` over SSH on a test
-host) and ``counting`` says how it counts, or why not.
+reached through ``host.forward``.  Where a boot counts the guest's instructions (harness/run/counter.py) ``insns``
+reads the counter and ``counting`` says how it counts, or why not.
 
 QEMU runs in its seccomp sandbox (``sandboxed``; a binary built without it runs unsandboxed, and the guest says so)
-and as the host's QEMU user (harness/run/host.py): here, where the harness is root, the unprivileged
-``privilege.QEMU_USER``, started through setpriv in a run directory it owns, where it also writes the console and
-trace logs (mirrored into ``log_dir`` when read, as from an SSH host).  The kernel, initrd, plugin (and a binary it
-cannot reach by its path) are opened here and inherited: QEMU names them ``/proc/self/fd/N``.  The harness still owns
-the process by its pid and reads its /proc as root.
+and as the host's QEMU user (harness/run/host.py), in a run directory it owns, given the files it cannot reach as
+inherited descriptors (harness/run/qemu_files.py).  The harness still owns the process by its pid and reads its /proc
+as root.
 """
 
 import contextlib
@@ -23,18 +20,18 @@ import dataclasses
 import enum
 import os
 import shutil
-import struct
 import time
 from pathlib import Path
 
 from qemu.qmp import ExecuteError, QMPError as _QMPLibError
 
 from harness import wait
-from harness.build import plugin
-from harness.errors import (BootError, CommandError, GuestError, HarnessError, HostError, PrerequisiteError, QMPError,
-                            SSHError, WaitTimeout, reason)
+from harness.errors import (BootError, GuestError, HarnessError, HostError, PrerequisiteError, QMPError, SSHError,
+                            WaitTimeout, reason)
 from harness.run import accel, console, monitor, placement, qemu_argv
+from harness.run.counter import Counter
 from harness.run.host import LocalHost
+from harness.run.qemu_files import QemuFiles
 from harness.run.ssh import SSHHost
 
 CONSOLE_POLL_S = 0.01  # how often the console is read for the readiness line or the end of a report
@@ -59,30 +56,24 @@ class Guest:
         self.balloon_props = tuple(dict(balloon_props).items())  # e.g. {"deflate-on-oom": "on"}
         self.log_dir = Path(log_dir)
         self.cache_dir = Path(cache_dir)
-        self.cmdline = cmdline
-        self.progress = progress
+        self.cmdline, self.progress = cmdline, progress
         self.host = host or LocalHost()
         self.state = State.CREATED
         self.accel = None
         self.boot_s = self.ready_s = None
-        self.ssh = None
-        self.placed = None
+        self.ssh = self.placed = None
         self._affinity = None  # the harness thread's CPUs before ``place`` narrowed them
         self._proc = None
-        self._qmp = None
-        self._qmp_port = None
+        self._qmp = self._qmp_port = None
         self._run_dir = None   # on the host: the QMP socket (local), the console and QEMU logs (SSH host)
         self._private = None   # on the controller: the guest's pinned known_hosts
         self._artefacts = None  # (kernel, image) with their paths on the host
-        self._plugin = None     # the instruction-counting plugin's path on the host, once a boot loads it
-        self._counter_fd = None
-        self.counting = None    # whether the guest's instructions are counted, and how or why not
         self.sandboxed = None   # whether QEMU runs in its seccomp sandbox (qemu_argv.SANDBOX)
-        self._prefix = []       # what starts QEMU as its user (setpriv), where that is not the harness's
-        self._fds = []          # the files QEMU inherits, open here
         self._exe = None        # how QEMU's binary is executed: its path, or /proc/self/fd/N
-        self._logs = None       # where QEMU writes its logs on its host: log_dir, or the run directory
+        self._qemu_files = QemuFiles(self.host, self.log_dir)
+        self._counter = Counter(self._qemu_files, spec, self.cache_dir, progress)
         self._files = contextlib.ExitStack()
+        self._files.callback(self._counter.close)
 
     # lifecycle -----------------------------------------------------------------------------------------------
     def __enter__(self):
@@ -137,57 +128,26 @@ class Guest:
             if self.ssh:
                 self.ssh.close()
             self._end_qemu()
-            if self._run_dir and self._mirrored:
-                with contextlib.suppress(SSHError, CommandError, OSError):  # unreachable host: the last copies
-                    self.host_log("console.log")
-                    self.host_log("qemu.log")
-                    if self.host.local:  # QEMU's trace stays with the test's logs, as when QEMU wrote it there
-                        (self.log_dir / qemu_argv.TRACE_LOG).write_bytes(self._read_bytes(self._logs /
-                                                                                          qemu_argv.TRACE_LOG))
+            self._qemu_files.last_copies()
         finally:
             if self._affinity:
                 os.sched_setaffinity(0, self._affinity)
             self._files.close()
             self.state = State.STOPPED
 
-    @property
-    def _mirrored(self):
-        """Whether QEMU's logs are written elsewhere (an SSH host, or a run directory QEMU's user owns)."""
-        return self._logs is not None and self._logs != self.log_dir
-
     def _prepare_host(self):
         """Private directories (QEMU's run directory on its host, the controller's own where QEMU does not own it),
         how QEMU is started and whether in its sandbox, and the kernel and initrd on the host."""
-        self._prefix = self.host.as_qemu()
-        self._run_dir = self._files.enter_context(self.host.qemu_dir())
-        self._logs = self.log_dir if self.host.local and not self._prefix else self._run_dir
-        self._private = self._run_dir if not self._mirrored else self._files.enter_context(LocalHost().tempdir())
-        self._exe = self._executable()
+        files = self._files.enter_context(self._qemu_files)
+        self._run_dir = files.run_dir
+        self._private = self._run_dir if not files.mirrored else self._files.enter_context(LocalHost().tempdir())
+        self._exe = files.executable(self.qemu)
         self.sandboxed = self._sandbox()
         if not self.sandboxed:
             self.progress(f"{self.qemu} has no -sandbox (built without seccomp): QEMU runs unsandboxed on "
                           f"{self.host.name}, as {self.host.qemu_user()}")
-        self._artefacts = (dataclasses.replace(self.kernel, bzimage=self._handed(self.host.put(self.kernel.bzimage))),
-                           dataclasses.replace(self.image, initrd=self._handed(self.host.put(self.image.initrd))))
-
-    def _handed(self, path):
-        """``path`` as QEMU names it: itself, or where QEMU runs as another user here (it cannot enter the cache),
-        ``/proc/self/fd/N`` of the file opened here and inherited."""
-        if not self._prefix:
-            return path
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # spawn's pass_fds clears O_CLOEXEC in QEMU's copy
-        self._files.callback(os.close, fd)
-        self._fds.append(fd)
-        return f"/proc/self/fd/{fd}"
-
-    def _executable(self):
-        """How the binary is executed: by its path or name, or (a QEMU built in the cache, which QEMU's user cannot
-        enter) by the descriptor opened here."""
-        if not self._prefix or "/" not in self.qemu or self.host.qemu_can_read(self.qemu):
-            return self.qemu
-        if not os.path.exists(self.qemu):
-            raise PrerequisiteError(f"QEMU binary {self.qemu} not found", hint="apt-get install qemu-system-x86")
-        return self._handed(self.qemu)
+        self._artefacts = (dataclasses.replace(self.kernel, bzimage=files.handed(self.host.put(self.kernel.bzimage))),
+                           dataclasses.replace(self.image, initrd=files.handed(self.host.put(self.image.initrd))))
 
     def _sandbox(self):
         """Whether the binary has QEMU's seccomp sandbox (asked with ``-sandbox ... -version``)."""
@@ -207,37 +167,25 @@ class Guest:
         self.port = self.host.free_port()
         self._qmp_port = None if self.host.local else self.host.free_port(exclude={self.port})
         self.accel = chosen
-        logs = self._logs  # where QEMU writes them, on its host
+        files = self._qemu_files
         qemu_log = (self.log_dir if self.host.local else self._run_dir) / "qemu.log"  # here, opened by the harness
-        argv = [*self._prefix, *qemu_argv.command_line(
-            self.qemu, *self._artefacts, self.spec, chosen, self._run_dir, logs, self.port, self.cmdline, self.machine,
-            self.balloon_props, self._qmp_port, self._count_insns(chosen), self.sandboxed, self._exe)]
+        argv = [*files.prefix, *qemu_argv.command_line(
+            self.qemu, *self._artefacts, self.spec, chosen, self._run_dir, files.logs, self.port, self.cmdline,
+            self.machine, self.balloon_props, self._qmp_port, self._counter.plugin_for(chosen), self.sandboxed,
+            self._exe)]
         (self.log_dir / "qemu-command.txt").write_text(" ".join(str(a) for a in argv) + "\n")
-        self.console_log.write_bytes(b"")
-        self._trace_offset = 0
+        files.new_boot()
         self._started = time.perf_counter()
         try:
-            self._proc = self.host.spawn(argv, qemu_log, **({"pass_fds": self._fds} if self._fds else {}))
+            self._proc = self.host.spawn(argv, qemu_log, **({"pass_fds": files.fds} if files.fds else {}))
         except FileNotFoundError as exc:
-            if self._prefix and not shutil.which(argv[0]):
+            if files.prefix and not shutil.which(argv[0]):
                 raise PrerequisiteError(f"{argv[0]} not found: QEMU is started with it as {self.host.qemu_user()}",
                                         hint="apt-get install util-linux") from exc
             raise PrerequisiteError(f"QEMU binary {self.qemu} not found",
                                     hint="apt-get install qemu-system-x86") from exc
         self._qmp = monitor.connect(self.host, self._run_dir, self._qmp_port, self._check_alive,
                                     str(self.log_dir / "qemu.log"))
-
-    def _count_insns(self, chosen):
-        """The plugin's path on QEMU's host where this boot (under ``chosen``) counts the guest's instructions (built,
-        or found in the cache, and copied there), else None; ``counting`` says how, or why not."""
-        self.counting = qemu_argv.not_counted(self.spec, chosen)
-        if self.counting:
-            return None
-        built = plugin.build(self.cache_dir, self.progress)
-        if self._plugin is None:  # a second boot (after a KVM probe) loads the same plugin
-            self._plugin = self._handed(self.host.put(built.path))
-        self.counting = f"counted by the TCG plugin {built.key} (built against {built.header})"
-        return self._plugin
 
     def _await_ready(self):
         text = ""
@@ -276,7 +224,7 @@ class Guest:
     def _check_alive(self, when):
         rc = self._proc.poll()
         if rc is not None:
-            qemu_log = self.host_log("qemu.log").strip().splitlines()[-3:]
+            qemu_log = self._qemu_files.host_log("qemu.log").strip().splitlines()[-3:]
             raise BootError(f"QEMU exited with status {rc} {when}: {' | '.join(qemu_log) or self._console_tail()}",
                             hint=f"command line in {self.log_dir / 'qemu-command.txt'}",
                             log=str(self.log_dir / "qemu.log"))
@@ -295,36 +243,11 @@ class Guest:
         return self.log_dir / "console.log"
 
     def console_text(self):
-        return self.host_log("console.log")
+        return self._qemu_files.host_log("console.log")
 
     def trace_lines(self):
         """The lines QEMU added to its trace log since the last call."""
-        data = self._read_bytes(self._logs / qemu_argv.TRACE_LOG, self._trace_offset)
-        end = data.rfind(b"\n") + 1  # a line QEMU is still writing waits for the next call
-        self._trace_offset += end
-        return data[:end].decode(errors="replace").splitlines()
-
-    def host_log(self, name):
-        """Text of QEMU's log ``name`` (console.log, qemu.log); from an SSH host it is first mirrored to log_dir
-        (after ``stop`` the last mirrored copy)."""
-        if self._mirrored and self.state is not State.STOPPED:
-            if self.host.local:
-                with contextlib.suppress(FileNotFoundError):
-                    (self.log_dir / name).write_bytes(self._read_bytes(self._logs / name))
-            else:
-                text = self.host.run(["cat", self._run_dir / name], check=False).stdout
-                (self.log_dir / name).write_text(text)
-        return (self.log_dir / name).read_text(errors="replace")
-
-    def _read_bytes(self, path, offset=0):
-        """The bytes of QEMU's file ``path`` from ``offset`` on; here never through a symbolic link (the run
-        directory is QEMU's user's, and the harness reads it as root)."""
-        if not self.host.local:
-            return self.host.read_bytes(path, offset)
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        with open(fd, "rb") as f:
-            f.seek(offset)
-            return f.read()
+        return self._qemu_files.trace_lines()
 
     def _console_tail(self, n=3):
         lines = [l for l in self.console_text().splitlines() if l.strip()]
@@ -360,26 +283,14 @@ class Guest:
             return exc.cause
         return f"QEMU {'still running' if alive else 'is gone'}"
 
+    @property
+    def counting(self):
+        """Whether the guest's instructions are counted, and how or why not (None before a boot)."""
+        return self._counter.counting
+
     def insns(self):
         """The guest's instructions so far, as the plugin counted them; None where not counted (``counting``)."""
-        if self._plugin is None or self.accel != "tcg":
-            return None
-        path = self._run_dir / qemu_argv.COUNTER
-        try:
-            return self._read_counter(path)
-        except (OSError, ValueError, struct.error) as exc:
-            raise HostError(f"{self.host.name}: cannot read the instruction counter {path}: "
-                            f"{getattr(exc, 'strerror', None) or exc}; {self._qemu_state()}",
-                            log=str(self.log_dir / "qemu.log")) from exc
-
-    def _read_counter(self, path):
-        """The plugin's 64-bit counter: a pread of the file kept open here, ``od`` on an SSH host."""
-        if not self.host.local:
-            return int(self.host.run(["od", "-An", "-tu8", "-N8", path]).stdout)
-        if self._counter_fd is None:
-            self._counter_fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            self._files.callback(os.close, self._counter_fd)
-        return struct.unpack("=Q", os.pread(self._counter_fd, 8, 0))[0]
+        return self._counter.read(self.accel, self._qemu_state)
 
     def ssh_run(self, argv):
         """Run a command in the guest over SSH."""

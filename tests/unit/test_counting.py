@@ -70,14 +70,14 @@ class GuestTest(unittest.TestCase):
     def guest(self, host, spec=GuestSpec(), run_dir=PurePosixPath("/tmp/bh-run")):
         g = Guest(SimpleNamespace(variant="base"), None, spec, self.tmp / "logs", self.tmp / "cache", host=host,
                   progress=lambda m: None)
-        g._run_dir = run_dir
+        g._qemu_files.run_dir = run_dir
         return g
 
     def test_a_tcg_boot_builds_the_plugin_and_ships_it_to_the_host(self):
         g = self.guest(FakeHost())
         with mock.patch.object(plugin, "build", return_value=BUILT):
-            self.assertEqual(g._count_insns("tcg"), PurePosixPath("/home/bh/.cache/balloon-harness/artefacts/abc/"
-                                                                  "libinsn_count.so"))
+            self.assertEqual(g._counter.plugin_for("tcg"),
+                             PurePosixPath("/home/bh/.cache/balloon-harness/artefacts/abc/libinsn_count.so"))
         self.assertEqual(g.counting, "counted by the TCG plugin k (built against qemu=1:7.2+dfsg-7)")
 
     def test_kvm_several_vcpus_and_a_job_that_turns_counting_off_build_nothing_and_say_why(self):
@@ -86,7 +86,7 @@ class GuestTest(unittest.TestCase):
                                  (GuestSpec(cpus=4), "tcg", "not counted: 4 vCPUs (the plugin's inline add")):
             g = self.guest(FakeHost(), spec)
             with mock.patch.object(plugin, "build") as build:
-                self.assertIsNone(g._count_insns(accel))
+                self.assertIsNone(g._counter.plugin_for(accel))
             build.assert_not_called()
             self.assertTrue(g.counting.startswith(why), g.counting)
             g.accel = accel
@@ -98,7 +98,7 @@ class GuestTest(unittest.TestCase):
         g = self.guest(host)
         with mock.patch.object(plugin, "build", return_value=BUILT):
             g.accel = "tcg"
-            g._count_insns("tcg")
+            g._counter.plugin_for("tcg")
         self.assertEqual(g.insns(), 12345678901)
         self.assertEqual(host.ran[-1], ["od", "-An", "-tu8", "-N8", f"/tmp/bh-run/{COUNTER}"])
         host.count = None  # an empty file: od prints nothing
@@ -109,7 +109,7 @@ class GuestTest(unittest.TestCase):
 
     def test_here_the_counter_is_read_with_pread_while_it_grows(self):
         g = self.guest(LocalHost(), run_dir=self.tmp)
-        g._plugin, g.accel = "/cache/libinsn_count.so", "tcg"
+        g._counter.plugin, g.accel = "/cache/libinsn_count.so", "tcg"
         counter = self.tmp / COUNTER
         counter.write_bytes(struct.pack("=Q", 7))
         self.assertEqual(g.insns(), 7)
@@ -120,7 +120,7 @@ class GuestTest(unittest.TestCase):
 
     def test_a_missing_or_short_counter_file_names_it_and_the_state_of_qemu(self):
         g = self.guest(LocalHost(), run_dir=self.tmp)
-        g._plugin, g.accel = "/cache/libinsn_count.so", "tcg"
+        g._counter.plugin, g.accel = "/cache/libinsn_count.so", "tcg"
         with self.assertRaises(HostError) as cm:
             g.insns()
         self.assertIn(f"localhost: cannot read the instruction counter {self.tmp / COUNTER}: No such file",
@@ -181,17 +181,18 @@ class HandOverTest(unittest.TestCase):
             self.assertFalse(g.sandboxed)
             self.assertEqual(said, [f"{qemu} has no -sandbox (built without seccomp): QEMU runs unsandboxed on "
                                     f"localhost, as {g.host.qemu_user()}"])
-            self.assertTrue(g._mirrored)
+            self.assertTrue(g._qemu_files.mirrored)
             self.assertNotEqual(g._private, g._run_dir)  # the pinned known_hosts is not in QEMU's directory
             with mock.patch.object(plugin, "build", return_value=plugin.Plugin(str(qemu), "k", "h", "gcc")):
-                self.assertRegex(str(g._count_insns("tcg")), r"^/proc/self/fd/\d+$")
-            self.assertEqual(len(g._fds), 4)
-            proc = g.host.spawn([*g._prefix, g._exe, kernel.bzimage], tmp / "qemu.log", pass_fds=g._fds)
+                self.assertRegex(str(g._counter.plugin_for("tcg")), r"^/proc/self/fd/\d+$")
+            self.assertEqual(len(g._qemu_files.fds), 4)
+            proc = g.host.spawn([*g._qemu_files.prefix, g._exe, kernel.bzimage], tmp / "qemu.log",
+                                 pass_fds=g._qemu_files.fds)
             proc.popen.wait(10)
             self.assertEqual((tmp / "qemu.log").read_text(), "kernel")  # the binary and the kernel, by descriptor
         finally:
             g._files.close()
-        for fd in g._fds:
+        for fd in g._qemu_files.fds:
             with self.assertRaises(OSError):
                 os.fstat(fd)
 
@@ -203,7 +204,8 @@ class HandOverTest(unittest.TestCase):
             g._prepare_host()
         try:
             self.assertEqual(g._artefacts[0].bzimage, tmp / "bzImage")
-            self.assertEqual((g._exe, g._fds, g._prefix, g._mirrored), (g.qemu, [], [], False))
+            files = g._qemu_files
+            self.assertEqual((g._exe, files.fds, files.prefix, files.mirrored), (g.qemu, [], [], False))
             self.assertEqual(g._private, g._run_dir)
             self.assertTrue(g.sandboxed)  # the system QEMU has the sandbox
         finally:
