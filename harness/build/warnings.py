@@ -47,6 +47,8 @@ def compiled(tree, objs, log, sandboxed):
     """{level: [(file, line, message)]} of compiling ``objs`` again in ``tree`` at every level (BuildError where
     one does not compile: there is nothing to compare then)."""
     found = {}
+    if not objs:  # nothing the series changes compiles here (make without targets would build everything)
+        return {name: [] for name, _ in levels()}
     for name, args in levels():
         for o in objs:
             (Path(tree) / o).unlink(missing_ok=True)  # the default level recompiles only what is missing

@@ -92,6 +92,12 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(static.warnings_text(rec), f"1 new warning (default, W=1): {FILE}:2: {self.new} "
                                              "(virtio_balloon: x)")
 
+    def test_a_series_that_compiles_nothing_runs_no_make(self):
+        """A series of Makefiles only: no object to compile again, and make without targets would build all."""
+        self.assertEqual(warnings.objects(self.tree, ["drivers/virtio/Makefile"]), [])
+        self.assertEqual(warnings.compiled(self.tmp / "no-tree", [], self.tmp / "log", sandboxed=False),
+                         {name: [] for name, _ in warnings.levels()})
+
     def test_a_warning_of_every_level_is_new_once(self):
         both = {"default": [(FILE, 2, self.new)], "W=1": [(FILE, 2, self.new)]}
         rec = warnings.compare({"default": [], "W=1": []}, both, self.tree, self.series)
