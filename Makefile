@@ -88,11 +88,14 @@ packages:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# The unprivileged users that builds of a series and guests' QEMUs run as (harness/privilege.py, docs/security.md).
+# The unprivileged users that builds of a series and guests' QEMUs run as (harness/privilege.py, docs/security.md);
+# /dev/kvm as Debian's udev rule leaves it where no udev ran: group kvm, 0660.
 users:
 	@if [ "$$(id -u)" = 0 ]; then \
 		for u in balloon-build balloon-qemu; do id -u $$u >/dev/null 2>&1 || \
 			useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $$u; done; \
+		if [ -c /dev/kvm ]; then getent group kvm >/dev/null || groupadd --system kvm; \
+			[ "$$(stat -c %G /dev/kvm)" = kvm ] || { chgrp kvm /dev/kvm && chmod 0660 /dev/kvm; }; fi; \
 		if getent group kvm >/dev/null; then usermod -a -G kvm balloon-qemu; fi; \
 	fi
 

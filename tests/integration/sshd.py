@@ -45,7 +45,7 @@ class SSHD:
     the login (default: this process's), whose sshd reads the authorized keys as that user."""
 
     def __init__(self, netns=None, address="127.0.0.1", port=None, client_alive_s=None, user=None):
-        self.dir = Path(tempfile.mkdtemp(prefix="bh-sshd-"))
+        self.dir = Path(tempfile.mkdtemp(prefix="bh-sshd-", dir="/tmp" if user else None))  # the login must reach it
         self._user = user
         if user:
             self.dir.chmod(0o755)  # the host key stays 0600; the session reads authorized_keys as the login

@@ -87,7 +87,7 @@ class UnprivilegedLoginTest(unittest.TestCase):
     def setUp(self):
         self.job, self.kernel, self.image, self.cache = base_build()
         command.run(["userdel", "-r", LOGIN], check=False)  # what a killed earlier run left
-        home = Path(tempfile.mkdtemp(prefix="bh-login-")) / "home"
+        home = Path(tempfile.mkdtemp(prefix="bh-login-", dir="/tmp")) / "home"  # not in make check's 0700 TMPDIR
         home.parent.chmod(0o755)
         # "*": no password, but not locked (sshd without PAM refuses a locked account's keys too)
         command.run(["useradd", "--create-home", "--home-dir", home, "--shell", "/bin/sh", "--password", "*", LOGIN])

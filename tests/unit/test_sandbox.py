@@ -10,7 +10,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from harness import cache, privilege
+from harness import privilege
 from harness.build import sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,15 +36,17 @@ class SandboxTest(unittest.TestCase):
         self.addCleanup(listener.close)
         listener.settimeout(0.5)
         port = listener.getsockname()[1]
-        marker = ROOT / f"sandbox-escape-{os.getpid()}"
-        secret = ROOT / f"sandbox-secret-{os.getpid()}"  # where the build can see it: the checkout
+        planted = Path("/var/lib") / f"bh-sandbox-test-{os.getpid()}"  # root's, where the build can see it
+        planted.mkdir(mode=0o755)
+        self.addCleanup(shutil.rmtree, planted)
+        secret = planted / "secret"
         secret.write_text("the root-only secret\n")
         secret.chmod(0o600)
-        self.addCleanup(secret.unlink)
-        tmp_marker = Path(tempfile.gettempdir()) / f"sandbox-escape-{os.getpid()}"
+        marks = [planted / "escape", ROOT / f"sandbox-escape-{os.getpid()}", Path.home() / "sandbox-escape",
+                 Path(tempfile.gettempdir()) / f"sandbox-escape-{os.getpid()}"]
         proc = self.run_in(
             "id -un; echo new > sub/new.o && echo ok > out.o && echo wrote-tree; echo x >> shared.c; "
-            f"touch {marker}; touch {tmp_marker}; cat {secret}; echo $KBUILD_X $HOME; ls -A /root {cache.root()}; "
+            + "".join(f"touch {m}; " for m in marks) + f"cat {secret}; echo $KBUILD_X $HOME; "
             f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2)\"",
             KBUILD_X="kept")
         said = proc.stdout + proc.stderr
@@ -53,14 +55,14 @@ class SandboxTest(unittest.TestCase):
         self.assertEqual(proc.stdout.splitlines()[:3], [expected, "wrote-tree", "kept /nonexistent"], said)
         self.assertEqual((self.tree / "sub" / "new.o").read_text(), "new\n")
         self.assertEqual((self.tmp / "pristine.c").read_text(), "int x;\n")  # shared sources stay the base's
-        self.assertFalse(marker.exists())
-        self.assertFalse(tmp_marker.exists())  # the sandbox's /tmp is its own
+        for mark in marks:  # the checkout, home and /tmp: refused, or absent in the sandbox
+            self.assertFalse(mark.exists(), mark)
         self.assertNotIn("the root-only secret", said)
         with self.assertRaises(socket.timeout):
             listener.accept()
         refused = sandbox.refusals(said, self.tree)
         self.assertIn("the build tried to reach the network: it has none", refused)
-        self.assertIn(f"the build was refused {marker}: outside its tree", refused)
+        self.assertIn(f"the build was refused {marks[0]}: outside its tree", refused)
         self.assertIn(f"the build was refused {secret}: outside its tree", refused)
         self.assertFalse([r for r in refused if str(self.tree) in r], refused)  # its own shared source: not named
 
