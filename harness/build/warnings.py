@@ -61,6 +61,8 @@ def compiled(tree, objs, log, sandboxed):
 def of_base(built, prerequisites, objs, base_key, cache_dir, log):
     """The base's (with ``prerequisites`` applied) warnings for ``objs``, compiled once in a copy of the built
     base tree and cached."""
+    if not objs:
+        return compiled(built, objs, log, sandboxed=False)  # nothing to compile: no copy of the tree either
     key = cache.digest(base_key, *(p.diff for s in prerequisites for p in s.patches), *objs, *dict(levels()))
 
     def compile_base(dest):
