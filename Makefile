@@ -20,7 +20,7 @@ AVOCADO_RUN := $(AVOCADO) --job-results-dir $(RESULTS)
 # is short, as reply.txt quotes paths under it within 72 columns.
 SCRATCH := export TMPDIR=$$(mktemp -d /tmp/bh.XXXX) && trap 'rm -rf "$$TMPDIR"' EXIT &&
 
-.PHONY: bench check deps packages users sandbox unit nightly soak verdicts boot review calibration record matrix seed counting clean
+.PHONY: bench check deps packages users rebuild sandbox unit nightly soak verdicts boot review calibration record matrix seed counting clean
 bench: packages users $(VENV)/.installed
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
@@ -75,8 +75,11 @@ seed: deps    # the seed series' scenario (docs/seed.md): the timed job, then on
 counting: deps # benchmark: the counting plugin's cost on the timed inflate, its count's CV; 5 boots with, 5 without
 	$(BIN)/python benchmarks/counting.py --boots 5
 
-sandbox: deps  # benchmark: a one-line series' rebuild with and without the build sandbox, 5 builds each
-	$(BIN)/python benchmarks/sandbox.py --builds 5
+rebuild: deps  # benchmark: a series' rebuild with and without the static checks and the sandbox, 5 builds each
+	$(BIN)/python benchmarks/rebuild.py --builds 5
+
+sandbox: deps  # benchmark: inflates with QEMU in its sandbox as balloon-qemu, and as root unsandboxed, 5 boots each
+	$(BIN)/python benchmarks/counting.py --setups plugin,root --boots 5 --config configs/check.yaml
 
 deps: packages users $(VENV)/.installed-test
 

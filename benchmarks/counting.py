@@ -7,10 +7,13 @@ Boots the variant's guest once per setup in turn (plugin, off, plugin, off, ...:
 ``--boots`` times each, and runs the job's workload on every boot (its warm-up, then ``--cycles`` measured).
 Setups: ``plugin`` counts with the TCG plugin (guest.count_insns, the default), ``off`` does not count;
 ``icount`` runs QEMU with ``-icount shift=auto`` and ``icount0`` with ``-icount shift=0,sleep=off`` (no plugin:
-the count is QMP ``query-replay``'s icount).  Prints per setup and operation: the time to target and the guest's
+the count is QMP ``query-replay``'s icount); ``root`` counts with the plugin but runs QEMU as the harness's user
+without its seccomp sandbox (as before docs/security.md: ``--setups plugin,root`` measures what the sandbox and the
+unprivileged user cost).  Prints per setup and operation: the time to target and the guest's
 instructions as the median of the boots' medians, the CV within a boot (the median over boots) and the CV of the
-boots' medians; the host speed (guest instructions per vCPU CPU second); and each setup's time against ``off``:
-the ratio of the geometric means of the boots' medians, with its 95 % interval (Welch's t on their logs).
+boots' medians; the host speed (guest instructions per vCPU CPU second); and each setup's time against the last
+setup of ``--setups``: the ratio of the geometric means of the boots' medians, with its 95 % interval (Welch's t on
+their logs).
 """
 
 import argparse
@@ -33,13 +36,22 @@ from harness import cache
 from harness.build import image, kernel
 from harness.config import loader
 from harness.run import guest, qemu_argv, workload
+from harness.run.host import LocalHost
 
 ICOUNT = {"icount": "shift=auto", "icount0": "shift=0,sleep=off"}
-SETUPS = ("plugin", "off", *ICOUNT)
+SETUPS = ("plugin", "off", *ICOUNT, "root")
 
 
 def cv(xs):
     return statistics.stdev(xs) / statistics.mean(xs) if len(xs) > 1 else 0.0
+
+
+@contextlib.contextmanager
+def unconfined():
+    """QEMU started as the harness's own user, without -sandbox."""
+    with mock.patch.object(guest.Guest, "_sandbox", lambda self: False), \
+            mock.patch.object(LocalHost, "as_qemu", lambda self: []):
+        yield
 
 
 @contextlib.contextmanager
@@ -55,8 +67,9 @@ def icount(option):
 
 def boot(build, img, spec, wl, setup, number, cache_dir):
     """The measured samples of one boot in ``setup``."""
-    spec = dataclasses.replace(spec, count_insns=setup == "plugin")
-    with tempfile.TemporaryDirectory(prefix="bh-counting-") as logs, icount(ICOUNT.get(setup)):
+    spec = dataclasses.replace(spec, count_insns=setup in ("plugin", "root"))
+    confinement = unconfined() if setup == "root" else contextlib.nullcontext()
+    with tempfile.TemporaryDirectory(prefix="bh-counting-") as logs, icount(ICOUNT.get(setup)), confinement:
         with guest.Guest(build, img, spec, Path(logs), cache_dir, progress=lambda m: None) as g:
             if setup in ICOUNT:
                 g.insns = lambda: g.qmp("query-replay")["icount"]
@@ -74,7 +87,7 @@ def summary(values_by_boot):
     return statistics.median(medians), statistics.median(cv(vs) for vs in values_by_boot), cv(medians)
 
 
-def table(samples):
+def table(samples, against):
     groups = defaultdict(lambda: defaultdict(list))
     for s in samples:
         groups[(s.variant, s.op)][s.boot].append(s)
@@ -90,10 +103,11 @@ def table(samples):
         speed = f"{statistics.median(speeds) / 1e6:13.0f}" if speeds else f"{'-':>13}"
         print(f"{setup:8} {op:8} {len(boots):5d} {t[0]:8.3f} {t[1]:7.2%} {t[2]:8.2%} {counted} {speed}")
     for (setup, op), logs in sorted(log_medians.items()):
-        if setup != "off" and ("off", op) in log_medians:
-            off = log_medians[("off", op)]
+        if setup != against and (against, op) in log_medians:
+            off = log_medians[(against, op)]
             low, high = stats.ttest_ind(logs, off, equal_var=False).confidence_interval(0.95)
-            print(f"{op} time, {setup} against off: {math.expm1(statistics.mean(logs) - statistics.mean(off)):+.1%} "
+            print(f"{op} time, {setup} against {against}: "
+                  f"{math.expm1(statistics.mean(logs) - statistics.mean(off)):+.1%} "
                   f"(geometric means of the boots' medians; 95 % interval {math.expm1(low):+.1%} to "
                   f"{math.expm1(high):+.1%})")
 
@@ -122,7 +136,7 @@ def main():
     for number in range(1, args.boots + 1):
         for setup in setups:
             samples += boot(build, img, spec, wl, setup, number, cache_dir)
-    table(samples)
+    table(samples, setups[-1])
     return 0
 
 

@@ -136,7 +136,8 @@ class GuestTest(unittest.TestCase):
             time.sleep(0.05)
         self.assertFalse(alive(pid), "the QEMU user's process outlived the harness")
 
-    @unittest.skipIf(LocalHost().kvm_usable(), "QEMU's user can open /dev/kvm here")
+    @unittest.skipIf(LocalHost().kvm_usable(),
+                     "optional: QEMU's user can open /dev/kvm here (the test needs one that cannot)")
     def test_without_kvm_access_auto_says_why_it_chose_tcg_and_kvm_is_refused(self):
         host, said = LocalHost(), []
         self.assertEqual(accel.choose(self.job.guest, host, self.cache, self.job.guest.qemu, said.append), "tcg")
