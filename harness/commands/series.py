@@ -13,7 +13,7 @@ from tabulate import tabulate
 from harness import cache
 from harness.build import kernel
 from harness.config import loader, specs
-from harness.intake import checkpatch, origin
+from harness.intake import checkpatch, origin, tree
 from harness.intake.apply import Outcome, check_series, range_diff
 from harness.intake.fetch import fetched, source
 from harness.intake.series import read_series
@@ -50,7 +50,9 @@ def check(args) -> int:
     """Print a table of the patches, every finding, and a verdict; 1 when the series is unusable or fails to apply."""
     series = read_series(fetched(args.path))
     before = [read_series(fetched(p)) for p in args.prerequisite]
-    outcomes = check_series(args.base, series, before) if args.base else \
+    base = args.base or (tree.pristine(tree.resolve(loader.load(args.build).base), cache.root()) if args.build else
+                         None)  # with --build alone, the job's base: where the series is built
+    outcomes = check_series(base, series, before) if base else \
         tuple(Outcome(p.label, "not-checked", "no --base given") for p in series.patches)
     rows = [(_number(p), p.subject, ", ".join(p.files), o.status, _codes(p.findings))
             for p, o in zip(series.patches, outcomes)]
@@ -60,18 +62,18 @@ def check(args) -> int:
     for o in outcomes:
         if o.status not in ("clean", "not-checked"):
             print(f"{o.status}: {o.patch}: {o.detail}")
-    found = origin.origins(args.base, series, *origin.history_of(args.base)) if args.base and not before else ()
+    found = origin.origins(base, series, *origin.history_of(base)) if base and not before else ()
     for f in found:
         print(f"tree: {f.text()}")
     for line in origin.named(series, before):
         print(f"prerequisite: {line}")
-    for line in _static(args, series):
+    for line in _static(args, series, base):
         print(line)
-    print(verdict(series, outcomes, checked=bool(args.base), elsewhere=sum(not f.same for f in found)))
+    print(verdict(series, outcomes, checked=bool(base), elsewhere=sum(not f.same for f in found)))
     return 1 if not series.usable or any(o.status in FAILED for o in outcomes) else 0
 
 
-def _static(args, series):
+def _static(args, series, base):
     """What the list's robots say first: with ``--build`` the new compiler warnings and checkpatch of the built
     series, with ``--base`` checkpatch alone; nothing without either."""
     if args.build:
@@ -81,10 +83,10 @@ def _static(args, series):
                                                 prerequisites=tuple(fetched(p) for p in args.prerequisite)),
                              cache.root())
         said, rec = [f"warnings: {static.warnings_text(built.warnings)}"], built.checkpatch
-    elif args.base and not (args.base / checkpatch.SCRIPT).is_file():
-        return [f"checkpatch: not run: {args.base} has no {checkpatch.SCRIPT}"]
-    elif args.base:
-        said, rec = [], checkpatch.record(checkpatch.check(args.base, series, args.strict), args.strict)
+    elif base and not (base / checkpatch.SCRIPT).is_file():
+        return [f"checkpatch: not run: {base} has no {checkpatch.SCRIPT}"]
+    elif base:
+        said, rec = [], checkpatch.record(checkpatch.check(base, series, args.strict), args.strict)
     else:
         return []
     return [*said, static.checkpatch_text(rec),
