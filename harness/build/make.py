@@ -8,7 +8,6 @@ import re
 import subprocess
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from harness import command
 from harness.build import sandbox
@@ -58,8 +57,7 @@ def run(path, targets, log, what, progress=None, sandboxed=False):
         progress(f"{what}: {compiled} files compiled in {time.perf_counter() - start:.1f} s (rc={rc})")
     refused = sandbox.refusals("".join(said), path) if sandboxed else []
     if rc != 0:
-        errors = [l.strip() for l in Path(log).read_text(errors="replace").splitlines()
-                  if re.search(r"\berror\b|Error \d", l)][:6]
+        errors = [l.strip() for l in said if re.search(r"\berror\b|Error \d", l)][:6]  # this make's, not the log's
         raise BuildError(f"{what} failed: {' | '.join(refused + errors) or f'make exited {rc}'}",
                          hint="the sandbox refused what it names" if refused else
                          "see the compiler errors in the build log", log=str(log))
