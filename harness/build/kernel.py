@@ -62,6 +62,8 @@ class KernelBuild:
 
 def build(job, variant, cache_dir, progress=print):
     """Return the cached build of ``variant`` (a ``config.specs.Variant``), building what is missing."""
+    # Over 40 lines as one piece: its two steps (the base before the series is lent its tree, the series' rebuild)
+    # are closures over what this variant's build alone knows, and read best beside it.
     base = tree.resolve(job.base)
     start_config, fragment_paths = _profile(job.kernel, base)
     fragments = [_read_fragment(f) for f in fragment_paths]
