@@ -54,9 +54,10 @@ def run(argv, *, cwd=None, check=True, input=None, timeout=None, env=None, log=N
 class Process:
     """A child process owned by a ``with`` block: started on entry, ended by pid (group) on exit."""
 
-    def __init__(self, argv, *, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=None, env=None):
+    def __init__(self, argv, *, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=None, env=None,
+                 pass_fds=()):
         self.argv = [str(a) for a in argv]
-        self._popen_args = dict(stdout=stdout, stderr=stderr, cwd=cwd, env=env)
+        self._popen_args = dict(stdout=stdout, stderr=stderr, cwd=cwd, env=env, pass_fds=tuple(pass_fds))
         self.popen = None
 
     @property

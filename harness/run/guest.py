@@ -177,7 +177,7 @@ class Guest:
         files.new_boot()
         self._started = time.perf_counter()
         try:
-            self._proc = self.host.spawn(argv, qemu_log, **({"pass_fds": files.fds} if files.fds else {}))
+            self._proc = self.host.spawn(argv, qemu_log, files.fds)
         except FileNotFoundError as exc:
             if files.prefix and not shutil.which(argv[0]):
                 raise PrerequisiteError(f"{argv[0]} not found: QEMU is started with it as {self.host.qemu_user()}",

@@ -230,9 +230,7 @@ class LocalHost(Host):
         """Start ``argv`` with its output appended to ``log_path`` and the descriptors ``pass_fds`` inherited; a
         ``command.Process`` (ended by pid group)."""
         with open(log_path, "ab") as log:
-            process = Process(argv, stdout=log, stderr=log)
-            process._popen_args["pass_fds"] = tuple(pass_fds)  # command.Process has no parameter for it yet
-            return process.start()
+            return Process(argv, stdout=log, stderr=log, pass_fds=pass_fds).start()
 
     @contextlib.contextmanager
     def tempdir(self, parent=None):
