@@ -177,7 +177,8 @@ def _version(bench, bench_out, mine, name, series, applied):
     for f in [f for f in series.findings if f.code in ("outside-tree", "runs-at-build")]:
         out += _wrap(f.message, "  ")  # what a reviewer should read before building it
     kernel = next((v.get("kernel") or {} for v in bench["variants"] if v["name"] == name), {})
-    out += _wrap("; ".join(static.said(kernel)), "  ") if static.said(kernel) else []
+    robots = static.said(kernel)
+    out += _wrap("; ".join(robots), "  ") if robots else []
     robots_ok = not (kernel.get("warnings") or {}).get("new") and not (kernel.get("checkpatch") or {}).get("errors")
     if not built and b["status"] != "not run":  # one build error says it for every test
         out += _wrap(f"build: {b['reason'].split(' | ')[0]}", "  ")

@@ -50,7 +50,8 @@ def check(args) -> int:
     """Print a table of the patches, every finding, and a verdict; 1 when the series is unusable or fails to apply."""
     series = read_series(fetched(args.path))
     before = [read_series(fetched(p)) for p in args.prerequisite]
-    base = args.base or (tree.pristine(tree.resolve(loader.load(args.build).base), cache.root()) if args.build else
+    job = loader.load(args.build) if args.build else None
+    base = args.base or (tree.pristine(tree.resolve(job.base), cache.root()) if job else
                          None)  # with --build alone, the job's base: where the series is built
     outcomes = check_series(base, series, before) if base else \
         tuple(Outcome(p.label, "not-checked", "no --base given") for p in series.patches)
@@ -67,17 +68,16 @@ def check(args) -> int:
         print(f"tree: {f.text()}")
     for line in origin.named(series, before):
         print(f"prerequisite: {line}")
-    for line in _static(args, series, base):
+    for line in _static(args, job, series, base):
         print(line)
     print(verdict(series, outcomes, checked=bool(base), elsewhere=sum(not f.same for f in found)))
     return 1 if not series.usable or any(o.status in FAILED for o in outcomes) else 0
 
 
-def _static(args, series, base):
+def _static(args, job, series, base):
     """What the list's robots say first: with ``--build`` the new compiler warnings and checkpatch of the built
     series, with ``--base`` checkpatch alone; nothing without either."""
-    if args.build:
-        job = loader.load(args.build)
+    if job:
         job = replace(job, kernel=replace(job.kernel, checkpatch_strict=args.strict or job.kernel.checkpatch_strict))
         built = kernel.build(job, specs.Variant("series-check", fetched(args.path),
                                                 prerequisites=tuple(fetched(p) for p in args.prerequisite)),

@@ -103,7 +103,8 @@ def patch_id(patch) -> str:
 
 def named(series, given=()) -> list[str]:
     """One line per prerequisite ``series`` names, saying whether one of the ``given`` series holds it."""
-    ids = {patch_id(p): f"{g.source.name}: {p.subject}" for g in given for p in g.patches} if given else {}
+    wanted = any(r.startswith("patch-id ") for r in series.prerequisites)  # else no git patch-id to run
+    ids = {patch_id(p): f"{g.source.name}: {p.subject}" for g in given for p in g.patches} if wanted else {}
     out = []
     for kind, _, value in (r.partition(" ") for r in series.prerequisites):
         held = ids.get(value) if kind == "patch-id" else None
