@@ -11,7 +11,7 @@ SCHEMA = {
               "placement": str, "tcg_thread": str, "tcg_tb_mib": int, "backend": str, "prealloc": bool,
               "count_discards": bool, "count_insns": bool},
     "workload": {"target_mib": int, "targets": list, "cycles": int, "warmup": int, "poll_interval_s": float,
-                 "op_timeout_s": float, "stall_s": float},
+                 "op_timeout_s": float, "stall_s": float, "populate": bool},
     "variants": {"variant": str, "series": str, "prerequisites": list, "host": str, "cmdline": str,
                  "qemu": str},
     "rounds": {"round": int},

@@ -107,7 +107,7 @@ def levels(samples):
         configs[(s["variant"], setting)] = s.get("config_sha256")
     out = {}
     for (variant, setting, op), group in groups.items():
-        for m in METRICS:
+        for m in (m for m in METRICS if m.compared):
             q1s = [q for q in stats.boot_q1s(group, m.name).values() if q > 0]
             if q1s:
                 out[(variant, setting, op, m.name)] = sum(map(math.log, q1s)) / len(q1s)

@@ -227,7 +227,7 @@ def _family(mine, base, variant, baseline, at, alpha):
     ops = list(dict.fromkeys(s["op"] for s in mine if not s["warmup"]))
     q1s = {(op, m): (list(boot_q1s([s for s in base if s["op"] == op], m.name).values()),
                      list(boot_q1s([s for s in mine if s["op"] == op], m.name).values()))
-           for op in ops for m in METRICS}
+           for op in ops for m in METRICS if m.compared}
     keys = [key for key, (b, v) in q1s.items() if b and v]
     size = {f: sum(1 for _, m in keys if family_of(m) == f) for f in FAMILIES}
     judged = {}

@@ -47,6 +47,8 @@ class Sample:
     host_steal_s: float | None = None      # CPU a hypervisor took from the host during the operation
     host_running: int | None = None        # runnable tasks on the host when the operation ended
     outside_s: float | None = None         # the harness's work around the operation, outside its timed window
+    host_returned_mib: float | None = None  # QEMU's RSS before the operation less after it (an inflate's memory
+    #                                        given back to the host; what the host had populated of it)
     requests: int | None = None            # requests the guest sent (balloon.Phases; None: none traced)
     host_s: float | None = None            # QEMU's handling of them, kick to interrupt
     wait_s: float | None = None            # before the first request: the guest noticing the target

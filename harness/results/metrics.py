@@ -7,7 +7,8 @@ from dataclasses import dataclass
 class Metric:
     """A measured quantity of a sample: its field, unit, direction, label, the words of its verdicts (better,
     worse), and its part in a verdict: ``primary`` (time to target) decides; ``counted`` work — counts the host's
-    speed cannot move — answers where the time does not (harness/answers.py); the rest are secondary."""
+    speed cannot move — answers where the time does not (harness/judge/answers.py); the rest are secondary, and a metric that is not
+    ``compared`` is shown, never judged."""
 
     name: str
     unit: str
@@ -17,6 +18,7 @@ class Metric:
     counted: bool = False
     resolution: float = 0.0  # the smallest step the quantity moves in
     words: tuple = ("faster", "slower")
+    compared: bool = True  # False: reported and checked, never a verdict
 
 
 COUNT = ("fewer", "more")
@@ -30,6 +32,9 @@ METRICS = (
     Metric("t90_s", "s", True, "time to 90 %", resolution=1e-6),
     Metric("qemu_cpu_s", "s", True, "QEMU CPU", resolution=0.01, words=("less CPU", "more CPU")),
     Metric("guest_cpu_s", "s", True, "guest CPU", resolution=0.01, words=("less CPU", "more CPU")),
+    # what the host got back is a check of each inflate (workload.populate), not a ranking of correct ones
+    Metric("host_returned_mib", "MiB", False, "host memory returned", resolution=0.1,
+           words=("more returned", "less returned"), compared=False),
 )
 LABELS = {m.name: m.label for m in METRICS}
 

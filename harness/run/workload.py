@@ -6,7 +6,9 @@ several pairs the op names carry the sizes (``inflate 8192→1024 MiB``). Around
 MemTotal are read over SSH, and QEMU's CPU and the whole host's through its host (what else ran:
 ``host_other_cpu_s``, stolen time), outside the timed window; the guest must see the change (MemTotal moves by what
 the balloon took) and its console must stay free of panics and warnings; ``outside_s`` is how long that work
-around the timed window took.  An operation that follows another starts from its snapshot (one SSH round trip an
+around the timed window took.  QEMU's RSS before and after gives ``host_returned_mib``; with ``populate`` the guest
+first uses its free memory (harness/run/fill.py) and an inflate must give the host back ``RETURNED_FLOOR`` of what
+the balloon took, or it fails.  An operation that follows another starts from its snapshot (one SSH round trip an
 operation, not two), so the guest CPU of that snapshot's own command falls into the next operation, alike for
 every variant. Cycles after boot are numbered from 1; the
 first ``warmup`` are kept but marked. ``soak`` repeats plain cycles to show that MemTotal comes back and QEMU's
@@ -24,9 +26,11 @@ from harness.errors import GuestError
 from harness.results.contract import Sample
 from harness.run.accounting import guest_snapshot, host_cpu, process_cpu, process_rss_kb
 from harness.run.balloon import actual, drive
+from harness.run.fill import fill
 from harness.units import MIB
 
 MEMTOTAL_TOLERANCE = 0.01  # fraction of the ballooned amount MemTotal may miss by
+RETURNED_FLOOR = 0.9  # with ``populate``, the share of what the balloon took that QEMU's RSS must give back
 TRACE_POINTS = 100  # points of ``actual`` kept per operation for the report's plot
 VCPU_THREAD = re.compile(r"(CPU \d+|ALL CPUs)/TCG")  # QEMU's vCPU threads under TCG (debug-threads=on): one per
 #                                                     vCPU, or one for all (tcg thread=single, -icount)
@@ -43,6 +47,9 @@ def run(guest, workload, variant, boot, progress=print):
             if actual(guest) != start * MIB:  # the pair starts elsewhere: get there, untimed
                 _drive(guest, workload, start * MIB)
                 snapshot = None
+            if workload.populate:
+                fill(guest.ssh)
+                snapshot = None  # the fill's guest CPU is not the inflate's
             for op, target in (("inflate", end * MIB), ("deflate", start * MIB)):
                 name = op if len(pairs) == 1 else f"{op} {start}→{end} MiB"
                 sample, trace, snapshot = _measure(guest, workload, variant, boot, cycle, name, target, clk_tck,
@@ -81,11 +88,13 @@ def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck, before=
     start = time.perf_counter()
     before = before or guest_snapshot(guest.ssh)
     counted = guest.insns()
+    rss0 = process_rss_kb(guest.host, guest.pid)
     cpu0 = process_cpu(guest.host, guest.pid, clk_tck)
     host0 = host_cpu(guest.host, clk_tck)
     trace = _drive(guest, workload, target)
     host1 = host_cpu(guest.host, clk_tck)
     cpu = process_cpu(guest.host, guest.pid, clk_tck).since(cpu0)
+    rss1 = process_rss_kb(guest.host, guest.pid)
     insns = None if counted is None else guest.insns() - counted
     after = guest_snapshot(guest.ssh)
     outside_s = time.perf_counter() - start - trace.wall_s
@@ -94,6 +103,8 @@ def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck, before=
     if abs(seen_kb - moved_kb) > MEMTOTAL_TOLERANCE * abs(moved_kb):
         raise GuestError(f"{op} in cycle {cycle}: the balloon moved {moved_kb} kB but the guest's MemTotal moved "
                          f"{seen_kb} kB ({before.memtotal_kb} -> {after.memtotal_kb} kB)")
+    if workload.populate:
+        check_returned(f"{op} in cycle {cycle}", moved_kb, rss0, rss1)
     return Sample(variant=variant, boot=boot, cycle=cycle, op=op, warmup=cycle <= workload.warmup,
                   from_bytes=trace.from_bytes, to_bytes=trace.to_bytes, wall_s=round(trace.wall_s, 6),
                   t50_s=round(trace.time_to(0.5), 6), t90_s=round(trace.time_to(0.9), 6),
@@ -102,8 +113,18 @@ def _measure(guest, workload, variant, boot, cycle, op, target, clk_tck, before=
                   guest_memtotal_before_kb=before.memtotal_kb, guest_memtotal_after_kb=after.memtotal_kb,
                   host_other_cpu_s=round(max(0.0, host1.busy_s - host0.busy_s - cpu.total_s), 4),
                   host_steal_s=round(host1.steal_s - host0.steal_s, 4), host_running=host1.running,
-                  outside_s=round(outside_s, 4), guest_insns=trace.insns, host_speed=_host_speed(insns, cpu.threads_s),
+                  outside_s=round(outside_s, 4), host_returned_mib=round((rss0 - rss1) / 1024, 1),
+                  guest_insns=trace.insns, host_speed=_host_speed(insns, cpu.threads_s),
                   **(asdict(trace.phases) if trace.phases else {})), trace, after
+
+
+def check_returned(what, moved_kb, rss0_kb, rss1_kb):
+    """Raise GuestError where an inflate of populated memory (``moved_kb`` > 0) gave the host back, as QEMU's RSS
+    fell from ``rss0_kb`` to ``rss1_kb``, less than ``RETURNED_FLOOR`` of what the balloon took."""
+    if moved_kb > 0 and rss0_kb - rss1_kb < RETURNED_FLOOR * moved_kb:
+        raise GuestError(f"{what}: the balloon took {moved_kb >> 10} MiB of populated guest memory but QEMU's RSS "
+                         f"fell by {(rss0_kb - rss1_kb) >> 10} MiB ({rss0_kb} -> {rss1_kb} kB): the host got back "
+                         f"less than {RETURNED_FLOOR:.0%} of it")
 
 
 def _host_speed(insns, threads_s):

@@ -56,9 +56,13 @@ class GuestTest(unittest.TestCase):
             self.assertIn(self.image.ready, g.console_text())
             full = self.job.guest.memory_mib << 20
             self.assertEqual(balloon.actual(g), full)
-            samples, traces = workload.run(g, WorkloadSpec(target_mib=512, cycles=1, warmup=0), "base", 1,
-                                           progress=lambda m: None)
+            samples, traces = workload.run(g, WorkloadSpec(target_mib=512, cycles=1, warmup=0, populate=True),
+                                           "base", 1, progress=lambda m: None)
             inflate, deflate = samples
+            # the guest had used its free memory (fill.py): the inflate gave the host back what the balloon took
+            self.assertGreaterEqual(inflate.host_returned_mib, workload.RETURNED_FLOOR * 1536)
+            self.assertLessEqual(inflate.host_returned_mib, 1536 + 16)
+            self.assertLess(abs(deflate.host_returned_mib), 64)  # a deflate populates nothing until the guest writes
             self.assertEqual((inflate.from_bytes, inflate.to_bytes), (full, 512 << 20))
             self.assertEqual(deflate.to_bytes, full)
             self.assertEqual(inflate.guest_memtotal_before_kb - inflate.guest_memtotal_after_kb, 1536 << 10)
