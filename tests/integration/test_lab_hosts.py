@@ -191,11 +191,12 @@ class LabHostsTest(unittest.TestCase):
         print(f"\ntwo-host job: {wall_s:.1f} s wall\n{table}")
 
     def test_a_qemu_built_here_runs_on_a_lab_host(self):
-        """ranges v2 on the QEMU built with patches/qemu/ranges, shipped to lab1: the guest sends ranges there."""
+        """ranges v2 on the QEMU built with patches/qemu/ranges/v2, shipped to lab1: the guest sends ranges there."""
         text = self.job_yaml(cycles=1).replace(
             "variants: !mux\n  on-lab1: {variant: base, host: lab1}\n  on-lab2: {variant: base, host: lab2}\n",
             "variants: !mux\n  ranges-v2:\n    variant: ranges-v2\n    series: patches/ranges/v2\n    host: lab1\n"
-            "    qemu: ranges\nqemus:\n  ranges: {source: debian, series: patches/qemu/ranges, balloon: {ranges: true}}\n")
+            "    qemu: ranges\nqemus:\n"
+            "  ranges: {source: debian, series: patches/qemu/ranges/v2, balloon: {x-ranges: true}}\n")
         done = threading.Event()
         watcher, found = self.watch(done)
         try:
@@ -209,7 +210,7 @@ class LabHostsTest(unittest.TestCase):
         self.assertEqual(record["guest"]["host"], "lab1")
         self.assertRegex(record["guest"]["qemu"], r"/artefacts/[0-9a-f]{64}/qemu-system-x86_64$")  # the copy
         self.assertIn("(balloon-harness)", record["guest"]["qemu_version"])
-        self.assertEqual(record["guest"]["setup"]["balloon"], {"ranges": "on"})
+        self.assertEqual(record["guest"]["setup"]["balloon"], {"x-ranges": "on"})
         inflate = next(s for s in record["samples"] if s["op"] == "inflate")
         self.assertLess(inflate["requests"], 512 // 4)  # 512 MiB as PFN arrays would take 512 requests of 1 MiB
 

@@ -66,15 +66,15 @@ class VariantIdsTest(unittest.TestCase):
         _, ids, dumped = variants("-m", "configs/ranges.yaml")
         self.assertEqual(["r1-base", "r1-v1", "r1-v2"], ids[:3])
         job = loader.from_params(AvocadoParams(dumped[0]["variant"], dumped[0]["paths"]).iteritems())
-        self.assertEqual((("ranges", "on"),), job.qemu.balloon)
+        self.assertEqual((("x-ranges", "on"),), job.qemu.balloon)
 
     def test_a_variants_own_qemu_and_the_jobs_pairs_reach_its_tests(self):
         _, ids, dumped = variants("-m", "configs/seed.yaml")
         self.assertEqual(["r1-base", "r1-base-batched", "r1-batch-pfns-v2", "r1-ranges-v1", "r1-ranges-v2"], ids[:5])
         for d, (name, series, props) in zip(dumped, [("base", None, ()), ("base-batched", "batch-discard", ()),
                                                      ("batch-pfns-v2", "batch-discard", ()),
-                                                     ("ranges-v1", "ranges", (("ranges", "on"),)),
-                                                     ("ranges-v2", "ranges", (("ranges", "on"),))]):
+                                                     ("ranges-v1", "v2", (("x-ranges", "on"),)),
+                                                     ("ranges-v2", "v2", (("x-ranges", "on"),))]):
             job = loader.from_params(AvocadoParams(d["variant"], d["paths"]).iteritems())
             wanted = job.qemu_of(job.variant(name))
             self.assertEqual((series, props), (wanted.series and wanted.series.name, wanted.balloon))

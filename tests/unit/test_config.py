@@ -83,10 +83,10 @@ class ConfigTest(unittest.TestCase):
             ("/run/variants/v2", "series", "patches/batch-pfns/v2"),
             ("/run/rounds/r1", "round", 1),
         ]
-        job = loader.from_params(items + [("/run/qemu", "source", "debian"), ("/run/qemu/balloon", "ranges", True)])
+        job = loader.from_params(items + [("/run/qemu", "source", "debian"), ("/run/qemu/balloon", "x-ranges", True)])
         self.assertEqual(job.guest.memory_mib, 1024)
         self.assertEqual(job.variant("v2").series, Path("patches/batch-pfns/v2"))
-        self.assertEqual(job.qemu.balloon, (("ranges", "on"),))  # a mapping in a section is a node of its own
+        self.assertEqual(job.qemu.balloon, (("x-ranges", "on"),))  # a mapping in a section is a node of its own
         with self.assertRaises(ConfigError) as cm:
             loader.from_params([("/run/guest", "memory", 1024)])
         self.assertIn("did you mean 'memory_mib'", str(cm.exception))
@@ -102,8 +102,8 @@ class ConfigTest(unittest.TestCase):
         job = loader.load(ROOT / "configs" / "seed.yaml")
         self.assertEqual(job.qemu_of(job.variant("base")), specs.QemuSpec())  # the job's: the system QEMU
         own = job.qemu_of(job.variant("ranges-v2"))
-        self.assertEqual((own.source, own.series, own.balloon), ("debian", Path("patches/qemu/ranges"),
-                                                                 (("ranges", "on"),)))
+        self.assertEqual((own.source, own.series, own.balloon), ("debian", Path("patches/qemu/ranges/v2"),
+                                                                 (("x-ranges", "on"),)))
         self.assertEqual(job.pairs, (("ranges-v1", "batch-pfns-v2"), ("ranges-v2", "batch-pfns-v2"),
                                      ("ranges-v2", "ranges-v1"), ("ranges-v3", "batch-pfns-v2"),
                                      ("ranges-v3", "ranges-v2")))
@@ -113,7 +113,7 @@ class ConfigTest(unittest.TestCase):
                 ("compare:\n  v1: base\n", 6, "compare.v1 must list the variants it is compared with"),
                 ("  v2: {variant: v2, qemu: rangse}\nqemus:\n  ranges: {source: debian}\n", 5,
                  "no QEMU named 'rangse' in qemus (hint: did you mean 'ranges'?)"),
-                ("qemus:\n  r: {source: system, series: patches/qemu/ranges}\n", 6,
+                ("qemus:\n  r: {source: system, series: patches/qemu/ranges/v2}\n", 6,
                  "a QEMU series needs a QEMU built from source"),
                 ("qemus:\n  r: {sorce: debian}\n", 6, "unknown key 'qemus.r.sorce'"),
                 ("  v2: {variant: v2, prerequisites: [patches/a, 7]}\n", 5,

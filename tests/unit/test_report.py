@@ -173,9 +173,9 @@ class SetupTest(unittest.TestCase):
         quiet = document()
         quiet["job"] = {**quiet["job"], "placement": "split",
                         "setup": {"tcg_thread": "single", "tcg_tb_mib": 0, "backend": "memfd", "prealloc": False,
-                                  "balloon": {"ranges": "on"}}}
+                                  "balloon": {"x-ranges": "on"}}}
         self.assertEqual(report.setup_text(quiet["job"]),
-                         "placement split, tcg_thread=single, backend=memfd, balloon=ranges=on")
+                         "placement split, tcg_thread=single, backend=memfd, balloon=x-ranges=on")
         self.assertIn("1 vCPU, placement split, tcg_thread=single", report.facts(quiet))
         self.assertEqual(report.setup_text({"placement": "per setting", "setup": "per setting"}),
                          "placement per setting, setup per setting")  # a job with axes: each setting says its own
@@ -185,7 +185,7 @@ class SetupTest(unittest.TestCase):
         with contextlib.redirect_stdout(out):
             self.assertEqual(cli.main(["compare", str(tmp / "a"), str(tmp / "b")]), 0)
         self.assertIn("the jobs ran their guests differently: a: placement ?; b: placement split, backend=memfd, "
-                      "balloon=ranges=on, tcg_thread=single", out.getvalue())  # results.json sorts the keys
+                      "balloon=x-ranges=on, tcg_thread=single", out.getvalue())  # results.json sorts the keys
         with contextlib.redirect_stdout(io.StringIO()) as same:
             cli.main(["compare", str(tmp / "a"), str(tmp / "a")])
         self.assertNotIn("differently", same.getvalue())
@@ -241,17 +241,17 @@ class PhasesTest(unittest.TestCase):
 class VariantQemuTest(unittest.TestCase):
     def test_variants_on_qemus_of_their_own_say_which(self):
         tmp = Path(self.enterContext(tempfile.TemporaryDirectory()))
-        for i, (name, series) in enumerate((("base", []), ("ranges-v2", ["patches/qemu/ranges"]))):
+        for i, (name, series) in enumerate((("base", []), ("ranges-v2", ["patches/qemu/ranges/v2"]))):
             out = tmp / "test-results" / f"{i}-benchmark" / "data"
             guest = {"host": "vm", "qemu_version": "7.2.22", "memory_mib": 8192,
-                     "setup": {"backend": "anonymous", "balloon": {"ranges": "on"} if series else {}},
+                     "setup": {"backend": "anonymous", "balloon": {"x-ranges": "on"} if series else {}},
                      "qemu_build": {"binary": f"/q/{i}", "source": "debian" if series else "system",
                                     "series": series, "version": "7.2.22", "cached": bool(i)}}
             contract.write_json(out / contract.TEST_FILE, contract.test_record(name, 1, {}, guest, [], []))
         data = contract.gather(tmp)
         self.assertEqual(data["job"]["qemu_version"], "per variant")
         self.assertIn("ranges-v2: (not built) config - bzImage - series (none); QEMU 7.2.22 from debian + "
-                      "patches/qemu/ranges, balloon ranges=on", report.facts(data))
+                      "patches/qemu/ranges/v2, balloon x-ranges=on", report.facts(data))
         self.assertNotIn("balloon=", report.facts(data).splitlines()[0])  # the job's line: not the last test's
 
 
