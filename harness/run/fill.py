@@ -3,8 +3,9 @@
 A guest that has only booted has touched little of its RAM, and QEMU's anonymous RAM is populated on first touch,
 so an inflate of an idle guest discards memory the host never had (the madvise is a system call, not a page-table
 zap and a free).  ``fill`` writes the guest's free memory, less a margin, into a tmpfs of its own and unmounts it:
-the pages are back on the guest's free lists, written, and resident in QEMU.  It runs over SSH before an inflate,
-outside the timed window; the guest's page cache and slabs are left as they were.
+the pages are back on the guest's free lists, written (not with zeros: see ``SCRIPT``), and resident in QEMU.  It
+runs over SSH before an inflate or a migration, outside the timed window; the guest's page cache and slabs are left
+as they were.
 """
 
 from harness.errors import GuestError
@@ -12,6 +13,16 @@ from harness.errors import GuestError
 MARGIN_MIB = 64         # left unwritten, so the guest's own allocations never meet a full memory
 MARGIN_FRACTION = 0.03  # ... or this share of the guest's free memory, if larger
 MOUNT = "/run/bh-fill"
+BLOCK_MIB = 16          # memory is written as copies of a block this large
+# $1 the mount point, $2 its size in MiB, $3 the copies of the block to write beside it.  The block is not zero
+# ('b' made by tr): a guest's used memory is not, and a live migration sends zero pages as flags.
+SCRIPT = r"""dir=$1 size=$2 copies=$3
+mkdir -p "$dir" && mount -t tmpfs -o size="$size"m bh-fill "$dir" || exit
+{ head -c 1048576 /dev/zero | tr '\0' b > "$dir/1m" &&
+  for i in $(seq 16); do cat "$dir/1m"; done > "$dir/block" && rm "$dir/1m" &&
+  set -- && for i in $(seq "$copies"); do set -- "$@" "$dir/block"; done &&
+  cat "$@" > "$dir/fill"; } 2>&1
+status=$?; umount "$dir"; exit $status"""
 TIMEOUT_S = 600.0       # 7 GiB under TCG takes about a minute
 
 
@@ -22,11 +33,13 @@ def amount_mib(memfree_kb):
 
 
 def fill(ssh):
-    """Write the guest's free memory (less the margin) and free it again; return the MiB written."""
+    """Write the guest's free memory (less the margin) and free it again; return the MiB written (0 where less
+    than two blocks are free)."""
     mib = amount_mib(_memfree_kb(ssh.run(["cat", "/proc/meminfo"]).stdout))
-    script = (f"mkdir -p {MOUNT} && mount -t tmpfs -o size={mib}m bh-fill {MOUNT} && "
-              f"dd if=/dev/zero of={MOUNT}/fill bs=1M count={mib} 2>&1; status=$?; umount {MOUNT}; exit $status")
-    out = ssh.run(["sh", "-c", script], check=False, timeout=TIMEOUT_S)
+    copies = mib // BLOCK_MIB - 1
+    if copies < 1:
+        return 0
+    out = ssh.run(["sh", "-c", SCRIPT, "fill", MOUNT, str(mib), str(copies)], check=False, timeout=TIMEOUT_S)
     if out.rc != 0:
         raise GuestError(f"filling {mib} MiB of the guest's free memory failed (exit {out.rc}): "
                          f"{(out.stdout + out.stderr).strip()[-300:]}")

@@ -30,11 +30,13 @@ class FillTest(unittest.TestCase):
         ssh = FakeSSH()
         self.assertEqual(fill.fill(ssh), 1791)
         (argv, timeout), = ssh.commands[1:]
-        self.assertEqual(argv[:2], ["sh", "-c"])
-        self.assertIn("size=1791m", argv[2])
-        self.assertIn("count=1791", argv[2])
-        self.assertIn(f"umount {fill.MOUNT}", argv[2])
+        self.assertEqual(argv, ["sh", "-c", fill.SCRIPT, "fill", fill.MOUNT, "1791", "110"])  # a block + 110 copies
         self.assertEqual(timeout, fill.TIMEOUT_S)
+
+    def test_less_than_two_blocks_free_is_not_written(self):
+        ssh = FakeSSH()
+        ssh.run = lambda argv, check=True, timeout=None: CommandResult(tuple(argv), 0, "MemFree: 90000 kB\n", "", 0)
+        self.assertEqual(fill.fill(ssh), 0)
 
     def test_a_failed_fill_names_the_amount_the_exit_and_dds_words(self):
         with self.assertRaisesRegex(GuestError, r"filling 1791 MiB .* failed \(exit 1\): dd: .*No space left"):
