@@ -28,7 +28,7 @@ from qemu.qmp import ExecuteError, QMPError as _QMPLibError
 from harness import wait
 from harness.errors import (BootError, GuestError, HarnessError, HostError, PrerequisiteError, QMPError, SSHError,
                             WaitTimeout, reason)
-from harness.run import accel, console, monitor, placement, qemu_argv
+from harness.run import accel, console, migration, monitor, placement, qemu_argv
 from harness.run.counter import Counter
 from harness.run.host import LocalHost
 from harness.run.qemu_files import QemuFiles
@@ -36,6 +36,7 @@ from harness.run.ssh import SSHHost
 
 CONSOLE_POLL_S = 0.01  # how often the console is read for the readiness line or the end of a report
 REMOTE_CONSOLE_POLL_S = 0.05  # the same, when the console is read over SSH
+SSH_AFTER_MIGRATION_S = 30.0  # from the destination running to the guest's SSH login
 
 
 class State(enum.Enum):
@@ -121,6 +122,62 @@ class Guest:
                                                  lambda: [c["thread-id"] for c in self.qmp("query-cpus-fast")])
         return placed
 
+    def migrate(self, capabilities=None, parameters=None, timeout_s=migration.TIMEOUT_S, stall_s=migration.STALL_S):
+        """Live-migrate the guest to a new QEMU of the same command line on the same host (harness/run/migration.py:
+        ``capabilities`` and ``parameters`` beside its defaults) and carry it on there: QMP, the console and QEMU's
+        logs (in ``log_dir``/destination), SSH with the same pinned host key on a new forwarded port (the source's
+        forward holds the old one until the source ends, and a QEMU binds its forwards at start).  The source is
+        ended, and on any failure the destination too.  The destination loads no counting plugin and its threads are
+        not placed.  Returns the ``migration.Migration``."""
+        self._require(State.READY)
+        self.check_console("before the migration")
+        source = (self._proc, self._qmp, self._qemu_files, self.ssh)
+        self._proc = self._qmp = self.ssh = None
+        self.log_dir = self.log_dir / "destination"
+        self._qemu_files = QemuFiles(self.host, self.log_dir)
+        self._counter = Counter(self._qemu_files, self.spec, self.cache_dir, self.progress)
+        self._counter.counting = "not counted: the guest migrated to a QEMU without the plugin"
+        try:
+            try:
+                self._start_destination()
+                uri = f"unix:{self._run_dir}/{migration.SOCKET}"
+                done = migration.run(source[1], self._qmp, uri, self._exited, capabilities, parameters, timeout_s,
+                                     stall_s)
+            finally:
+                self._end_source(*source)
+            try:
+                self._connect_ssh(SSH_AFTER_MIGRATION_S)
+            except HarnessError as exc:
+                self.check_console("after the migration")  # the kernel's own report, where it has one
+                raise GuestError(f"migration: destination: the guest does not answer SSH after the migration: "
+                                 f"{exc.cause}", log=str(self.console_log)) from exc
+            self.check_console("after the migration")
+        except BaseException:
+            self.stop()
+            raise
+        self.progress(f"guest migrated in {done.wall_s:.2f} s: {done.line()}")
+        return done
+
+    def _start_destination(self):
+        """The migration's destination QEMU, listening on its run directory's unix socket."""
+        try:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self._prepare_host()
+            self._boot(self.accel, ("-incoming", f"unix:{self._run_dir}/{migration.SOCKET}"))
+        except HarnessError as exc:
+            raise HostError(f"migration: destination: QEMU did not start: {exc.cause}", hint=exc.hint,
+                            log=exc.log) from exc
+
+    @staticmethod
+    def _end_source(proc, qmp, files, ssh):
+        """End a migration's source QEMU (its SSH client, QMP, process), its logs mirrored a last time."""
+        if ssh:
+            ssh.close()
+        monitor.close(qmp)
+        proc.stop()
+        files.last_copies()
+        files.__exit__(None, None, None)
+
     def stop(self):
         if self.state is State.STOPPED:
             return
@@ -162,8 +219,9 @@ class Guest:
             raise HarnessError(f"guest is {self.state.value}; the operation needs it {state.value}")
 
     # booting -------------------------------------------------------------------------------------------------
-    def _boot(self, chosen):
-        """Start QEMU under the accelerator ``chosen`` and connect to its QMP socket."""
+    def _boot(self, chosen, incoming=()):
+        """Start QEMU under the accelerator ``chosen`` (``incoming``: the ``-incoming`` arguments of a migration's
+        destination, which loads no plugin) and connect to its QMP socket."""
         self.port = self.host.free_port()
         self._qmp_port = None if self.host.local else self.host.free_port(exclude={self.port})
         self.accel = chosen
@@ -171,8 +229,8 @@ class Guest:
         qemu_log = (self.log_dir if self.host.local else self._run_dir) / "qemu.log"  # here, opened by the harness
         argv = [*files.prefix, *qemu_argv.command_line(
             self.qemu, *self._artefacts, self.spec, chosen, self._run_dir, files.logs, self.port, self.cmdline,
-            self.machine, self.balloon_props, self._qmp_port, self._counter.plugin_for(chosen), self.sandboxed,
-            self._exe)]
+            self.machine, self.balloon_props, self._qmp_port, None if incoming else self._counter.plugin_for(chosen),
+            self.sandboxed, self._exe), *incoming]
         (self.log_dir / "qemu-command.txt").write_text(" ".join(str(a) for a in argv) + "\n")
         files.new_boot()
         self._started = time.perf_counter()
@@ -212,22 +270,33 @@ class Guest:
             raise BootError(f"guest not ready within {self.spec.boot_timeout_s:.0f} s under {self.accel.upper()}; "
                             f"console ends: {self._console_tail()}", log=str(self.console_log)) from None
         self.ready_s = time.perf_counter() - self._started  # the ready line seen; SSH login follows
+        self._connect_ssh(max(1.0, deadline - time.perf_counter()))
+        self.boot_s = time.perf_counter() - self._started
+
+    def _connect_ssh(self, timeout_s):
+        """SSH to the guest through QEMU's forward of ``port``, its host key pinned."""
         known_hosts = self._private / "known_hosts"
         known_hosts.write_text(f"[127.0.0.1]:{self.port} {self.image.host_key}\n")
         self.ssh = SSHHost("127.0.0.1", self.port, self.image.user, self.image.client_key, known_hosts,
                            name=f"guest {self.kernel.variant}" + ("" if self.host.local else f" on {self.host.name}"),
                            opener=None if self.host.local else lambda: self.host.forward(self.port))
-        remaining = max(1.0, deadline - time.perf_counter())
-        self.ssh.wait_ready(remaining, is_alive=lambda: self._proc.poll() is None)
-        self.boot_s = time.perf_counter() - self._started
+        self.ssh.wait_ready(timeout_s, is_alive=lambda: self._proc.poll() is None)
 
     def _check_alive(self, when):
         rc = self._proc.poll()
         if rc is not None:
-            qemu_log = self._qemu_files.host_log("qemu.log").strip().splitlines()[-3:]
-            raise BootError(f"QEMU exited with status {rc} {when}: {' | '.join(qemu_log) or self._console_tail()}",
+            raise BootError(f"QEMU exited with status {rc} {when}: {self._last_words()}",
                             hint=f"command line in {self.log_dir / 'qemu-command.txt'}",
                             log=str(self.log_dir / "qemu.log"))
+
+    def _last_words(self):
+        """The last lines of QEMU's log, else of the console."""
+        return " | ".join(self._qemu_files.host_log("qemu.log").strip().splitlines()[-3:]) or self._console_tail()
+
+    def _exited(self):
+        """None while QEMU runs, else its exit status and last words."""
+        rc = self._proc.poll()
+        return None if rc is None else f"QEMU exited with status {rc}: {self._last_words()}"
 
     def _end_qemu(self):
         if self._qmp is not None:

@@ -81,10 +81,13 @@ def _memory(spec):
 
 
 def _balloon(machine, props=()):
-    """The balloon, ``id=balloon0`` plus ``props`` (key, value) pairs; on q35 in its own hot-pluggable root port."""
+    """The balloon, ``id=balloon0`` plus ``props`` (key, value) pairs; on q35 in its own hot-pluggable root port.  An
+    ``iothread`` property (free page hints need one) names an ``-object iothread`` made for it."""
     port = ["-device", f"pcie-root-port,id={HOTPLUG_PORT},chassis=1"] if machine == "q35" else []
     bus = [f"bus={HOTPLUG_PORT}"] if machine == "q35" else []
-    return [*port, "-device", ",".join(["virtio-balloon-pci", "id=balloon0", *bus, *(f"{k}={v}" for k, v in props)])]
+    iothread = [arg for k, v in props if k == "iothread" for arg in ("-object", f"iothread,id={v}")]
+    return [*port, *iothread,
+            "-device", ",".join(["virtio-balloon-pci", "id=balloon0", *bus, *(f"{k}={v}" for k, v in props)])]
 
 
 def _trace(log_dir, count_discards=False):

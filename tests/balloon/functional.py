@@ -3,8 +3,9 @@
 One test per check, each on its own freshly booted guest, for every variant of the job (the YAML's mux):
 evict, enlarge, evict-then-enlarge and fixed ratios with seeded random targets; guest statistics against
 /proc/meminfo; deflate-on-oom; free page reporting; ballooning under load; hot-unplug/plug; reboot; balloon page
-migration by compaction.  Every check ends with the guest's dmesg and console free of warnings, bugs, oopses and
-OOM kills.  Each test logs what it
+migration by compaction; live migration of a ballooned guest (configs/migration.yaml adds free page hints,
+deflate-on-oom, and a migration while an inflate runs).  Every check ends with the guest's dmesg and console free of
+warnings, bugs, oopses and OOM kills.  Each test logs what it
 checked with which tolerance, and writes ``functional.json`` (seed, targets, findings, duration) in its
 outputdir.  A kernel that fails a check FAILs naming it; harness or environment faults ERROR.
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from harness import wait
 from harness.avocado.base import BalloonTest
-from harness.errors import GuestError, HarnessError, QMPError, WaitTimeout
+from harness.errors import ConfigError, GuestError, HarnessError, QMPError, WaitTimeout
 from harness.results import contract
 from harness.run import balloon, functional
 from harness.run.accounting import process_rss_kb
@@ -33,6 +34,9 @@ OOM_EXCESS_MIB = 256            # the deflate-on-oom workload wants this much mo
 FPR_TOUCH_MIB = 1024            # free page reporting: memory the guest touches, then frees
 FPR_RETURNED_FRACTION = 0.5     # ... of which QEMU's RSS must give back at least this much
 FPR_WAIT_S = 60.0               # ... within this time
+MIGRATIONS = {"idle": {}, "free-page-hint": {"free-page-hint": "on", "iothread": "balloon-io"},  # test_migration's
+              "deflate-on-oom": {"deflate-on-oom": "on"}, "during-inflate": {}}  # cases and their balloons' properties
+MIGRATED_INFLATE_S = 120.0      # an inflate the migration interrupted reaches its target on the destination by then
 UNPLUG_WAIT_S = 60.0            # pciehp waits 5 s after the attention button before it powers the slot off
 STRESS_LOAD = (("i=0; while :; do dd if=/dev/zero of=/dev/null bs=64M count=4 2>/dev/null; i=$((i+1)); "
                 "echo $i > /tmp/stress.cpu; done"),
@@ -433,3 +437,96 @@ class Functional(BalloonTest):
                 raise GuestError(f"after compaction actual is {now >> 20} MiB, not {half >> 20} MiB")
             self.step(g, "reset to full", self.full_bytes(g), mem["MemTotal"])
             self.expect_clean(g)
+
+    # live migration -------------------------------------------------------------------------------------------
+    def test_migration(self):
+        """Inflate to a seeded random target, migrate: on the destination ``actual`` is the target, MemTotal as before,
+        guest-stats agree with the guest; then full and another inflate with the per-step assertions.  The job's
+        ``migration`` axis (configs/migration.yaml) picks the case: ``idle`` (also without the axis), with
+        ``free-page-hint=on`` or ``deflate-on-oom=on``, or ``during-inflate`` (the migration starts while an inflate
+        to the floor still runs, and it ends on the destination)."""
+        case = self.job.axes.get("migration", "idle")
+        if case not in MIGRATIONS:
+            raise ConfigError(f"no migration case {case!r}", hint=f"one of {', '.join(MIGRATIONS)}")
+        balloon_props = MIGRATIONS[case]
+        with self.check(f"migration ({case})"), self.boot(balloon_props=balloon_props) as g:
+            mem = self.start_state(g)
+            shrinks = balloon_props.get("deflate-on-oom") != "on"  # else the driver leaves MemTotal be
+            rng = random.Random(self.seed())
+            floor = functional.floor_mib(g.spec.memory_mib, mem["MemTotal"], mem["MemAvailable"])
+            target = (floor if case == "during-inflate" else rng.randrange(floor, g.spec.memory_mib)) * MIB
+            if case == "during-inflate":
+                self.start_inflate(g, target)
+            else:
+                self.reach(g, "inflate", target, mem["MemTotal"], shrinks)
+            before = functional.meminfo(g)
+            self.migrate(g, target)
+            if case == "during-inflate":
+                self.finish_inflate(g, target)
+            self.expect_migrated(g, target, mem["MemTotal"], before["MemTotal"], shrinks)
+            balloon.qom_set(g, "guest-stats-polling-interval", STATS_INTERVAL_S)
+            held = self.next_stats(g, 0)  # the buffer the guest last filled (at boot), re-read by the destination
+            self.compare_stats(g, held, "after the migration")
+            self.reach(g, "deflate to full", self.full_bytes(g), mem["MemTotal"], shrinks)
+            self.reach(g, "inflate again", rng.randrange(floor, g.spec.memory_mib) * MIB, mem["MemTotal"], shrinks)
+            self.reach(g, "reset to full", self.full_bytes(g), mem["MemTotal"], shrinks)
+            self.expect_clean(g)
+
+    def reach(self, g, label, target_bytes, baseline_kb, shrinks=True):
+        """``step``; or, where the driver keeps MemTotal (deflate-on-oom), the balloon at the exact target and
+        MemTotal at its baseline."""
+        if shrinks:
+            return self.step(g, label, target_bytes, baseline_kb)
+        trace = balloon.drive(g, target_bytes, self.job.workload.poll_interval_s, stall_s=self.job.workload.stall_s)
+        now, mem = balloon.actual(g), functional.meminfo(g)
+        if now != target_bytes:
+            raise GuestError(f"{label}: actual {now} B after reaching the target {target_bytes} B (it moved on)")
+        functional.expect_memtotal(label, baseline_kb, mem["MemTotal"], self.full_bytes(g), self.full_bytes(g))
+        self.record["steps"].append({"label": label, "target_bytes": target_bytes, "actual_bytes": now,
+                                     "memtotal_kb": mem["MemTotal"], "wall_s": round(trace.wall_s, 3)})
+        self.log.info("%s: target %d MiB: actual == request exactly; MemTotal %d kB kept (deflate-on-oom); %.2f s",
+                      label, target_bytes >> 20, mem["MemTotal"], trace.wall_s)
+        return mem
+
+    def start_inflate(self, g, target):
+        """Set the target and wait until the guest has begun inflating towards it."""
+        g.qmp("balloon", value=target)
+        full = self.full_bytes(g)
+        try:
+            wait.until(lambda: balloon.actual(g) < full, 30, "the inflate to begin", poll_s=0.01)
+        except WaitTimeout:
+            raise GuestError(f"the guest did not begin inflating to {target >> 20} MiB within 30 s") from None
+
+    def migrate(self, g, target):
+        """Migrate the guest (``Guest.migrate``: a failure names the side) and record what QEMU said; ``actual``
+        when it began says whether an inflate was still running."""
+        began = balloon.actual(g)
+        done = g.migrate()
+        self.record["migration"] = {**done.record(), "actual_at_start_bytes": began, "target_bytes": target}
+        self.log.info("migrated with actual at %d MiB (target %d MiB): %s; %.2f s from migrate to the destination "
+                      "running; capabilities %s, parameters %s", began >> 20, target >> 20, done.line(), done.wall_s,
+                      done.capabilities, done.parameters)
+
+    def finish_inflate(self, g, target):
+        """The inflate the migration interrupted goes on to its target on the destination."""
+        if self.record["migration"]["actual_at_start_bytes"] == target:
+            raise HarnessError("the inflate had finished before the migration began: nothing was checked")
+        try:
+            wait.until(lambda: balloon.actual(g) == target, MIGRATED_INFLATE_S, "the inflate on the destination",
+                       poll_s=0.05)
+        except WaitTimeout:
+            raise GuestError(f"after the migration the inflate stayed at {balloon.actual(g) >> 20} MiB, short of "
+                             f"{target >> 20} MiB, for {MIGRATED_INFLATE_S:.0f} s") from None
+
+    def expect_migrated(self, g, target, baseline_kb, before_kb, shrinks):
+        """On the destination: ``actual`` is the target, MemTotal what it was before the migration (and what the
+        balloon holds, where the driver moves it)."""
+        now, mem = balloon.actual(g), functional.meminfo(g)
+        if now != target:
+            raise GuestError(f"after the migration actual is {now} B, not the target {target} B")
+        functional.expect_memtotal("after the migration", baseline_kb, mem["MemTotal"], self.full_bytes(g),
+                                   target if shrinks else self.full_bytes(g))
+        self.record["steps"].append({"label": "after the migration", "actual_bytes": now,
+                                     "memtotal_before_kb": before_kb, "memtotal_kb": mem["MemTotal"]})
+        self.log.info("on the destination: actual == target %d MiB exactly; MemTotal %d kB (before the migration "
+                      "%d kB)", now >> 20, mem["MemTotal"], before_kb)
