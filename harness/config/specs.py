@@ -79,7 +79,11 @@ class WorkloadSpec:
     poll_interval_s: float = 0.01  # how often query-balloon asks whether the target is reached (not the timing)
     op_timeout_s: float = 120.0
     stall_s: float = 10.0  # an operation whose actual does not move for this long FAILs at once
-    populate: bool = False  # the guest uses its free memory before each inflate, which must give it back to the host
+    populate: bool = False  # the guest uses its free memory before each inflate (or migration); an inflate must
+    #                         give it back to the host
+    migrate: bool = False   # each cycle live-migrates the guest instead (harness/run/migration_workload.py)
+    inflated: bool = False  # with migrate: the balloon holds the guest at target_mib during the migrations
+    bandwidth_mbps: int = 10000  # with migrate: QEMU's max-bandwidth, Mbit/s (the seed thread's 10 Gbps; 0: none)
 
     def pairs(self, memory_mib):
         """The (from, to) MiB pairs each cycle runs: ``targets``, else the guest's RAM down to ``target_mib``."""

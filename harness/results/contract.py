@@ -26,7 +26,7 @@ SETTING_FACTS = ("axes", "qemu_build", "memory_mib", "cpus", "cmdline", "placeme
 
 @dataclass(frozen=True)
 class Sample:
-    """One timed balloon operation."""
+    """One timed balloon operation, or one live migration (op ``migrate``)."""
 
     variant: str
     boot: int
@@ -57,6 +57,11 @@ class Sample:
     guest_insns: int | None = None         # guest instructions from the new target to the guest reaching it
     host_speed: float | None = None        # guest instructions per second of the vCPU threads' CPU time (the host's
     #                                        speed for this operation; None where not counted)
+    downtime_s: float | None = None        # a migration (op ``migrate``; wall_s is QEMU's total time): the guest
+    setup_s: float | None = None           # stopped, the setup before the first pass, the RAM sent, the pages sent
+    transferred_mib: float | None = None   # as zero pages and as whole pages (harness/run/migration_workload.py)
+    zero_pages: int | None = None
+    normal_pages: int | None = None
 
 
 def write_json(path, data):

@@ -23,13 +23,18 @@ class Metric:
 
 COUNT = ("fewer", "more")
 METRICS = (
-    Metric("wall_s", "s", True, "time to target", primary=True, resolution=1e-6),
+    Metric("wall_s", "s", True, "time to target", primary=True, resolution=1e-6),  # a migration's: QEMU's total
     Metric("guest_insns", "instructions", True, "guest instructions", counted=True, resolution=1, words=COUNT),
     Metric("requests", "requests", True, "requests", counted=True, resolution=1, words=COUNT),
     Metric("ranges", "ranges", True, "ranges", counted=True, resolution=1, words=COUNT),
     Metric("discards", "discards", True, "discards", counted=True, resolution=1, words=COUNT),
+    Metric("transferred_mib", "MiB", True, "RAM transferred", counted=True, resolution=1e-3, words=("less", "more")),
+    Metric("zero_pages", "pages", True, "zero pages", counted=True, resolution=1, words=COUNT),
+    Metric("normal_pages", "pages", True, "pages sent whole", counted=True, resolution=1, words=COUNT),
     Metric("t50_s", "s", True, "time to 50 %", resolution=1e-6),
     Metric("t90_s", "s", True, "time to 90 %", resolution=1e-6),
+    Metric("downtime_s", "s", True, "downtime", resolution=1e-3, words=("shorter", "longer")),
+    Metric("setup_s", "s", True, "setup time", resolution=1e-3),
     Metric("qemu_cpu_s", "s", True, "QEMU CPU", resolution=0.01, words=("less CPU", "more CPU")),
     Metric("guest_cpu_s", "s", True, "guest CPU", resolution=0.01, words=("less CPU", "more CPU")),
     # what the host got back is a check of each inflate (workload.populate), not a ranking of correct ones

@@ -1,4 +1,5 @@
-"""Inflate/deflate benchmark: one boot of one variant per test; the job YAML's mux makes the matrix."""
+"""Inflate/deflate benchmark (or, with ``workload.migrate``, live migrations): one boot of one variant per test; the
+job YAML's mux makes the matrix."""
 
 from pathlib import Path
 
@@ -7,11 +8,11 @@ from avocado.core.exceptions import TestSkipError
 from harness.avocado.base import BalloonTest
 from harness.judge import policy, sequential
 from harness.results import contract
-from harness.run import workload
+from harness.run import migration_workload, workload
 
 
 class Benchmark(BalloonTest):
-    """Boot the variant's kernel and time warm-up plus measured inflate/deflate cycles.
+    """Boot the variant's kernel and time warm-up plus measured inflate/deflate cycles (or migrations).
 
     :avocado: enable
     """
@@ -30,8 +31,11 @@ class Benchmark(BalloonTest):
         with self.outcome():
             build = self.kernels()
             with self.guest(build, self.image()) as g:
-                samples, traces = workload.run(g, self.job.workload, self.variant.name, self.round,
+                scenario = migration_workload if self.job.workload.migrate else workload
+                samples, traces = scenario.run(g, self.job.workload, self.variant.name, self.round,
                                                progress=self.log.info)
                 facts = self.guest_facts(g)
+                if self.job.workload.migrate:
+                    facts["migration"] = migration_workload.settings(self.job.workload)
             record = contract.test_record(self.variant.name, self.round, build.identity(), facts, samples, traces)
             contract.write_json(Path(self.outputdir) / contract.TEST_FILE, record)
