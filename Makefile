@@ -20,7 +20,7 @@ AVOCADO_RUN := $(AVOCADO) --job-results-dir $(RESULTS)
 # is short, as reply.txt quotes paths under it within 72 columns.
 SCRATCH := export TMPDIR=$$(mktemp -d /tmp/bh.XXXX) && trap 'rm -rf "$$TMPDIR"' EXIT &&
 
-.PHONY: bench check deps packages users rebuild sandbox unit nightly soak verdicts boot review calibration record matrix seed counting clean
+.PHONY: bench check deps packages users rebuild sandbox unit nightly soak verdicts boot review calibration record matrix seed migration counting clean
 bench: packages users $(VENV)/.installed
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
@@ -71,6 +71,11 @@ seed: deps    # the seed series' scenario (docs/seed.md): the timed job, then on
 	$(BIN)/balloon-harness build configs/seed.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/seed.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/seed.yaml configs/counts.yaml --mux-filter-only /run/rounds/r1
+
+migration: deps # live migration (docs/seed.md, "The other half"): the functional checks, then the benchmark
+	$(BIN)/balloon-harness build configs/migration.yaml
+	$(AVOCADO_RUN) tests/balloon/functional.py:Functional.test_migration -m configs/migration.yaml
+	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/migration-bench.yaml
 
 counting: deps # benchmark: the counting plugin's cost on the timed inflate, its count's CV; 5 boots with, 5 without
 	$(BIN)/python benchmarks/counting.py --boots 5

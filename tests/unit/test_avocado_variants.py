@@ -70,11 +70,11 @@ class VariantIdsTest(unittest.TestCase):
 
     def test_a_variants_own_qemu_and_the_jobs_pairs_reach_its_tests(self):
         _, ids, dumped = variants("-m", "configs/seed.yaml")
-        self.assertEqual(["r1-base", "r1-base-batched", "r1-batch-pfns-v2", "r1-ranges-v1", "r1-ranges-v2"], ids[:5])
-        for d, (name, series, props) in zip(dumped, [("base", None, ()), ("base-batched", "batch-discard", ()),
+        self.assertEqual(["r1-base", "r1-base-debian", "r1-base-batched", "r1-batch-pfns-v2", "r1-ranges-v3"], ids[:5])
+        for d, (name, series, props) in zip(dumped, [("base", "v2", ()), ("base-debian", None, ()),
+                                                     ("base-batched", "batch-discard", ()),
                                                      ("batch-pfns-v2", "batch-discard", ()),
-                                                     ("ranges-v1", "v2", (("x-ranges", "on"),)),
-                                                     ("ranges-v2", "v2", (("x-ranges", "on"),))]):
+                                                     ("ranges-v3", "v2", (("x-ranges", "on"),))]):
             job = loader.from_params(AvocadoParams(d["variant"], d["paths"]).iteritems())
             wanted = job.qemu_of(job.variant(name))
             self.assertEqual((series, props), (wanted.series and wanted.series.name, wanted.balloon))

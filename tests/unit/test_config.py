@@ -100,13 +100,13 @@ class ConfigTest(unittest.TestCase):
 
     def test_a_variant_runs_on_its_own_qemu_and_compare_names_pairs_of_variants(self):
         job = loader.load(ROOT / "configs" / "seed.yaml")
-        self.assertEqual(job.qemu_of(job.variant("base")), specs.QemuSpec())  # the job's: the system QEMU
-        own = job.qemu_of(job.variant("ranges-v2"))
+        self.assertEqual(job.qemu_of(job.variant("base-debian")), specs.QemuSpec())  # the job's: the system QEMU
+        own, base = job.qemu_of(job.variant("ranges-v4")), job.qemu_of(job.variant("base"))
         self.assertEqual((own.source, own.series, own.balloon), ("debian", Path("patches/qemu/ranges/v2"),
                                                                  (("x-ranges", "on"),)))
-        self.assertEqual(job.pairs, (("ranges-v1", "batch-pfns-v2"), ("ranges-v2", "batch-pfns-v2"),
-                                     ("ranges-v2", "ranges-v1"), ("ranges-v3", "batch-pfns-v2"),
-                                     ("ranges-v3", "ranges-v2")))
+        self.assertEqual((base.source, base.series, base.balloon), ("debian", own.series, ()))  # one binary
+        self.assertEqual(job.pairs, (("batch-pfns-v2", "base-batched"), ("ranges-v4", "ranges-v3"),
+                                     ("ranges-v4", "batch-pfns-v2")))
         head = "base: {debian: linux-source-6.1}\nvariants: !mux\n  base: {variant: base}\n  v1: {variant: v1}\n"
         for extra, line, words in (
                 ("compare:\n  v1: [v9]\n", 6, "compare names 'v9', which is not a variant of the job"),
