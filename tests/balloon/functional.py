@@ -3,8 +3,8 @@
 One test per check, each on its own freshly booted guest, for every variant of the job (the YAML's mux):
 evict, enlarge, evict-then-enlarge and fixed ratios with seeded random targets; guest statistics against
 /proc/meminfo; deflate-on-oom; free page reporting; ballooning under load; hot-unplug/plug; reboot; balloon page
-migration by compaction; live migration of a ballooned guest (configs/migration.yaml adds free page hints,
-deflate-on-oom, and a migration while an inflate runs).  Every check ends with the guest's dmesg and console free of
+migration by compaction; live migration of a ballooned guest, and (tagged ``migration-cases``, which make check
+leaves out: ``make migration`` runs them) with free page hints, with deflate-on-oom, and while an inflate runs.  Every check ends with the guest's dmesg and console free of
 warnings, bugs, oopses and OOM kills.  Each test logs what it
 checked with which tolerance, and writes ``functional.json`` (seed, targets, findings, duration) in its
 outputdir.  A kernel that fails a check FAILs naming it; harness or environment faults ERROR.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harness import wait
 from harness.avocado.base import BalloonTest
-from harness.errors import ConfigError, GuestError, HarnessError, QMPError, WaitTimeout
+from harness.errors import GuestError, HarnessError, QMPError, WaitTimeout
 from harness.results import contract
 from harness.run import balloon, functional
 from harness.run.accounting import process_rss_kb
@@ -34,8 +34,8 @@ OOM_EXCESS_MIB = 256            # the deflate-on-oom workload wants this much mo
 FPR_TOUCH_MIB = 1024            # free page reporting: memory the guest touches, then frees
 FPR_RETURNED_FRACTION = 0.5     # ... of which QEMU's RSS must give back at least this much
 FPR_WAIT_S = 60.0               # ... within this time
-MIGRATIONS = {"idle": {}, "free-page-hint": {"free-page-hint": "on", "iothread": "balloon-io"},  # test_migration's
-              "deflate-on-oom": {"deflate-on-oom": "on"}, "during-inflate": {}}  # cases and their balloons' properties
+MIGRATIONS = {"idle": {}, "free-page-hint": {"free-page-hint": "on", "iothread": "balloon-io"},  # the migration
+              "deflate-on-oom": {"deflate-on-oom": "on"}, "during-inflate": {}}  # checks' balloons' properties
 MIGRATED_INFLATE_S = 120.0      # an inflate the migration interrupted reaches its target on the destination by then
 UNPLUG_WAIT_S = 60.0            # pciehp waits 5 s after the attention button before it powers the slot off
 STRESS_LOAD = (("i=0; while :; do dd if=/dev/zero of=/dev/null bs=64M count=4 2>/dev/null; i=$((i+1)); "
@@ -441,13 +441,31 @@ class Functional(BalloonTest):
     # live migration -------------------------------------------------------------------------------------------
     def test_migration(self):
         """Inflate to a seeded random target, migrate: on the destination ``actual`` is the target, MemTotal as before,
-        guest-stats agree with the guest; then full and another inflate with the per-step assertions.  The job's
-        ``migration`` axis (configs/migration.yaml) picks the case: ``idle`` (also without the axis), with
-        ``free-page-hint=on`` or ``deflate-on-oom=on``, or ``during-inflate`` (the migration starts while an inflate
-        to the floor still runs, and it ends on the destination)."""
-        case = self.job.axes.get("migration", "idle")
-        if case not in MIGRATIONS:
-            raise ConfigError(f"no migration case {case!r}", hint=f"one of {', '.join(MIGRATIONS)}")
+        guest-stats agree with the guest; then full and another inflate with the per-step assertions."""
+        self.run_migration("idle")
+
+    def test_migration_free_page_hint(self):
+        """The same with ``free-page-hint=on`` (in an iothread).
+
+        :avocado: tags=migration-cases
+        """
+        self.run_migration("free-page-hint")
+
+    def test_migration_deflate_on_oom(self):
+        """The same with ``deflate-on-oom=on``: MemTotal stays at its baseline throughout.
+
+        :avocado: tags=migration-cases
+        """
+        self.run_migration("deflate-on-oom")
+
+    def test_migration_during_inflate(self):
+        """The migration starts while an inflate to the floor still runs, which ends on the destination.
+
+        :avocado: tags=migration-cases
+        """
+        self.run_migration("during-inflate")
+
+    def run_migration(self, case):
         balloon_props = MIGRATIONS[case]
         with self.check(f"migration ({case})"), self.boot(balloon_props=balloon_props) as g:
             mem = self.start_state(g)
