@@ -81,6 +81,7 @@ class WorkloadSpec:
     stall_s: float = 10.0  # an operation whose actual does not move for this long FAILs at once
     populate: bool = False  # the guest uses its free memory before each inflate (or migration); an inflate must
     #                         give it back to the host
+    fragment: bool = False  # the guest cuts its free memory into single pages after boot (harness/run/fragment.py)
     migrate: bool = False   # each cycle live-migrates the guest instead (harness/run/migration_workload.py)
     inflated: bool = False  # with migrate: the balloon holds the guest at target_mib during the migrations
     bandwidth_mbps: int = 10000  # with migrate: QEMU's max-bandwidth, Mbit/s (the seed thread's 10 Gbps; 0: none)

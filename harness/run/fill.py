@@ -26,16 +26,16 @@ status=$?; umount "$dir"; exit $status"""
 TIMEOUT_S = 600.0       # 7 GiB under TCG takes about a minute
 
 
-def amount_mib(memfree_kb):
-    """How much of ``memfree_kb`` kB of free memory a fill writes, in MiB."""
-    free_mib = memfree_kb >> 10
+def amount_mib(free_kb):
+    """How much of ``free_kb`` kB of free memory a fill writes, in MiB."""
+    free_mib = free_kb >> 10
     return max(0, free_mib - max(MARGIN_MIB, int(free_mib * MARGIN_FRACTION)))
 
 
 def fill(ssh):
     """Write the guest's free memory (less the margin) and free it again; return the MiB written (0 where less
     than two blocks are free)."""
-    mib = amount_mib(_memfree_kb(ssh.run(["cat", "/proc/meminfo"]).stdout))
+    mib = amount_mib(memfree_kb(ssh.run(["cat", "/proc/meminfo"]).stdout))
     copies = mib // BLOCK_MIB - 1
     if copies < 1:
         return 0
@@ -46,7 +46,8 @@ def fill(ssh):
     return mib
 
 
-def _memfree_kb(meminfo):
+def memfree_kb(meminfo):
+    """MemFree of a guest's /proc/meminfo text, in kB."""
     for line in meminfo.splitlines():
         if line.startswith("MemFree:"):
             return int(line.split()[1])

@@ -8,11 +8,11 @@ MemTotal are read over SSH, and QEMU's CPU and the whole host's through its host
 the balloon took) and its console must stay free of panics and warnings; ``outside_s`` is how long that work
 around the timed window took.  QEMU's RSS before and after gives ``host_returned_mib``; with ``populate`` the guest
 first uses its free memory (harness/run/fill.py) and an inflate must give the host back ``RETURNED_FLOOR`` of what
-the balloon took, or it fails.  An operation that follows another starts from its snapshot (one SSH round trip an
-operation, not two), so the guest CPU of that snapshot's own command falls into the next operation, alike for
-every variant. Cycles after boot are numbered from 1; the
-first ``warmup`` are kept but marked. ``soak`` repeats plain cycles to show that MemTotal comes back and QEMU's
-memory stays flat.
+the balloon took, or it fails.  With ``fragment`` the guest cuts its free memory into single pages once, before the
+first cycle (harness/run/fragment.py).  An operation that follows another starts from its snapshot (one SSH round
+trip an operation, not two), so the guest CPU of that snapshot's own command falls into the next operation, alike
+for every variant. Cycles after boot are numbered from 1; the first ``warmup`` are kept but marked. ``soak`` repeats
+plain cycles to show that MemTotal comes back and QEMU's memory stays flat.
 Where the guest's instructions are counted (``Guest.insns``, under TCG) a sample has them (``guest_insns``: from the
 command to the target, ``balloon.drive``) and the host's speed: the instructions counted over the CPU window, per
 second of its vCPU threads' CPU time (``host_speed``).
@@ -27,6 +27,7 @@ from harness.results.contract import Sample
 from harness.run.accounting import guest_snapshot, host_cpu, process_cpu, process_rss_kb
 from harness.run.balloon import actual, drive
 from harness.run.fill import fill
+from harness.run.fragment import fragment
 from harness.units import MIB
 
 MEMTOTAL_TOLERANCE = 0.01  # fraction of the ballooned amount MemTotal may miss by
@@ -42,6 +43,8 @@ def run(guest, workload, variant, boot, progress=print):
     samples, traces = [], []
     pairs = workload.pairs(guest.spec.memory_mib)
     snapshot = None  # the guest as the last operation left it: the next one starts from there
+    if workload.fragment:
+        fragment(guest.ssh)
     for cycle in range(1, workload.warmup + workload.cycles + 1):
         for start, end in pairs:
             if actual(guest) != start * MIB:  # the pair starts elsewhere: get there, untimed
