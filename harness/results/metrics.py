@@ -7,8 +7,8 @@ from dataclasses import dataclass
 class Metric:
     """A measured quantity of a sample: its field, unit, direction, label, the words of its verdicts (better,
     worse), and its part in a verdict: ``primary`` (time to target) decides; ``counted`` work — counts the host's
-    speed cannot move — answers where the time does not (harness/judge/answers.py); the rest are secondary, and a metric that is not
-    ``compared`` is shown, never judged."""
+    speed cannot move — answers where the time does not (harness/judge/answers.py); the rest are secondary, and a
+    metric that is not ``compared`` is shown, never judged."""
 
     name: str
     unit: str
