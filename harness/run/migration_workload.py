@@ -5,8 +5,9 @@ With ``inflated`` the balloon first takes the guest down to ``target_mib`` and h
 migrates the guest to a new QEMU on the same host (``Guest.migrate``: harness/run/migration.py) at the job's
 bandwidth.  A sample's op is ``migrate``: its ``wall_s`` is QEMU's total time, beside the downtime, the setup time,
 the RAM transferred and the pages sent as zero pages or whole (counts the host's speed cannot move), the host CPU
-both QEMUs used (the host's busy time over the migration, less the harness's own where it runs there) and the guest's.  On the
-destination the balloon must hold the same ``actual`` and the guest the same MemTotal, or the cycle fails.
+both QEMUs used (the host's busy time over the migration, less the harness's own where it runs there) and the
+guest's.  On the destination the balloon must hold the same ``actual`` and the guest the same MemTotal, or the cycle
+fails.
 """
 
 import resource
@@ -32,7 +33,8 @@ def parameters(workload):
 
 def settings(workload):
     """The capabilities and parameters every migration of the job runs with, as a test records them."""
-    return {"capabilities": dict(migration.CAPABILITIES), "parameters": {**migration.PARAMETERS, **parameters(workload)}}
+    return {"capabilities": dict(migration.CAPABILITIES),
+            "parameters": {**migration.PARAMETERS, **parameters(workload)}}
 
 
 def run(guest, workload, variant, boot, progress=print):

@@ -4,9 +4,9 @@ One test per check, each on its own freshly booted guest, for every variant of t
 evict, enlarge, evict-then-enlarge and fixed ratios with seeded random targets; guest statistics against
 /proc/meminfo; deflate-on-oom; free page reporting; ballooning under load; hot-unplug/plug; reboot; balloon page
 migration by compaction; live migration of a ballooned guest, and (tagged ``migration-cases``, which make check
-leaves out: ``make migration`` runs them) with free page hints, with deflate-on-oom, and while an inflate runs.  Every check ends with the guest's dmesg and console free of
-warnings, bugs, oopses and OOM kills.  Each test logs what it
-checked with which tolerance, and writes ``functional.json`` (seed, targets, findings, duration) in its
+leaves out: ``make migration`` runs them) with free page hints, with deflate-on-oom, and while an inflate runs.
+Every check ends with the guest's dmesg and console free of warnings, bugs, oopses and OOM kills.  Each test logs
+what it checked with which tolerance, and writes ``functional.json`` (seed, targets, findings, duration) in its
 outputdir.  A kernel that fails a check FAILs naming it; harness or environment faults ERROR.
 
 Run: ``avocado run --max-parallel-tasks 1 tests/balloon/functional.py -m configs/check.yaml``.  Seeds are fresh
