@@ -72,6 +72,8 @@ def build(job, variant, cache_dir, progress=print):
                             *fragments, compiler)
     prerequisites = [read_series(p) for p in variant.prerequisites]
     series = read_series(variant.series) if variant.series else None
+    if series and variant.patches:
+        series = _prefix(series, variant.patches)
     stack = [*prerequisites, *([series] if series else [])]
     out = cache_dir / "kernels" / incremental.key(base_key, stack)
     log = cache_dir / "logs" / f"{out.name}.build.log"
@@ -104,6 +106,14 @@ def build(job, variant, cache_dir, progress=print):
         raise _made_elsewhere(exc, base, stack, cache_dir) from exc
     meta = json.loads((out / "metadata.json").read_text())
     return _record(out, {**meta, "prerequisites": [prerequisite(s) for s in prerequisites]}, variant.name, cached)
+
+
+def _prefix(series, count):
+    """The first ``count`` patches of ``series``; a series with fewer is named with its count."""
+    if count > len(series.patches):
+        raise ConfigError(f"{series.source}: patches: {count} asks for more patches than the series has "
+                          f"({len(series.patches)})", hint=f"patches: 1 to {len(series.patches)}")
+    return series.prefix(count)
 
 
 def check_parity(builds):

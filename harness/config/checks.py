@@ -182,9 +182,15 @@ def _variants(data, hosts, located):
             raise ConfigError(f"{located(('variants', leaf, 'prerequisites'))}: variants.{leaf}.prerequisites must "
                               f"list series paths, not {v['prerequisites']!r}",
                               hint="prerequisites: [patches/A, patches/B]")
+    for leaf, v in leaves:
+        if "patches" in v and (not v.get("series") or v["patches"] < 1):
+            raise ConfigError(f"{located(('variants', leaf, 'patches'))}: variants.{leaf}.patches takes the first "
+                              f"N >= 1 patches of the variant's series, not {v['patches']!r}"
+                              f"{'' if v.get('series') else ' of none'}", hint="series: patches/ranges/v3, patches: 2")
     variants = tuple(Variant(v.get("variant", leaf), Path(v["series"]) if v.get("series") else None, v.get("host"),
                              v.get("cmdline", ""), qemus.get(v.get("qemu")),
-                             tuple(Path(p) for p in v.get("prerequisites", []))) for leaf, v in leaves)
+                             tuple(Path(p) for p in v.get("prerequisites", [])), v.get("patches"))
+                     for leaf, v in leaves)
     placed = [(v.name, v.host or (hosts[0].name if hosts else None)) for v in variants]
     if len(set(placed)) != len(placed):
         raise ConfigError(f"{located(('variants',))}: variant names repeat on one host: {[v.name for v in variants]}")

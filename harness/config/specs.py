@@ -30,6 +30,7 @@ class Variant:
     cmdline: str = ""        # added to the kernel command line of this variant's guests
     qemu: QemuSpec | None = None  # the QEMU its guests run on, where not the job's (its leaf's ``qemu`` names one)
     prerequisites: tuple = ()  # series (paths) applied before its own, in order: the base it is compared on
+    patches: int | None = None  # only the first this many patches of ``series`` (a step of its staircase)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ This module makes the ``Patch`` and ``Series`` records of what harness/intake/ma
 parsed and harness/intake/findings.py found.
 """
 
+import dataclasses
 import re
 import textwrap
 from collections import Counter
@@ -78,6 +79,10 @@ class Series:
         """The prerequisites its mails name (b4's ``prerequisite-patch-id:`` and ``prerequisite-change-id:``)."""
         return tuple(dict.fromkeys(r for p in ([self.cover] if self.cover else []) + list(self.patches)
                                    for r in p.prerequisites))
+
+    def prefix(self, count):
+        """The series of its first ``count`` patches (a step of its staircase), cover letter and metadata kept."""
+        return dataclasses.replace(self, patches=self.patches[:count])
 
     def missing(self) -> tuple[int, ...]:
         present = {p.index for p in self.patches}

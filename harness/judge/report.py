@@ -8,7 +8,7 @@ pooled, is ``harness.judge.policy``'s; the HTML page is ``harness.judge.html``.
 
 from tabulate import tabulate
 
-from harness.judge import answers, phases, static
+from harness.judge import answers, phases, staircase, static
 from harness.judge.outcomes import (failure_text, headline, interference, interference_text, label, not_measured,
                                     outcomes, setting_text, table as outcome_table)
 from harness.judge.policy import baseline_of, comparisons, level, per_host, variant_names, views
@@ -109,6 +109,7 @@ def table(results, comps=None, across_hosts=None, full=False):
     noisy = [interference_text(results)] if interference(results) else []
     where_time_goes = [text] if (text := phases.table(results)) else []
     said = [text] if (text := answers_text(comps)) else []
+    said += [text] if (text := staircase.text(results, comps)) else []
     speeds = [text] if (text := speed_table(results)) else []
     return "\n\n".join([*head, *texts, *said, *(["\n".join(missing)] if missing else []), *where_time_goes,
                         *speeds, *noisy]) + \

@@ -98,6 +98,21 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual([v.prerequisites for v in job.variants], [(Path("patches/p1"), Path("patches/p2"))] * 2)
         self.assertEqual(job.variant("v1").series, Path("patches/s"))
 
+    def test_a_step_of_a_staircase_is_the_first_patches_of_its_series(self):
+        job = loader.load(ROOT / "configs" / "staircase.yaml")
+        self.assertEqual([(v.name, v.series, v.patches) for v in job.variants][:3],
+                         [("base", None, None), ("v3-1", Path("patches/ranges/v3"), 1),
+                          ("v3-2", Path("patches/ranges/v3"), 2)])
+        self.assertEqual(job.pairs, (("v3-2", "v3-1"), ("v3-3", "v3-2"), ("v3-4", "v3-3")))  # each on the one before
+        head = "base: {debian: linux-source-6.1}\nvariants: !mux\n"
+        for leaf, words in (("  s: {variant: s, patches: 2}\n", "the first N >= 1 patches of the variant's series, "
+                                                                   "not 2 of none"),
+                            ("  s: {variant: s, series: patches/s, patches: 0}\n", "not 0")):
+            with self.assertRaises(ConfigError) as cm:
+                loader.load(write(head + leaf))
+            self.assertIn("variants.s.patches", str(cm.exception))
+            self.assertIn(words, str(cm.exception))
+
     def test_a_variant_runs_on_its_own_qemu_and_compare_names_pairs_of_variants(self):
         job = loader.load(ROOT / "configs" / "seed.yaml")
         self.assertEqual(job.qemu_of(job.variant("base-debian")), specs.QemuSpec())  # the job's: the system QEMU

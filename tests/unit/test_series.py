@@ -10,7 +10,8 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
-from harness.errors import SeriesError
+from harness.build import kernel
+from harness.errors import ConfigError, SeriesError
 from harness.intake.apply import check_series
 from harness.intake.fetch import fetch_message_id
 from harness.intake.series import read_series
@@ -264,6 +265,22 @@ class SeriesTest(unittest.TestCase):
                 read_series(path)
             self.assertIn(str(path), caught.exception.cause)
             self.assertIn(part, caught.exception.cause)
+
+
+class PrefixTest(unittest.TestCase):
+    RANGES = Path(__file__).resolve().parents[2] / "patches" / "ranges" / "v3"
+
+    def test_a_prefix_is_the_first_patches_with_the_cover_and_metadata_kept(self):
+        whole = read_series(self.RANGES)
+        two = whole.prefix(2)
+        self.assertEqual([p.index for p in two.patches], [1, 2])
+        self.assertEqual((two.cover, two.meta, two.source, two.expected), (whole.cover, whole.meta, whole.source, 4))
+        self.assertEqual(whole.prefix(4), whole)
+
+    def test_a_step_past_the_last_patch_is_named_with_the_count(self):
+        with self.assertRaisesRegex(ConfigError, r"patches/ranges/v3: patches: 5 asks for more patches than the "
+                                                 r"series has \(4\)"):
+            kernel._prefix(read_series(self.RANGES), 5)
 
 
 class FetchTest(unittest.TestCase):
