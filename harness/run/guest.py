@@ -139,8 +139,7 @@ class Guest:
         self._counter.counting = "not counted: the guest migrated to a QEMU without the plugin"
         try:
             try:
-                self._start_destination()
-                uri = f"unix:{self._run_dir}/{migration.SOCKET}"
+                uri = self._start_destination()
                 done = migration.run(source[1], self._qmp, uri, self._exited, capabilities, parameters, timeout_s,
                                      stall_s)
             finally:
@@ -159,14 +158,16 @@ class Guest:
         return done
 
     def _start_destination(self):
-        """The migration's destination QEMU, listening on its run directory's unix socket."""
+        """Start the migration's destination QEMU, listening on its run directory's unix socket; return that URI."""
         try:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             self._prepare_host()
-            self._boot(self.accel, ("-incoming", f"unix:{self._run_dir}/{migration.SOCKET}"))
+            uri = f"unix:{self._run_dir}/{migration.SOCKET}"
+            self._boot(self.accel, ("-incoming", uri))
         except HarnessError as exc:
             raise HostError(f"migration: destination: QEMU did not start: {exc.cause}", hint=exc.hint,
                             log=exc.log) from exc
+        return uri
 
     @staticmethod
     def _end_source(proc, qmp, files, ssh):

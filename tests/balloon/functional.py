@@ -98,21 +98,23 @@ class Functional(BalloonTest):
         return mem
 
     # shared steps --------------------------------------------------------------------------------------------
-    def step(self, g, label, target_bytes, baseline_kb, timeout_s=120.0):
-        """Balloon to ``target_bytes``; QMP actual must equal it exactly, MemTotal must move by as much."""
+    def step(self, g, label, target_bytes, baseline_kb, timeout_s=120.0, shrinks=True):
+        """Balloon to ``target_bytes``; QMP actual must equal it exactly, MemTotal must move by as much (or, where the
+        driver keeps MemTotal, ``shrinks`` False as with deflate-on-oom, stay at ``baseline_kb``)."""
         trace = balloon.drive(g, target_bytes, self.job.workload.poll_interval_s, timeout_s,
                               self.job.workload.stall_s)
         now = balloon.actual(g)
         if now != target_bytes:
             raise GuestError(f"{label}: actual {now} B after reaching the target {target_bytes} B (it moved on)")
         mem = functional.meminfo(g)
-        off_kb = functional.expect_memtotal(label, baseline_kb, mem["MemTotal"], self.full_bytes(g), now)
+        held = now if shrinks else self.full_bytes(g)  # what MemTotal must be down by: the balloon, or nothing
+        off_kb = functional.expect_memtotal(label, baseline_kb, mem["MemTotal"], self.full_bytes(g), held)
         self.record["steps"].append({"label": label, "target_bytes": target_bytes, "actual_bytes": now,
                                      "memtotal_kb": mem["MemTotal"], "memtotal_off_kb": off_kb,
                                      "wall_s": round(trace.wall_s, 3)})
         self.log.info("%s: target %d MiB: actual == request exactly; MemTotal %d kB is %+d kB off the expected "
                       "%d kB (tolerance %d kB); %.2f s", label, target_bytes >> 20, mem["MemTotal"], off_kb,
-                      baseline_kb - ((self.full_bytes(g) - now) >> 10), functional.MEMTOTAL_TOLERANCE_KB,
+                      baseline_kb - ((self.full_bytes(g) - held) >> 10), functional.MEMTOTAL_TOLERANCE_KB,
                       trace.wall_s)
         return mem
 
@@ -476,7 +478,7 @@ class Functional(BalloonTest):
             if case == "during-inflate":
                 self.start_inflate(g, target)
             else:
-                self.reach(g, "inflate", target, mem["MemTotal"], shrinks)
+                self.step(g, "inflate", target, mem["MemTotal"], shrinks=shrinks)
             before = functional.meminfo(g)
             self.migrate(g, target)
             if case == "during-inflate":
@@ -485,26 +487,11 @@ class Functional(BalloonTest):
             balloon.qom_set(g, "guest-stats-polling-interval", STATS_INTERVAL_S)
             held = self.next_stats(g, 0)  # the buffer the guest last filled (at boot), re-read by the destination
             self.compare_stats(g, held, "after the migration")
-            self.reach(g, "deflate to full", self.full_bytes(g), mem["MemTotal"], shrinks)
-            self.reach(g, "inflate again", rng.randrange(floor, g.spec.memory_mib) * MIB, mem["MemTotal"], shrinks)
-            self.reach(g, "reset to full", self.full_bytes(g), mem["MemTotal"], shrinks)
+            self.step(g, "deflate to full", self.full_bytes(g), mem["MemTotal"], shrinks=shrinks)
+            self.step(g, "inflate again", rng.randrange(floor, g.spec.memory_mib) * MIB, mem["MemTotal"],
+                      shrinks=shrinks)
+            self.step(g, "reset to full", self.full_bytes(g), mem["MemTotal"], shrinks=shrinks)
             self.expect_clean(g)
-
-    def reach(self, g, label, target_bytes, baseline_kb, shrinks=True):
-        """``step``; or, where the driver keeps MemTotal (deflate-on-oom), the balloon at the exact target and
-        MemTotal at its baseline."""
-        if shrinks:
-            return self.step(g, label, target_bytes, baseline_kb)
-        trace = balloon.drive(g, target_bytes, self.job.workload.poll_interval_s, stall_s=self.job.workload.stall_s)
-        now, mem = balloon.actual(g), functional.meminfo(g)
-        if now != target_bytes:
-            raise GuestError(f"{label}: actual {now} B after reaching the target {target_bytes} B (it moved on)")
-        functional.expect_memtotal(label, baseline_kb, mem["MemTotal"], self.full_bytes(g), self.full_bytes(g))
-        self.record["steps"].append({"label": label, "target_bytes": target_bytes, "actual_bytes": now,
-                                     "memtotal_kb": mem["MemTotal"], "wall_s": round(trace.wall_s, 3)})
-        self.log.info("%s: target %d MiB: actual == request exactly; MemTotal %d kB kept (deflate-on-oom); %.2f s",
-                      label, target_bytes >> 20, mem["MemTotal"], trace.wall_s)
-        return mem
 
     def start_inflate(self, g, target):
         """Set the target and wait until the guest has begun inflating towards it."""
