@@ -39,11 +39,16 @@ def fill(ssh):
     copies = mib // BLOCK_MIB - 1
     if copies < 1:
         return 0
-    out = ssh.run(["sh", "-c", SCRIPT, "fill", MOUNT, str(mib), str(copies)], check=False, timeout=TIMEOUT_S)
-    if out.rc != 0:
-        raise GuestError(f"filling {mib} MiB of the guest's free memory failed (exit {out.rc}): "
-                         f"{(out.stdout + out.stderr).strip()[-300:]}")
+    run_script(ssh, SCRIPT, ("fill", MOUNT, mib, copies), TIMEOUT_S, f"filling {mib} MiB of the guest's free memory")
     return mib
+
+
+def run_script(ssh, script, args, timeout_s, what):
+    """Run the shell ``script`` with ``args`` in the guest; a failure raises GuestError saying ``what`` failed, with
+    its exit status and the last of its output."""
+    out = ssh.run(["sh", "-c", script, *(str(a) for a in args)], check=False, timeout=timeout_s)
+    if out.rc != 0:
+        raise GuestError(f"{what} failed (exit {out.rc}): {(out.stdout + out.stderr).strip()[-300:]}")
 
 
 def memfree_kb(meminfo):

@@ -7,8 +7,7 @@ files stay until the guest ends.  The balloon's inflate then meets what a long-r
 with few free high-order blocks, where a driver that asks for them pays for compaction or falls back.
 """
 
-from harness.errors import GuestError
-from harness.run.fill import memfree_kb
+from harness.run.fill import memfree_kb, run_script
 
 KEEP_MIB = 700    # free memory left beside the big file, for the one-page files and the guest
 PAGES = 100_000   # one-page files written; every other one is deleted
@@ -24,8 +23,6 @@ mkdir -p "$dir" && mount -t tmpfs -o size=100% bh-fragment "$dir" && mkdir "$dir
 def fragment(ssh):
     """Fragment the guest's free memory; return the MiB the big file took."""
     big = max(0, (memfree_kb(ssh.run(["cat", "/proc/meminfo"]).stdout) >> 10) - KEEP_MIB)
-    out = ssh.run(["sh", "-c", SCRIPT, "fragment", MOUNT, str(big), str(PAGES)], check=False, timeout=TIMEOUT_S)
-    if out.rc != 0:
-        raise GuestError(f"fragmenting the guest's free memory ({big} MiB file, {PAGES} one-page files) failed "
-                         f"(exit {out.rc}): {(out.stdout + out.stderr).strip()[-300:]}")
+    run_script(ssh, SCRIPT, ("fragment", MOUNT, big, PAGES), TIMEOUT_S,
+               f"fragmenting the guest's free memory ({big} MiB file, {PAGES} one-page files)")
     return big
