@@ -21,7 +21,7 @@ from avocado.core.plugin_interfaces import JobPost, JobPre, Result
 from harness import cache
 from harness.config import loader
 from harness.errors import ConfigError, HarnessError
-from harness.intake import tree
+from harness.intake import series, tree
 from harness.intake.apply import range_diff
 from harness.intake.series import read_series
 from harness.judge import answers, html, policy, report, stats
@@ -63,7 +63,7 @@ def range_diffs(jobs):
     """`git range-diff` from each series version of the jobs to the next, by the later variant's name."""
     out = {}
     for job in jobs:
-        versions = [v for v in job.variants if v.series]
+        versions = [v for v in job.variants if v.series and not v.patches]  # a staircase's prefixes: none
         if len(versions) > 1:
             base = tree.pristine(tree.resolve(job.base), cache.root())
             for before, after in zip(versions, versions[1:]):
@@ -76,7 +76,7 @@ def range_diffs(jobs):
 def finish(job_dir, tests=(), job_files=()):
     """Write results.json, table.txt and report.html for a finished job directory; return the printed text (None
     for a job that is not a balloon job)."""
-    jobs = [loader.load(p) for p in job_files if loader.is_job_file(p)]
+    jobs = [loader.load(p, series.count) for p in job_files if loader.is_job_file(p)]
     data = contract.gather(job_dir)
     if not data["samples"] and not jobs:
         return None
@@ -134,7 +134,7 @@ class BalloonJobCheck(JobPre, JobPost):
         for path in job.config.get("yaml_to_mux.files") or []:
             if loader.is_job_file(path):
                 try:
-                    loader.load(path)
+                    loader.load(path, series.count)
                 except ConfigError as exc:
                     raise JobError(str(exc)) from exc
 

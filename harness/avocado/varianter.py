@@ -12,15 +12,22 @@ Avocado runs every enabled varianter and concatenates their variants, so the sto
 a job this plugin takes: this plugin has a higher priority, is initialized first, and takes the ``-m`` files and
 ``--mux-inject`` values out of the config the varianters share (that suite's copy, not ``job.config``). It takes a
 run only when every ``-m`` file is a balloon job file; anything else is left to yaml_to_mux, unchanged.
+
+A variant leaf with ``per_patch: true`` becomes a leaf per prefix of its series (``staircases``, after the
+``--mux-filter-*`` options: filtering the leaf keeps or drops its whole staircase), so every prefix is a variant of
+its own, interleaved in each round (``r2-v3-1``, ``r2-v3-2``, …, ``r2-v3``).
 """
 
 from collections import Counter
 
 from avocado.core.extension_manager import PluginPriority
 from avocado.core.varianter import generate_variant_id
+from avocado_varianter_yaml_to_mux.mux import MuxTreeNode
 from avocado_varianter_yaml_to_mux.varianter_yaml_to_mux import YamlToMux
 
-from harness.config import loader
+from harness.config import checks, loader
+from harness.errors import ConfigError
+from harness.intake import series
 
 
 def short_id(variant):
@@ -58,8 +65,38 @@ class BalloonVarianter(YamlToMux):
         files = config.get("yaml_to_mux.files") or []
         if not files or not all(loader.is_job_file(p) for p in files):
             return  # not a balloon job: yaml_to_mux's, as ever (no root here, so no variants from this plugin)
+        self.files = files
         super().initialize(config)
         if self.root is not None:
             self.variant_ids = variant_ids(self.variants)
         config["yaml_to_mux.files"] = []  # yaml_to_mux, initialized next, then has nothing to multiplex
         config["yaml_to_mux.inject"] = []
+
+    def initialize_mux(self, root, paths):
+        if root is not None:
+            staircases(root, ", ".join(self.files))
+        super().initialize_mux(root, paths)
+
+
+def staircases(root, source):
+    """Make every ``per_patch`` variant leaf of the tree a leaf per prefix of its series, and add each prefix's step
+    to ``/run/compare``, as ``loader.load`` reads the job file (``checks.per_patch``); a tree it cannot expand is
+    left for the job check to refuse."""
+    variants = next((n for n in root.iter_children_preorder() if n.path == "/run/variants"), None)
+    if variants is None:
+        return
+    compare = next((n.value for n in root.iter_children_preorder() if n.path == "/run/compare"), {})
+    try:
+        data, made = checks.per_patch({"variants": {n.name: dict(n.value) for n in variants.children},
+                                       "compare": dict(compare)}, series.count, lambda keys: source)
+    except ConfigError:
+        return  # left as it is: the job check (plugins.BalloonJobCheck) names the file, line and cause
+    if not made:
+        return
+    nodes = {n.name: n for n in variants.children}
+    variants.children = []
+    for leaf, values in data["variants"].items():
+        node = nodes.get(leaf) or MuxTreeNode(leaf)
+        node.value = values
+        variants.add_child(node)
+    root.get_node("/run/compare", True).value.update(data["compare"])

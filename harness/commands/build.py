@@ -10,6 +10,7 @@ import time
 from harness import cache
 from harness.build import image, kernel, plugin, qemu_build
 from harness.config import loader
+from harness.intake import series
 from harness.run import qemu_argv
 
 
@@ -22,7 +23,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    job = loader.load(args.job)
+    job = loader.load(args.job, series.count)
     cache_dir = cache.root(args.cache_dir)
     progress = lambda m: print(f"  {m}", flush=True)  # noqa: E731
     for choice, setting in job.settings:

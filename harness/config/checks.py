@@ -7,7 +7,7 @@ from harness.config.hints import closest
 from harness.config.schema import (ACCELS, BACKENDS, HOST_SCHEMA, MIN_GUEST_MIB, MUX_SECTIONS, PLACEMENTS, PROFILES,
                                    QEMU_SOURCES, SCHEMA, SSH_TARGET, TCG_THREADS, TOP_SCHEMA)
 from harness.config.specs import GuestSpec, HostSpec, Job, KernelSpec, QemuSpec, Variant, WorkloadSpec
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 
 
 def validate(data, located, source):
@@ -183,6 +183,10 @@ def _variants(data, hosts, located):
                               f"list series paths, not {v['prerequisites']!r}",
                               hint="prerequisites: [patches/A, patches/B]")
     for leaf, v in leaves:
+        if v.get("per_patch"):
+            raise ConfigError(f"{located(('variants', leaf, 'per_patch'))}: variants.{leaf}.per_patch reached the "
+                              "test unexpanded: a job file's per_patch is made into prefixes when it is read",
+                              hint="run the job with avocado run -m JOB.yaml (the balloon varianter expands it)")
         if "patches" in v and (not v.get("series") or v["patches"] < 1):
             raise ConfigError(f"{located(('variants', leaf, 'patches'))}: variants.{leaf}.patches takes the first "
                               f"N >= 1 patches of the variant's series, not {v['patches']!r}"
@@ -195,6 +199,55 @@ def _variants(data, hosts, located):
     if len(set(placed)) != len(placed):
         raise ConfigError(f"{located(('variants',))}: variant names repeat on one host: {[v.name for v in variants]}")
     return variants
+
+
+def per_patch(data, count, located):
+    """``data`` with every variant leaf that says ``per_patch: true`` made into a leaf for each prefix of its series
+    (``NAME-1`` … ``NAME-<N-1>`` with ``patches: k``, then ``NAME`` itself with the whole series) and ``compare``
+    holding each prefix against the one before it (the first is compared with the base, as every variant is); and
+    {new leaf: the leaf it came from}.  ``count(series)`` is how many patches a series has (None: this reader cannot
+    read series)."""
+    leaves = data.get("variants")
+    if not isinstance(leaves, dict) or not any(isinstance(v, dict) and "per_patch" in v for v in leaves.values()):
+        return data, {}
+    given = data["compare"] if isinstance(data.get("compare"), dict) else {}
+    out, made, compare = {}, {}, dict(given)
+    for leaf, v in leaves.items():
+        steps = _prefixes(leaf, v, count, located) if isinstance(v, dict) and "per_patch" in v else [(leaf, v)]
+        for name, _ in steps:
+            if name != leaf and (name in leaves or name in out):
+                raise ConfigError(f"{located(('variants', leaf, 'per_patch'))}: variants.{leaf}.per_patch makes a "
+                                  f"leaf {name!r}, which the job already has", hint=f"rename the leaf {name!r}")
+        out.update(steps)
+        made.update((name, leaf) for name, _ in steps if name != leaf)
+        names = [values.get("variant", name) for name, values in steps]
+        for before, after in zip(names, names[1:]):
+            compare[after] = [*compare.get(after, []), before]
+    return {**data, "variants": out, **({"compare": compare} if compare else {})}, made
+
+
+def _prefixes(leaf, values, count, located):
+    """The (leaf, values) of every prefix of one ``per_patch`` leaf's series, in order."""
+    keys, flag = ("variants", leaf, "per_patch"), values["per_patch"]
+    rest = {k: v for k, v in values.items() if k != "per_patch"}
+    if not isinstance(flag, bool):
+        raise ConfigError(f"{located(keys)}: variants.{leaf}.per_patch must be true or false, not {flag!r}")
+    if not flag:
+        return [(leaf, rest)]
+    if not values.get("series") or "patches" in values:
+        cause = "and patches: N (one prefix) together" if values.get("series") else "on a variant without a series"
+        raise ConfigError(f"{located(keys)}: variants.{leaf}.per_patch (every prefix of the variant's series) "
+                          f"{cause}", hint="series: patches/ranges/v3, per_patch: true")
+    if count is None:
+        raise ConfigError(f"{located(keys)}: variants.{leaf}.per_patch needs the series read, which this command "
+                          "does not do", hint="list the prefixes as variants with patches: N")
+    try:
+        n = count(values["series"])
+    except HarnessError as exc:
+        raise ConfigError(f"{located(keys)}: variants.{leaf}.per_patch: cannot read {values['series']}: "
+                          f"{exc.cause}") from exc
+    name = values.get("variant", leaf)
+    return [(f"{leaf}-{k}", {**rest, "variant": f"{name}-{k}", "patches": k}) for k in range(1, n)] + [(leaf, rest)]
 
 
 def _looks(looks, located):

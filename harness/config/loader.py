@@ -7,6 +7,8 @@ kernels compared), optionally ``rounds`` (interleaved repetitions) and any numbe
 ``qemus`` names QEMU builds, and a variant's ``qemu: NAME`` runs it on one (by name: a mapping inside a variant
 leaf would shadow the leaf's own ``series`` in Avocado's tree); ``compare: {variant: [another, ...]}`` adds those
 pairs to the comparisons of every variant with base.
+A variant leaf with ``per_patch: true`` stands for one leaf per prefix of its series (``checks.per_patch``; the
+Avocado tree gets the same leaves from harness/avocado/varianter.py).
 ``load`` reads the file itself (used by the CLI and the job-start plugin) so every error names the file, line,
 key and the closest valid key, and gives every combination of the axes in ``settings``; ``from_params`` rebuilds
 a test's own combination from the Avocado parameters it was given.  Both go through one validator
@@ -20,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from harness.config.axes import check_axis, choices, merge
-from harness.config.checks import validate
+from harness.config.checks import per_patch, validate
 from harness.config.schema import MUX_SECTIONS, SCHEMA
 from harness.errors import ConfigError
 
@@ -32,11 +34,15 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_constructor("!mux", _Loader.construct_mapping)
 
 
-def load(path):
-    """Read and validate a job file; every error names ``path:line``."""
+def load(path, count=None):
+    """Read and validate a job file; every error names ``path:line``.  ``count(series)`` is how many patches a series
+    has, for the variants that ask for every prefix of theirs (``per_patch``); without it such a job is refused."""
     path = Path(path)
     data, lines, muxes = _read(path)
     located = lambda keys: f"{path}:{lines.get(keys, 1)}"  # noqa: E731
+    data, made = per_patch(data, count, located)
+    lines.update({("variants", new, *keys[2:]): line for new, leaf in made.items() for keys, line in list(lines.items())
+                  if keys[:2] == ("variants", leaf)})
     axes = {}
     for name in [k for k in data if (k,) in muxes and k not in MUX_SECTIONS]:
         if name in SCHEMA:

@@ -14,7 +14,7 @@ SCHEMA = {
                  "op_timeout_s": float, "stall_s": float, "populate": bool, "fragment": bool, "migrate": bool,
                  "inflated": bool, "bandwidth_mbps": int},
     "variants": {"variant": str, "series": str, "prerequisites": list, "host": str, "cmdline": str,
-                 "qemu": str, "patches": int},
+                 "qemu": str, "patches": int, "per_patch": bool},
     "rounds": {"round": int},
 }
 HOST_SCHEMA = {"name": str, "ssh": str, "key": str, "known_hosts": str}

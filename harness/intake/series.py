@@ -97,6 +97,11 @@ def read_series(path) -> Series:
     return _assemble(path, [_patch(m) for m in mails], meta, notes)
 
 
+def count(path) -> int:
+    """How many patches the series at ``path`` has (a variant's ``per_patch`` makes a prefix of each)."""
+    return len(read_series(path).patches)
+
+
 def _read_meta(source: Path) -> dict:
     """The mapping in the optional ``series.yaml`` inside a series directory or beside a series file."""
     path = (source if source.is_dir() else source.parent) / "series.yaml"

@@ -14,6 +14,7 @@ from avocado_varianter_yaml_to_mux.varianter_yaml_to_mux import create_from_yaml
 
 from harness.avocado import plugins, varianter
 from harness.config import loader
+from harness.intake.series import count
 from harness.judge import outcomes
 from harness.results import contract
 
@@ -80,6 +81,28 @@ class VariantIdsTest(unittest.TestCase):
             self.assertEqual((series, props), (wanted.series and wanted.series.name, wanted.balloon))
             self.assertEqual(job.variant(name).series, loader.load(ROOT / "configs/seed.yaml").variant(name).series)
             self.assertEqual(loader.load(ROOT / "configs/seed.yaml").pairs, job.pairs)
+
+    def test_per_patch_gives_every_prefix_its_variant_in_each_round_and_the_steps_reach_the_tests(self):
+        _, ids, dumped = variants("-m", "configs/staircase.yaml", "--mux-filter-only", "/run/rounds/r2")
+        self.assertEqual(["r2-base", "r2-v3-1", "r2-v3-2", "r2-v3-3", "r2-v3"], ids)
+        whole = loader.load(ROOT / "configs/staircase.yaml", count)
+        for d, patches in zip(dumped, (None, 1, 2, 3, None)):
+            params = AvocadoParams(d["variant"], d["paths"])
+            job = loader.from_params(params.iteritems())
+            variant = job.variant(params.get("variant"))
+            self.assertEqual((variant.patches, variant), (patches, whole.variant(variant.name)))
+            self.assertEqual(whole.pairs, job.pairs)
+
+    def test_a_bad_per_patch_stops_the_job_naming_the_file_line_and_cause(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            job = Path(tmp) / "job.yaml"
+            job.write_text("base: {debian: linux-source-6.1}\nvariants: !mux\n  v3: {variant: v3, per_patch: true}\n")
+            done = subprocess.run([str(AVOCADO), "run", "--dry-run", "--job-results-dir", tmp, "tests/balloon/benchmark.py",
+                                   "-m", str(job)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        self.assertEqual(2, done.returncode)
+        self.assertIn(f"JobError: {job}:3: variants.v3.per_patch (every prefix of the variant's series) on a variant "
+                      "without a series", done.stdout + done.stderr)
+        self.assertNotIn("Traceback", done.stdout + done.stderr)
 
     def test_other_mux_files_keep_avocados_ids(self):
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:

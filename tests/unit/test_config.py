@@ -4,6 +4,7 @@ from pathlib import Path
 
 from harness.config import loader, specs
 from harness.errors import ConfigError
+from harness.intake import series
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,13 +99,28 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual([v.prerequisites for v in job.variants], [(Path("patches/p1"), Path("patches/p2"))] * 2)
         self.assertEqual(job.variant("v1").series, Path("patches/s"))
 
+    def test_per_patch_makes_a_variant_of_every_prefix_each_compared_with_the_one_before(self):
+        job = loader.load(ROOT / "configs" / "staircase.yaml", series.count)
+        v3 = Path("patches/ranges/v3")
+        self.assertEqual([(v.name, v.series, v.patches) for v in job.variants],
+                         [("base", None, None), ("v3-1", v3, 1), ("v3-2", v3, 2), ("v3-3", v3, 3), ("v3", v3, None)])
+        self.assertEqual(job.pairs, (("v3-2", "v3-1"), ("v3-3", "v3-2"), ("v3", "v3-3")))  # v3-1: against base
+
+    def test_per_patch_keeps_the_jobs_own_compare_and_names_the_variant_not_the_leaf(self):
+        text = ("base: {debian: linux-source-6.1}\nvariants: !mux\n  base: {variant: base}\n"
+                "  old: {variant: v2, series: patches/s}\n  new: {variant: v3, series: patches/s, per_patch: true}\n"
+                "compare: {v3: [v2]}\n")
+        job = loader.load(write(text), lambda path: 3)
+        self.assertEqual([v.name for v in job.variants], ["base", "v2", "v3-1", "v3-2", "v3"])
+        self.assertEqual(job.pairs, (("v3", "v2"), ("v3", "v3-2"), ("v3-2", "v3-1")))
+        self.assertEqual([v.name for v in loader.load(write(text.replace("true", "false")), None).variants],
+                         ["base", "v2", "v3"])  # per_patch: false is the version as a whole
+        self.assertEqual([v.name for v in loader.load(write(text), lambda path: 1).variants], ["base", "v2", "v3"])
+
     def test_a_step_of_a_staircase_is_the_first_patches_of_its_series(self):
-        job = loader.load(ROOT / "configs" / "staircase.yaml")
-        self.assertEqual([(v.name, v.series, v.patches) for v in job.variants][:3],
-                         [("base", None, None), ("v3-1", Path("patches/ranges/v3"), 1),
-                          ("v3-2", Path("patches/ranges/v3"), 2)])
-        self.assertEqual(job.pairs, (("v3-2", "v3-1"), ("v3-3", "v3-2"), ("v3-4", "v3-3")))  # each on the one before
         head = "base: {debian: linux-source-6.1}\nvariants: !mux\n"
+        job = loader.load(write(head + "  s: {variant: s, series: patches/s, patches: 2}\n"))
+        self.assertEqual((job.variant("s").series, job.variant("s").patches), (Path("patches/s"), 2))
         for leaf, words in (("  s: {variant: s, patches: 2}\n", "the first N >= 1 patches of the variant's series, "
                                                                    "not 2 of none"),
                             ("  s: {variant: s, series: patches/s, patches: 0}\n", "not 0")):
@@ -112,6 +128,33 @@ class ConfigTest(unittest.TestCase):
                 loader.load(write(head + leaf))
             self.assertIn("variants.s.patches", str(cm.exception))
             self.assertIn(words, str(cm.exception))
+
+    def test_bad_per_patch_names_the_file_line_and_cause(self):
+        head = "base: {debian: linux-source-6.1}\nvariants: !mux\n  base: {variant: base}\n"
+        missing = lambda path: series.count(ROOT / "patches" / "no-such-series")  # noqa: E731
+        for leaf, count, words in (
+                ("  s: {variant: s, per_patch: true}\n", len, "per_patch (every prefix of the variant's series) on a "
+                                                              "variant without a series"),
+                ("  s: {series: patches/s, per_patch: true, patches: 2}\n", len, "and patches: N (one prefix) "
+                                                                                 "together"),
+                ("  s: {series: patches/s, per_patch: 'yes'}\n", len, "must be true or false, not 'yes'"),
+                ("  s: {series: patches/s, per_patch: true}\n", None, "needs the series read, which this command "
+                                                                      "does not do"),
+                ("  s: {series: patches/s, per_patch: true}\n", missing, "cannot read patches/s: "),
+                ("  s: {series: patches/s, per_patch: true}\n  s-1: {variant: x}\n", lambda p: 2,
+                 "makes a leaf 's-1', which the job already has")):
+            path = write(head + leaf)
+            with self.assertRaises(ConfigError) as cm:
+                loader.load(path, count)
+            self.assertIn(f"{path}:4: variants.s.per_patch", str(cm.exception))
+            self.assertIn(words, str(cm.exception))
+
+    def test_a_per_patch_leaf_that_reaches_a_test_unexpanded_is_refused(self):
+        items = [("/run", "base", {"debian": "linux-source-6.1"}),
+                 ("/run/variants/v3", "variant", "v3"), ("/run/variants/v3", "series", "patches/s"),
+                 ("/run/variants/v3", "per_patch", True)]
+        with self.assertRaisesRegex(ConfigError, "variants.v3.per_patch reached the test unexpanded"):
+            loader.from_params(items)
 
     def test_a_variant_runs_on_its_own_qemu_and_compare_names_pairs_of_variants(self):
         job = loader.load(ROOT / "configs" / "seed.yaml")
