@@ -1,4 +1,4 @@
-"""``balloon-harness review [--base SPEC] [--job JOB.yaml] SERIES...``: from versions of a series to a reply.
+"""``balloon-harness review [--base SPEC] [--job JOB.yaml] [--per-patch] SERIES...``: from versions of a series to a reply.
 
 Each SERIES is a directory of patches, an mbox (``b4 am`` output) or a message-id (fetched with b4).  The command
 reads every version, range-diffs consecutive ones on the base, writes ``job.yaml`` into a new review directory
@@ -9,8 +9,9 @@ benchmark and the functional checks on them through Avocado, so the ``avocado ru
 them.  Then it writes ``reply.txt`` into the directory and prints it: plain text of at most 72 columns to paste
 under a quoted patch mail — per version whether it applies, builds and passes the functional checks (or what
 failed first), its new compiler warnings and checkpatch's findings, the primary verdicts with their intervals or
-"inconclusive", the environment, the commands, and a ``Tested-by:`` only where everything passed and no version
-adds a warning or a checkpatch error.
+"inconclusive" (with ``--per-patch``, each patch's step under them: every prefix of each version is benchmarked
+too, harness/judge/staircase.py), the environment, the commands, and a ``Tested-by:`` only where everything passed
+and no version adds a warning or a checkpatch error.
 """
 
 import argparse
@@ -28,8 +29,8 @@ from harness.errors import ConfigError
 from harness.intake import origin, tree
 from harness.intake.apply import APPLIES, check_series, range_diff
 from harness.intake.fetch import fetched, source
-from harness.intake.series import read_series
-from harness.judge import answers, outcomes, policy, static
+from harness.intake.series import count, read_series
+from harness.judge import answers, outcomes, policy, staircase, static, stats
 from harness.results import contract
 from harness.results.metrics import LABELS
 
@@ -54,6 +55,8 @@ def add_parser(subparsers):
     p.add_argument("--checks", default="", metavar="TEST[,TEST]",
                    help="only these functional checks (e.g. test_evict); default all")
     p.add_argument("--results-dir", type=Path, default=Path("results/review"), metavar="DIR")
+    p.add_argument("--per-patch", action="store_true",
+                   help="benchmark every prefix of each version too, each patch against the prefix before it")
     p.add_argument("--tested-by", metavar="'NAME <EMAIL>'", help="default: git config user.name and user.email")
     p.set_defaults(func=run)
 
@@ -78,9 +81,10 @@ def run(args):
     review_dir = args.results_dir.resolve() / datetime.now(UTC).strftime("review-%Y%m%dT%H%M%S")
     review_dir.mkdir(parents=True)
     job_yaml, checks_yaml = review_dir / "job.yaml", review_dir / "checks.yaml"
-    job_yaml.write_text(job_text(args.job, base, dict(zip(names, paths)), args.rounds, before), encoding="utf-8")
+    job_yaml.write_text(job_text(args.job, base, dict(zip(names, paths)), args.rounds, before, args.per_patch),
+                        encoding="utf-8")
     checks_yaml.write_text(job_text(args.job, base, dict(zip(names, paths)), prerequisites=before), encoding="utf-8")
-    loader.load(job_yaml)
+    loader.load(job_yaml, count)
     pristine = tree.pristine(tree.resolve(base), cache.root())
     applies = {n: check_series(pristine, s, prerequisites) for n, s in zip(names, versions)}
     diffs = [(a, b, range_diff(pristine, x, y, prerequisites)) for (a, x), (b, y) in zip(zip(names, versions),
@@ -104,10 +108,10 @@ def looks(rounds):
     return [*range(LOOK_EVERY, rounds, LOOK_EVERY), rounds]
 
 
-def job_text(template, base, versions, rounds=None, prerequisites=()):
+def job_text(template, base, versions, rounds=None, prerequisites=(), per_patch=False):
     """A review's job file: the template's sections, the base, and the base plus each version as variants, every
     one on the ``prerequisites`` (series paths, in order); with ``rounds``, that many interleaved rounds at most,
-    stopped at the first look that decides."""
+    stopped at the first look that decides; with ``per_patch``, every prefix of each version as well."""
     sections = loader.sections(template)
     if any(k not in schema.TOP_SCHEMA for k in sections):
         raise ConfigError(f"{template}: a review template has no axes", hint="use a job file without axes")
@@ -117,7 +121,8 @@ def job_text(template, base, versions, rounds=None, prerequisites=()):
         head += (f"looks: {looks(rounds)}  # the rounds stop at the first look that decides (harness/judge/sequential.py)\n"
                  "rounds: !mux\n" + "".join(f"  r{n}: {{round: {n}}}\n" for n in range(1, rounds + 1)))
     on = f", prerequisites: [{', '.join(repr(str(p)) for p in prerequisites)}]" if prerequisites else ""
-    variants = f"  base: {{variant: base{on}}}\n" + "".join(f"  {name}: {{variant: {name}, series: '{path}'{on}}}\n"
+    each = on + ", per_patch: true" * per_patch
+    variants = f"  base: {{variant: base{on}}}\n" + "".join(f"  {name}: {{variant: {name}, series: '{path}'{each}}}\n"
                                                            for name, path in versions.items())
     return f"# written by balloon-harness review\n{head}variants: !mux\n{variants}"
 
@@ -185,15 +190,16 @@ def _version(bench, bench_out, mine, name, series, applied):
     else:
         for o in [o for o in mine if o["status"] != "PASS"][:1] + ([b] if b["status"] != "PASS" else []):
             out += _wrap(f"{o.get('check') or 'benchmark'}: {outcomes.failure_text(o, 200)}", "  ")
-    out += _verdicts(bench, name)
+    out += _verdicts(bench, name) + _steps(bench, name)
     return out, bool(ok_apply and built and robots_ok and b["status"] == "PASS" and mine and passed == len(mine))
 
 
 def _verdicts(bench, name):
     """The primary verdicts of one version: the answer where there is one, else the comparison."""
-    comps = {(c["variant"], c["op"], c["metric"]): c for c in bench.get("comparisons", [])}
+    baseline = policy.baseline_of(bench)  # the version as a whole, not a step of its staircase (--per-patch)
+    comps = {(c["variant"], c["op"], c["metric"]): c for c in bench.get("comparisons", []) if c["baseline"] == baseline}
     answered = {(a["variant"], a["op"]): a for a in bench.get("answers", []) if a["axis"] == "variant"
-                and a["baseline"] == policy.baseline_of(bench)}
+                and a["baseline"] == baseline}
     out = []
     for op, metric in PRIMARY:
         c, a = comps.get((name, op, metric)), answered.get((name, op)) if metric == "wall_s" else None
@@ -203,6 +209,14 @@ def _verdicts(bench, name):
             change = answers.interval_text(c["ratio"], c["ci"])
             out += _wrap(f"{op} {LABELS[metric]}: {change} {answers.short(c['verdict'])}", "  ")
     return out
+
+
+def _steps(bench, name):
+    """Each patch of a version against the prefix before it (a review with ``--per-patch``): its op, the patch,
+    counted work first, then the time."""
+    found = staircase.of_version(bench, [stats.from_record(c) for c in bench.get("comparisons", [])], name)
+    return ["  Each patch against the prefix before it:"] * bool(found) + [
+        text for op, patch, cs in found for text in _wrap(staircase.line(op, patch, cs), "    ", "    ")]
 
 
 def _environment(bench):

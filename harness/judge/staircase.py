@@ -24,10 +24,22 @@ def steps(results, comps):
             for (op, _, patch), cs in ordered if any(c.counted or c.primary for c in cs)]
 
 
+def line(op, patch, cs):
+    """One patch's step: counted work first, then the time, each with its interval and verdict."""
+    return f"{op} {patch}: " + "; ".join(f"{LABELS[c.metric]} {answers.change(c)} {answers.short(c.verdict)}"
+                                         for c in cs if c.counted or c.primary)
+
+
+def of_version(results, comps, name):
+    """The steps of the staircase that ends in variant ``name`` (a version with all its patches)."""
+    applied = {v["name"]: v.get("series") or [] for v in results.get("variants", [])}
+    whole = applied.get(name) or []
+    return [(op, patch, cs) for op, patch, cs in steps(results, comps)
+            if whole[:len(applied[cs[0].variant])] == applied[cs[0].variant]]
+
+
 def text(results, comps):
     """The staircase under the tables ("" where the job has none)."""
-    lines = [f"  {op} {patch}: " + "; ".join(f"{LABELS[c.metric]} {answers.change(c)} {answers.short(c.verdict)}"
-                                              for c in cs if c.counted or c.primary)
-             for op, patch, cs in steps(results, comps)]
+    lines = [f"  {line(op, patch, cs)}" for op, patch, cs in steps(results, comps)]
     return "Which patch carries the change (each step against the one before it):\n" + "\n".join(lines) if lines \
         else ""

@@ -274,3 +274,8 @@ def compare_axes(samples, per_host=False, alpha=ALPHA):
 def record(c):
     """A comparison for results.json: its fields in order, the setting under the key ``where`` it has always had."""
     return {("where" if k == "setting" else k): v for k, v in asdict(c).items()}
+
+
+def from_record(r):
+    """The ``Comparison`` of a results.json record (``record``'s inverse)."""
+    return Comparison(**{("setting" if k == "where" else k): tuple(v) if k == "ci" and v else v for k, v in r.items()})

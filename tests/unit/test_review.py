@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.commands import review
 from harness.config import loader
 from harness.intake.apply import Outcome
-from harness.intake.series import read_series
+from harness.intake.series import count, read_series
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,10 +18,16 @@ def outcome(variant, status="PASS", check="benchmark", **kw):
             "trouble": None, "log": None, **kw}
 
 
+RECORD = {"baseline": "base", "boots": 3, "baseline_boots": 3, "p": 0.001, "p_adjusted": 0.002, "detectable": 0.01,
+          "needs": 0, "primary": True, "where": None, "axis": "variant", "counted": False, "spread": None,
+          "one_qemu": True}
+
+
 def bench(v2_status="PASS", stage=None):
     kernel = {"release": "6.1.192", "config_sha256": "efb96d46fed3ac7e0000"}
-    comps = [{"variant": v, "op": op, "metric": m, "ratio": r, "ci": [r - 0.03, r + 0.03],
-              "verdict": "faster" if r < 0.97 else "no significant change (could detect ±4.1 % with 80 % power)"}
+    comps = [{**RECORD, "variant": v, "op": op, "metric": m, "ratio": r, "ci": [r - 0.03, r + 0.03],
+              "verdict": "faster" if r < 0.97 else "no significant change (could detect ±4.1 % with 80 % power)",
+              "primary": m == "wall_s"}
              for v, r in (("v1", 0.99), ("v2", 0.90)) for op, m in review.PRIMARY]
     return {"job": {"accel": "tcg", "qemu_version": "7.2.22", "memory_mib": 2048, "cmdline": "",
                     "host_facts": {"cpu_model": "AMD EPYC 7B13"}},
@@ -55,6 +61,41 @@ class ReviewTest(unittest.TestCase):
         self.assertEqual([v.name for v in job.variants], ["base", "v1", "v2"])
         self.assertEqual(job.rounds, 3)
         self.assertEqual(job.workload.cycles, 8)
+
+    def test_per_patch_asks_for_every_prefix_of_each_version_and_none_of_the_base(self):
+        text = review.job_text(ROOT / "configs" / "default.yaml", {"debian": "linux-source-6.1"},
+                               {"v3": ROOT / "patches/ranges/v3"}, 3, per_patch=True)
+        path = Path(tempfile.mkdtemp()) / "job.yaml"
+        path.write_text(text)
+        job = loader.load(path, count)
+        self.assertEqual([(v.name, v.patches) for v in job.variants],
+                         [("base", None), ("v3-1", 1), ("v3-2", 2), ("v3-3", 3), ("v3", None)])
+        self.assertEqual(job.pairs, (("v3-2", "v3-1"), ("v3-3", "v3-2"), ("v3", "v3-3")))
+
+    def test_each_patch_gets_its_step_under_its_versions_verdicts_within_72_columns(self):
+        labels = ["1/2 virtio_balloon: batch 4096 PFNs per request...", "2/2 virtio_balloon: a second patch..."]
+        b = bench()
+        b["variants"] = [{"name": "base", "series": [], "kernel": b["variants"][0]["kernel"]},
+                         {"name": "v1", "series": ["1/1 virtio_balloon: v1's only patch..."]},
+                         {"name": "v2-1", "series": labels[:1]}, {"name": "v2", "series": labels}]
+        step = {**RECORD, "op": "inflate"}
+        b["comparisons"] += [
+            {**step, "variant": "v2-1", "baseline": "base", "metric": "guest_insns", "ratio": 0.388,
+             "ci": [0.386, 0.390], "verdict": "fewer", "primary": False, "counted": True},
+            {**step, "variant": "v2-1", "baseline": "base", "metric": "wall_s", "ratio": 0.42, "ci": [0.40, 0.44],
+             "verdict": "faster", "primary": True},
+            {**step, "variant": "v2", "baseline": "v2-1", "metric": "wall_s", "ratio": 1.01, "ci": [0.95, 1.07],
+             "verdict": "inconclusive: 3 boots a side could detect only ±12 %, needs ≥ 9", "primary": True}]
+        text = self.reply(b, functional())
+        self.assertLessEqual(max(map(len, text.splitlines())), review.WIDTH, text)
+        v2 = text[text.index("\nv2 "):]
+        self.assertIn("  inflate time to target: -10.0 % [-13.0, -7.0] faster\n", v2)  # v2 against base
+        self.assertIn("  Each patch against the prefix before it:\n    inflate 1/2 virtio_balloon: batch", v2)
+        self.assertIn("guest instructions -61.20 % [-61.40, -61.00] fewer; time to target -58.0 % [-60.0, -56.0] "
+                      "faster", " ".join(v2.split()))
+        self.assertIn("inflate 2/2 virtio_balloon: a second patch...: time to target +1.0 % [-5.0, +7.0] "
+                      "inconclusive (needs ≥ 9 boots a side)", " ".join(v2.split()))
+        self.assertNotIn("Each patch", text[:text.index("\nv2 ")])  # v1 has no staircase
 
     def test_a_clean_review_fits_72_columns_and_ends_tested_by(self):
         text = self.reply(bench(), functional())
