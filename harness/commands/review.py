@@ -214,9 +214,10 @@ def _verdicts(bench, name):
 def _steps(bench, name):
     """Each patch of a version against the prefix before it (a review with ``--per-patch``): its op, the patch,
     counted work first, then the time."""
-    found = staircase.of_version(bench, [stats.from_record(c) for c in bench.get("comparisons", [])], name)
+    found = staircase.of_version(bench, [stats.from_record(c) for c in bench.get("comparisons", [])],
+                                 policy.baseline_of(bench), name)
     return ["  Each patch against the prefix before it:"] * bool(found) + [
-        text for op, patch, cs in found for text in _wrap(staircase.line(op, patch, cs), "    ", "    ")]
+        text for step in found for text in _wrap(staircase.line(step), "    ", "    ")]
 
 
 def _environment(bench):

@@ -7,7 +7,7 @@ compared once for the variants (per setting of the axes) and once per axis (its 
 variant and setting of the other axes); ``views`` says what each of those tables compares.
 """
 
-from harness.judge import sequential
+from harness.judge import sequential, staircase
 from harness.judge.stats import ALPHA, along, axes_of, compare, compare_axes, compare_pairs, hosts
 
 
@@ -32,15 +32,19 @@ def per_host(results, across_hosts=None):
 
 
 def comparisons(results, across_hosts=None):
-    """The variants against the baseline, the pairs the job names, then the leaves of every other axis against
-    that axis's first; for a sequential job, on the rounds its deciding look judged, at that look's level."""
+    """The variants against the baseline, the pairs the job names (a pair with a prefix of a series that did not run
+    against the last prefix that did), then the leaves of every other axis against that axis's first; for a
+    sequential job, on the rounds its deciding look judged, at that look's level.  The steps of each staircase are
+    one family (harness/judge/staircase.py)."""
     split = per_host(results, across_hosts)
-    samples, alpha = results["samples"], ALPHA
+    samples, alpha, baseline = results["samples"], ALPHA, baseline_of(results)
     if results.get("sequential"):
         alpha = results["sequential"]["alpha"]
         samples = [s for s in samples if s["boot"] <= results["sequential"]["round"]]
-    return (compare(samples, baseline_of(results), split, alpha)
-            + compare_pairs(samples, pairs_of(results), split, alpha) + compare_axes(samples, split, alpha))
+    comps = (compare(samples, baseline, split, alpha)
+             + compare_pairs(samples, staircase.spans(results, pairs_of(results), baseline), split, alpha)
+             + compare_axes(samples, split, alpha))
+    return staircase.adjust(results, comps, baseline, alpha)
 
 
 def stop(results, looks):

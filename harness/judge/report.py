@@ -109,7 +109,7 @@ def table(results, comps=None, across_hosts=None, full=False):
     noisy = [interference_text(results)] if interference(results) else []
     where_time_goes = [text] if (text := phases.table(results)) else []
     said = [text] if (text := answers_text(comps)) else []
-    said += [text] if (text := staircase.text(results, comps)) else []
+    said += [text] if (text := staircase.text(results, comps, baseline_of(results))) else []
     speeds = [text] if (text := speed_table(results)) else []
     return "\n\n".join([*head, *texts, *said, *(["\n".join(missing)] if missing else []), *where_time_goes,
                         *speeds, *noisy]) + \

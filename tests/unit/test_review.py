@@ -78,6 +78,7 @@ class ReviewTest(unittest.TestCase):
         b["variants"] = [{"name": "base", "series": [], "kernel": b["variants"][0]["kernel"]},
                          {"name": "v1", "series": ["1/1 virtio_balloon: v1's only patch..."]},
                          {"name": "v2-1", "series": labels[:1]}, {"name": "v2", "series": labels}]
+        b["job"]["pairs"], b["samples"] = [["v2", "v2-1"]], [{"variant": v} for v in ("base", "v1", "v2-1", "v2")]
         step = {**RECORD, "op": "inflate"}
         b["comparisons"] += [
             {**step, "variant": "v2-1", "baseline": "base", "metric": "guest_insns", "ratio": 0.388,
