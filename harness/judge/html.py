@@ -1,5 +1,5 @@
-"""The self-contained HTML report of a job (jinja2 + SVG): its outcome, the verdict table, the plots' data —
-distributions, drift across the job, one balloon trace — the kernel identities and their static checks, the job's
+"""The self-contained HTML report of a job (jinja2 + SVG): its outcome, the verdict table, a series' staircase as
+waterfalls, the plots' data — distributions, drift across the job, one balloon trace — the kernel identities and their static checks, the job's
 facts and range-diffs.
 
 The words and numbers are formatted as the console table formats them (``harness.judge.report``); what is compared
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jinja2
 
-from harness.judge import answers, phases, plots, static
+from harness.judge import answers, phases, plots, staircase, static
 from harness.judge.outcomes import headline, interference_text, label, not_measured, outcomes, setting_text
 from harness.judge.policy import baseline_of, level, per_host, variant_names, views
 from harness.judge.report import change_text, labels, ops, p_text, rule, sequential_text, value_text
@@ -20,6 +20,7 @@ from harness.judge.stats import axes_of, boot_q1s, hosts, summarize
 from harness.results.metrics import LABELS, METRICS
 
 TONE = {"fail": "worse", "warn": "same", "pass": "better"}  # a static check's status, as the page colours it
+BAR = {"better": "#59a14f", "worse": "#e15759", "same": "#bab0ac"}  # a waterfall's step, by its verdict's tone
 TONES = {word: tone for m in METRICS for word, tone in zip(m.words, ("better", "worse"))}
 
 
@@ -116,6 +117,43 @@ def trace_plot(results, palette):
                        palette, steps=True) if series else None
 
 
+def staircase_plots(results, comps):
+    """A waterfall per staircase, op, metric and setting on its lines (harness/judge/staircase.py): each patch's
+    step from where the steps before it left off, its interval drawn, and the whole series against the baseline
+    beside them."""
+    baseline, out = baseline_of(results), []
+    for op, found in staircase.staircases(staircase.steps(results, comps, baseline)):
+        for name, where in dict.fromkeys((c.metric, c.setting) for s in found for c in s.comparisons):
+            mine = [next((c for c in s.comparisons if (c.metric, c.setting) == (name, where)), None) for s in found]
+            if any(c is None or c.ratio is None for c in mine):
+                continue
+            whole = next((c for c in comps if (c.variant, c.baseline, c.op, c.metric, c.setting, c.axis) ==
+                          (found[-1].variant, baseline, op, name, where, "variant") and c.ratio is not None), None)
+            title = f"{op}: {LABELS[name]}, patch by patch" + (f" in {where}" if where else "")
+            out.append(plots.waterfall(title, f"change from {baseline} (%)", _bars(found, mine),
+                                       _bar("whole", f"{found[-1].variant} against {baseline}", 1.0, whole)
+                                       if whole else None))
+    return out
+
+
+def _bars(found, mine):
+    """The waterfall's bars of a staircase's steps, each starting where the ones before it ended."""
+    bars, at = [], 1.0
+    for s, c in zip(found, mine):
+        bars.append(_bar(s.patch.split(" ")[0], s.patch + (f" ({'; '.join(s.skipped)})" if s.skipped else ""), at,
+                         c))
+        at *= c.ratio
+    return bars
+
+
+def _bar(label, tip, at, c):
+    """A step ``c`` of the waterfall, from ``at`` (the product of the steps before it) on, in percent."""
+    pct = lambda r: (at * r - 1) * 100  # noqa: E731
+    lo, hi = (pct(c.ci[0]), pct(c.ci[1])) if c.ci else (None, None)
+    return (label, f"{tip}: {answers.change(c)} {c.verdict}", pct(1.0), pct(c.ratio), lo, hi,
+            BAR[TONES.get(c.verdict, "same")])
+
+
 def static_checks(results):
     """Per variant with a series: its new and removed compiler warnings and checkpatch per patch, in the words of
     ``harness.judge.static`` ("not compared" where its kernel kept no record); [] when no kernel of the job kept
@@ -165,7 +203,7 @@ def page(results, comps):
         answers=[a for a in answers.answers(comps) if a.by != answers.TIME],
         level=f"{level(results) * 100:.4g} %", sequential=sequential_text(results),
         distributions=distributions(results, palette),
-        drift=drift_plots(results, palette), interference=interference_text(results),
+        staircase=staircase_plots(results, comps), drift=drift_plots(results, palette), interference=interference_text(results),
         trace=trace_plot(results, palette), phases=phases.split(results["samples"]), cell=phases.cell,
         seed=phases.seed_text() if phases.seed_scenario(results["samples"]) else "",
         settings=results.get("settings", []), setting_text=setting_text, static=static_checks(results),

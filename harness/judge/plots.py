@@ -1,4 +1,5 @@
-"""Draw the report's plots as inline SVG in pure Python: strip plots of samples and line plots over time.
+"""Draw the report's plots as inline SVG in pure Python: strip plots of samples, line plots over time, and a series'
+staircase as a waterfall.
 
 Every piece is built with ``markupsafe.Markup.format``, which escapes each argument, so a variant name shows as
 text wherever it lands and the returned ``Markup`` goes into the jinja2 template as is.
@@ -126,3 +127,32 @@ def _steps(points):
     for (_, y0), (x1, y1) in zip(points, points[1:]):
         out += [(x1, y0), (x1, y1)]
     return out
+
+
+def waterfall(title, ylabel, steps, whole):
+    """Waterfall of a series' staircase: each step ``(label, tip, start, end, lo, hi, colour)`` (changes in percent
+    from the baseline) a bar from where the steps before it left off to where it ends, its interval a whisker at
+    its end (``lo``, ``hi``: None without one); then ``whole``, the whole series against the baseline, from 0."""
+    bars = [*steps, whole] if whole else list(steps)
+    width, height = max(260, LEFT + RIGHT + 64 * len(bars)), 240
+    values = [0.0, *(v for b in bars for v in b[2:6] if v is not None)]
+    yt = ticks(min(values), max(values))
+    y = _scale(yt[0], yt[-1], height - BOTTOM, TOP)
+    slot = (width - LEFT - RIGHT) / len(bars)
+    body = _frame(width, height, title, ylabel, yt, y)
+    body += Markup('<line x1="{0}" x2="{1}" y1="{2:.1f}" y2="{2:.1f}" stroke="#555"/>').format(LEFT, width - RIGHT,
+                                                                                               y(0.0))
+    for i, (label, tip, start, end, lo, hi, colour) in enumerate(bars):
+        cx = LEFT + slot * (i + 0.5)
+        if whole and i == len(bars) - 1:
+            body += Markup('<line x1="{0:.1f}" x2="{0:.1f}" y1="{1}" y2="{2}" stroke="#999" stroke-dasharray="3 3"/>'
+                           ).format(cx - slot / 2, TOP, height - BOTTOM)
+        body += Markup('<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}" fill-opacity="0.8">'
+                       '<title>{}</title></rect>').format(
+            cx - slot * 0.3, y(max(start, end)), slot * 0.6, max(1.0, abs(y(start) - y(end))), colour, tip)
+        if lo is not None:
+            body += Markup('<path d="M{0:.1f} {1:.1f}V{2:.1f}M{3:.1f} {1:.1f}h8M{3:.1f} {2:.1f}h8" stroke="#222" '
+                           'stroke-width="1.4"/>').format(cx, y(lo), y(hi), cx - 4)
+        body += Markup('<text x="{:.1f}" y="{}" text-anchor="middle"><title>{}</title>{}</text>').format(
+            cx, height - BOTTOM + 15, tip, _short(label, 10))
+    return _svg(width, height, title, body)

@@ -94,17 +94,24 @@ def _cause(o):
     return f"{said}: {why}" if why else said
 
 
-def adjust(results, comps, baseline, alpha):
-    """``comps`` with the steps of each staircase, per op, metric and setting, Holm-adjusted as one family."""
-    found = steps(results, comps, baseline)
+def staircases(found):
+    """The ``Step``s grouped by staircase and op, as [(op, [Step, ...])], each in the order of its series."""
     before = {s.variant: s.baseline for s in found}
 
     def head(variant):  # the staircase's first prefix stands for the staircase
         return head(before[variant]) if before.get(variant) in before else variant
-    families = {}
+    groups = {}
     for s in found:
-        for c in s.comparisons:
-            families.setdefault((head(s.variant), c.op, c.metric, c.setting), []).append(c)
+        groups.setdefault((head(s.variant), s.op), []).append(s)
+    return [(op, mine) for (_, op), mine in groups.items()]
+
+
+def adjust(results, comps, baseline, alpha):
+    """``comps`` with the steps of each staircase, per op, metric and setting, Holm-adjusted as one family."""
+    families = {}
+    for n, (_, found) in enumerate(staircases(steps(results, comps, baseline))):
+        for c in (c for s in found for c in s.comparisons):
+            families.setdefault((n, c.metric, c.setting), []).append(c)
     adjusted = {}
     for family in families.values():
         for c, p in zip(family, holm([c.p for c in family])):

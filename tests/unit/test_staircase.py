@@ -3,7 +3,7 @@ prefix that did not run spanned (the real counterpart: configs/staircase.yaml's 
 
 import unittest
 
-from harness.judge import policy, staircase
+from harness.judge import html, plots, policy, staircase
 from harness.judge.stats import Comparison, holm
 
 LABELS = ["1/3 virtio_balloon: add the bit...", "2/3 virtio_balloon: send ranges...", "3/3 virtio_balloon: offer it..."]
@@ -83,6 +83,39 @@ class StaircaseTest(unittest.TestCase):
         res = {**results(ran=("base", "s-1", "s-3")), "samples": samples}
         step = next(c for c in policy.comparisons(res) if (c.variant, c.baseline, c.metric) == ("s-3", "s-1", "wall_s"))
         self.assertEqual(step.verdict, "faster")
+
+
+class WaterfallTest(unittest.TestCase):
+    def staircase_job(self):
+        """base, s-1, s-2, s-3 (the whole series), 3 boots each: patch 2 halves the inflate, the others change
+        nothing."""
+        times = {"base": 1.0, "s-1": 1.0, "s-2": 0.5, "s-3": 0.5}
+        samples = [{"variant": v, "op": op, "boot": b, "cycle": 1, "warmup": False, "host": None,
+                    "wall_s": t * (1 + b / 100)} for v, t in times.items() for b in range(1, 4)
+                   for op in ("inflate", "deflate")]
+        doc = {**results(ran=tuple(times)), "samples": samples, "job": {"dir": "/r/job-1", "pairs": PAIRS}}
+        return {**doc, "variants": [{**v, "kernel": {}} for v in doc["variants"]]}
+
+    def test_each_step_starts_where_the_steps_before_it_ended_and_the_whole_series_stands_beside(self):
+        doc = self.staircase_job()
+        comps = policy.comparisons(doc)
+        [(op, found)] = [(op, f) for op, f in staircase.staircases(staircase.steps(doc, comps, "base"))
+                         if op == "inflate"]
+        bars = html._bars(found, [s.comparisons[0] for s in found])
+        self.assertEqual([b[0] for b in bars], ["1/3", "2/3", "3/3"])
+        self.assertEqual([(round(b[2], 6), round(b[3], 6)) for b in bars], [(0.0, 0.0), (0.0, -50.0), (-50.0, -50.0)])
+        self.assertEqual([b[6] for b in bars], [html.BAR["same"], html.BAR["better"], html.BAR["same"]])
+        svgs = html.staircase_plots(doc, comps)
+        self.assertEqual(len(svgs), 2)  # inflate and deflate, time to target
+        self.assertIn("inflate: time to target, patch by patch", svgs[0])
+        self.assertIn("s-3 against base: -50.0 %", svgs[0])  # the whole series, beside the steps
+        self.assertEqual(svgs[0].count("<rect "), 4)
+        self.assertIn('id="staircase"', html.page(doc, comps))
+
+    def test_a_bar_without_an_interval_has_no_whisker(self):
+        svg = plots.waterfall("t", "%", [("1/2", "a", 0.0, -10.0, -12.0, -8.0, "#000"),
+                                         ("2/2", "b", -10.0, -20.0, None, None, "#000")], None)
+        self.assertEqual((svg.count("<rect "), svg.count("<path ")), (2, 1))
 
 
 if __name__ == "__main__":
