@@ -38,6 +38,7 @@ WIDTH = 72
 PRIMARY = (("inflate", "wall_s"), ("deflate", "wall_s"), ("inflate", "qemu_cpu_s"))
 KEPT = ("kernel", "guest", "workload", "qemu", "hosts", "compare_across_hosts")  # what the template gives
 LOOK_EVERY = 3  # rounds between looks (benchmarks/sequential.py)
+STEP_FIGURES = (("guest_insns", "guest instructions", 2), ("wall_s", "time", 0))  # a step's line: metric, words, digits
 
 
 def add_parser(subparsers):
@@ -212,12 +213,24 @@ def _verdicts(bench, name):
 
 
 def _steps(bench, name):
-    """Each patch of a version against the prefix before it (a review with ``--per-patch``): its op, the patch,
-    counted work first, then the time."""
+    """Each patch of a version against the prefix before it (a review with ``--per-patch``), per op: the guest's
+    instructions and the time, each with its interval and verdict, and the prefixes a step spans that did not run."""
     found = staircase.of_version(bench, [stats.from_record(c) for c in bench.get("comparisons", [])],
                                  policy.baseline_of(bench), name)
-    return ["  Each patch against the prefix before it:"] * bool(found) + [
-        text for step in found for text in _wrap(staircase.line(step), "    ", "    ")]
+    out = []
+    for op in dict.fromkeys(s.op for s in found):
+        out.append(f"  {op}, each patch against the prefix before it:")
+        for s in (s for s in found if s.op == op):
+            out += _wrap(f"{s.patch}: {_step(s)}" + (f" ({'; '.join(s.skipped)})" if s.skipped else ""), "    ",
+                         "    ")
+    return out
+
+
+def _step(step):
+    """A step's figures in the reply's few words: "guest instructions +0.77 % [+0.66, +0.87] more, time ..."."""
+    by = {c.metric: c for c in step.comparisons}
+    return ", ".join(f"{label} {answers.interval_text(c.ratio, c.ci, digits)} {c.verdict.split(':')[0].split(' (')[0]}"
+                     for metric, label, digits in STEP_FIGURES if (c := by.get(metric)))
 
 
 def _environment(bench):
