@@ -1,4 +1,4 @@
-"""``balloon-harness review [--base SPEC] [--job JOB.yaml] [--per-patch] SERIES...``: from versions of a series to a reply.
+"""``balloon-harness review [--base SPEC] [--job JOB.yaml] [--per-patch] SERIES...``: versions of a series to a reply.
 
 Each SERIES is a directory of patches, an mbox (``b4 am`` output) or a message-id (fetched with b4).  The command
 reads every version, range-diffs consecutive ones on the base, writes ``job.yaml`` into a new review directory

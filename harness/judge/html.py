@@ -1,6 +1,6 @@
 """The self-contained HTML report of a job (jinja2 + SVG): its outcome, the verdict table, a series' staircase as
-waterfalls, the plots' data — distributions, drift across the job, one balloon trace — the kernel identities and their static checks, the job's
-facts and range-diffs.
+waterfalls, the plots' data — distributions, drift across the job, one balloon trace — the kernel identities and
+their static checks, the job's facts and range-diffs.
 
 The words and numbers are formatted as the console table formats them (``harness.judge.report``); what is compared
 with what is ``harness.judge.policy``'s.
@@ -202,8 +202,8 @@ def page(results, comps):
         variants=results["variants"], palette=palette, rows=verdict_rows(results, comps), rule=rule(),
         answers=[a for a in answers.answers(comps) if a.by != answers.TIME],
         level=f"{level(results) * 100:.4g} %", sequential=sequential_text(results),
-        distributions=distributions(results, palette),
-        staircase=staircase_plots(results, comps), drift=drift_plots(results, palette), interference=interference_text(results),
+        distributions=distributions(results, palette), staircase=staircase_plots(results, comps),
+        drift=drift_plots(results, palette), interference=interference_text(results),
         trace=trace_plot(results, palette), phases=phases.split(results["samples"]), cell=phases.cell,
         seed=phases.seed_text() if phases.seed_scenario(results["samples"]) else "",
         settings=results.get("settings", []), setting_text=setting_text, static=static_checks(results),

@@ -60,11 +60,12 @@ def level(results):
 
 def views(results):
     """(what is compared, its samples, its baseline, its order) for the variants, for each variant another is
-    compared with (``compare``), and for each axis."""
+    compared with (``compare``, past a prefix of a series that did not run), and for each axis."""
     names = variant_names(results)
     out = [("variant", results["samples"], baseline_of(results), names)]
-    for other in dict.fromkeys(o for _, o in pairs_of(results)):
-        mine = {other, *(v for v, o in pairs_of(results) if o == other)}
+    pairs = staircase.spans(results, pairs_of(results), baseline_of(results))
+    for other in dict.fromkeys(o for _, o in pairs):
+        mine = {other, *(v for v, o in pairs if o == other)}
         samples = [s for s in results["samples"] if s["variant"] in mine]
         if samples:
             out.append(("variant", samples, other, [n for n in names if n in mine]))

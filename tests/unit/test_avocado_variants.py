@@ -97,8 +97,9 @@ class VariantIdsTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             job = Path(tmp) / "job.yaml"
             job.write_text("base: {debian: linux-source-6.1}\nvariants: !mux\n  v3: {variant: v3, per_patch: true}\n")
-            done = subprocess.run([str(AVOCADO), "run", "--dry-run", "--job-results-dir", tmp, "tests/balloon/benchmark.py",
-                                   "-m", str(job)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+            done = subprocess.run([str(AVOCADO), "run", "--dry-run", "--job-results-dir", tmp,
+                                   "tests/balloon/benchmark.py", "-m", str(job)], cwd=ROOT, capture_output=True,
+                                  text=True, timeout=120)
         self.assertEqual(2, done.returncode)
         self.assertIn(f"JobError: {job}:3: variants.v3.per_patch (every prefix of the variant's series) on a variant "
                       "without a series", done.stdout + done.stderr)

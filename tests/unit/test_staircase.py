@@ -83,6 +83,8 @@ class StaircaseTest(unittest.TestCase):
         res = {**results(ran=("base", "s-1", "s-3")), "samples": samples}
         step = next(c for c in policy.comparisons(res) if (c.variant, c.baseline, c.metric) == ("s-3", "s-1", "wall_s"))
         self.assertEqual(step.verdict, "faster")
+        self.assertEqual([(baseline, order) for _, _, baseline, order in policy.views(res)],
+                         [("base", ["base", "s-1", "s-2", "s-3", "other"]), ("s-1", ["s-1", "s-2", "s-3"])])  # its table
 
 
 class WaterfallTest(unittest.TestCase):
