@@ -83,20 +83,19 @@ def staircases(root, source):
     to ``/run/compare``, as ``loader.load`` reads the job file (``checks.per_patch``); a tree it cannot expand is
     left for the job check to refuse."""
     variants = next((n for n in root.iter_children_preorder() if n.path == "/run/variants"), None)
-    if variants is None:
+    if variants is None or not any("per_patch" in n.value for n in variants.children):
         return
     compare = next((n.value for n in root.iter_children_preorder() if n.path == "/run/compare"), {})
     try:
-        data, made = checks.per_patch({"variants": {n.name: dict(n.value) for n in variants.children},
-                                       "compare": dict(compare)}, series.count, lambda keys: source)
+        data, _ = checks.per_patch({"variants": {n.name: dict(n.value) for n in variants.children},
+                                    "compare": dict(compare)}, series.count, lambda keys: source)
     except ConfigError:
         return  # left as it is: the job check (plugins.BalloonJobCheck) names the file, line and cause
-    if not made:
-        return
     nodes = {n.name: n for n in variants.children}
     variants.children = []
     for leaf, values in data["variants"].items():
         node = nodes.get(leaf) or MuxTreeNode(leaf)
         node.value = values
         variants.add_child(node)
-    root.get_node("/run/compare", True).value.update(data["compare"])
+    if data.get("compare"):
+        root.get_node("/run/compare", True).value.update(data["compare"])

@@ -222,7 +222,8 @@ def per_patch(data, count, located):
         made.update((name, leaf) for name, _ in steps if name != leaf)
         names = [values.get("variant", name) for name, values in steps]
         for before, after in zip(names, names[1:]):
-            compare[after] = [*compare.get(after, []), before]
+            if isinstance(compare.get(after, []), list):  # else _pairs says what compare must be
+                compare[after] = [*compare.get(after, []), before]
     return {**data, "variants": out, **({"compare": compare} if compare else {})}, made
 
 

@@ -93,6 +93,18 @@ class VariantIdsTest(unittest.TestCase):
             self.assertEqual((variant.patches, variant), (patches, whole.variant(variant.name)))
             self.assertEqual(whole.pairs, job.pairs)
 
+    def test_a_one_patch_series_or_per_patch_false_is_the_version_as_it_is(self):
+        one = ROOT / "patches" / "batch-pfns" / "v1"  # a series of one patch
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+            f.write(f"variants: !mux\n  v1: {{variant: v1, series: {one}, per_patch: true}}\n"
+                    f"  v2: {{variant: v2, series: {one}, per_patch: false}}\n")
+            f.flush()
+            root = MuxTreeNode()
+            root.merge(create_from_yaml([f.name]))
+        varianter.staircases(root, f.name)
+        self.assertEqual([(leaf.name, leaf.value) for leaf in root.get_node("/run/variants").children],
+                         [("v1", {"variant": "v1", "series": str(one)}), ("v2", {"variant": "v2", "series": str(one)})])
+
     def test_a_bad_per_patch_stops_the_job_naming_the_file_line_and_cause(self):
         with tempfile.TemporaryDirectory() as tmp:
             job = Path(tmp) / "job.yaml"

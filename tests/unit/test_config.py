@@ -116,6 +116,8 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual([v.name for v in loader.load(write(text.replace("true", "false")), None).variants],
                          ["base", "v2", "v3"])  # per_patch: false is the version as a whole
         self.assertEqual([v.name for v in loader.load(write(text), lambda path: 1).variants], ["base", "v2", "v3"])
+        with self.assertRaisesRegex(ConfigError, r"job.yaml:6: compare.v3 must list the variants it is compared with"):
+            loader.load(write(text.replace("[v2]", "v2")), lambda path: 3)
 
     def test_a_step_of_a_staircase_is_the_first_patches_of_its_series(self):
         head = "base: {debian: linux-source-6.1}\nvariants: !mux\n"
