@@ -20,7 +20,7 @@ AVOCADO_RUN := $(AVOCADO) --job-results-dir $(RESULTS)
 # is short, as reply.txt quotes paths under it within 72 columns.
 SCRATCH := export TMPDIR=$$(mktemp -d /tmp/bh.XXXX) && trap 'rm -rf "$$TMPDIR"' EXIT &&
 
-.PHONY: bench check deps packages users rebuild sandbox unit nightly soak verdicts boot review calibration record matrix seed migration counting clean
+.PHONY: bench check deps packages users rebuild sandbox unit nightly soak verdicts boot review calibration record matrix seed migration counting bisect clean
 bench: packages users $(VENV)/.installed
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
@@ -72,6 +72,9 @@ seed: deps    # the seed series' scenario (docs/seed.md): the timed job, then on
 	$(BIN)/balloon-harness build configs/seed.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/seed.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/seed.yaml configs/counts.yaml --mux-filter-only /run/rounds/r1
+
+bisect: deps  # benchmark: bisect a planted history of 32 kernel commits, timed (docs/bisect.md)
+	$(SCRATCH) $(BIN)/python benchmarks/bisect.py
 
 migration: deps # live migration (docs/seed.md, "The other half"): the functional checks, then the benchmark
 	$(BIN)/balloon-harness build configs/migration.yaml

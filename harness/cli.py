@@ -1,5 +1,5 @@
 """balloon-harness: a thin dispatcher over one module per subcommand: harness.commands.series, .build, .compare,
-.report, .nightly and .review.
+.report, .nightly, .review and .bisect.
 
 Each subcommand module registers its parser with ``add_parser`` and sets ``func``; ``main`` catches the root of
 the error hierarchy once and prints the cause, the hint and the log path.  Exit status: what the command returns
@@ -13,7 +13,7 @@ import traceback
 
 from harness.errors import HarnessError
 
-COMMANDS = ("series", "build", "compare", "report", "nightly", "review")
+COMMANDS = ("series", "build", "compare", "report", "nightly", "review", "bisect")
 
 
 def parser():

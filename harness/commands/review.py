@@ -1,17 +1,17 @@
 """``balloon-harness review [--base SPEC] [--job JOB.yaml] [--per-patch] SERIES...``: versions of a series to a reply.
 
-Each SERIES is a directory of patches, an mbox (``b4 am`` output) or a message-id (fetched with b4).  The command
+Each SERIES is a directory of patches, an mbox (``b4 am`` output) or a message-id (fetched with b4). The command
 reads every version, range-diffs consecutive ones on the base, writes ``job.yaml`` into a new review directory
-(the template's kernel, guest and workload; the base, or ``--base``; the base kernel and one variant per version,
-at most ``--rounds`` interleaved rounds, looked at every ``LOOK_EVERY`` rounds: they stop once every primary
-comparison is decided, harness/judge/sequential.py) and ``checks.yaml`` (the same kernels, one round), and runs the
-benchmark and the functional checks on them through Avocado, so the ``avocado run`` lines in the reply reproduce
-them.  Then it writes ``reply.txt`` into the directory and prints it: plain text of at most 72 columns to paste
-under a quoted patch mail — per version whether it applies, builds and passes the functional checks (or what
+(harness/config/template.py: the template's kernel, guest and workload; the base, or ``--base``; the base kernel and
+one variant per version, at most ``--rounds`` interleaved rounds, looked at every ``LOOK_EVERY``: they stop once
+every primary comparison is decided, harness/judge/sequential.py) and ``checks.yaml`` (the same kernels, one round),
+and runs the benchmark and the functional checks on them through Avocado, so the ``avocado run`` lines in the reply
+reproduce them. Then it writes ``reply.txt`` into the directory and prints it: plain text of at most 72 columns to
+paste under a quoted patch mail — per version whether it applies, builds and passes the functional checks (or what
 failed first), its new compiler warnings and checkpatch's findings, the primary verdicts with their intervals or
-"inconclusive" (with ``--per-patch``, each patch's step under them: every prefix of each version is benchmarked
-too, harness/judge/staircase.py), the environment, the commands, and a ``Tested-by:`` only where everything passed
-and no version adds a warning or a checkpatch error.
+"inconclusive" (with ``--per-patch``, each patch's step under them: every prefix of each version is benchmarked too,
+harness/judge/staircase.py), the environment, the commands, and a ``Tested-by:`` only where everything passed and no
+version adds a warning or a checkpatch error.
 """
 
 import argparse
@@ -24,8 +24,7 @@ import yaml
 
 from harness import cache
 from harness.avocado import jobs
-from harness.config import loader, schema
-from harness.errors import ConfigError
+from harness.config import loader, template
 from harness.intake import origin, tree
 from harness.intake.apply import APPLIES, check_series, range_diff
 from harness.intake.fetch import fetched, source
@@ -36,8 +35,6 @@ from harness.results.metrics import LABELS
 
 WIDTH = 72
 PRIMARY = (("inflate", "wall_s"), ("deflate", "wall_s"), ("inflate", "qemu_cpu_s"))
-KEPT = ("kernel", "guest", "workload", "qemu", "hosts", "compare_across_hosts")  # what the template gives
-LOOK_EVERY = 3  # rounds between looks (benchmarks/sequential.py)
 STEP_FIGURES = (("guest_insns", "guest instructions", 2), ("wall_s", "time", 0))  # a step's line: metric, words, digits
 
 
@@ -52,7 +49,8 @@ def add_parser(subparsers):
     p.add_argument("--base", type=_mapping, metavar="SPEC",
                    help="the base instead of the template's, e.g. '{git: ~/linux, ref: v6.1}'")
     p.add_argument("--rounds", type=int, default=18, metavar="N",
-                   help=f"at most this many interleaved boots per kernel, looked at every {LOOK_EVERY} (default 18)")
+                   help=f"at most this many interleaved boots per kernel, looked at every "
+                        f"{template.LOOK_EVERY} (default 18)")
     p.add_argument("--checks", default="", metavar="TEST[,TEST]",
                    help="only these functional checks (e.g. test_evict); default all")
     p.add_argument("--results-dir", type=Path, default=Path("results/review"), metavar="DIR")
@@ -77,8 +75,7 @@ def run(args):
     names = [f"v{s.version or n}" for n, s in enumerate(versions, 1)]
     if len(set(names)) < len(names):
         names = [f"v{n}" for n in range(1, len(versions) + 1)]
-    template = loader.load(args.job)
-    base = args.base or template.base
+    base = args.base or loader.load(args.job).base
     review_dir = args.results_dir.resolve() / datetime.now(UTC).strftime("review-%Y%m%dT%H%M%S")
     review_dir.mkdir(parents=True)
     job_yaml, checks_yaml = review_dir / "job.yaml", review_dir / "checks.yaml"
@@ -104,28 +101,14 @@ def run(args):
     return 0 if "Tested-by:" in text else 1
 
 
-def looks(rounds):
-    """The rounds a review looks at: every ``LOOK_EVERY``-th and the last."""
-    return [*range(LOOK_EVERY, rounds, LOOK_EVERY), rounds]
-
-
-def job_text(template, base, versions, rounds=None, prerequisites=(), per_patch=False):
-    """A review's job file: the template's sections, the base, and the base plus each version as variants, every
-    one on the ``prerequisites`` (series paths, in order); with ``rounds``, that many interleaved rounds at most,
-    stopped at the first look that decides; with ``per_patch``, every prefix of each version as well."""
-    sections = loader.sections(template)
-    if any(k not in schema.TOP_SCHEMA for k in sections):
-        raise ConfigError(f"{template}: a review template has no axes", hint="use a job file without axes")
-    kept = {k: v for k, v in sections.items() if k in KEPT}
-    head = yaml.safe_dump({"base": base, **kept}, sort_keys=False, default_flow_style=None, width=100)
-    if rounds:
-        head += (f"looks: {looks(rounds)}  # the rounds stop at the first look that decides (harness/judge/sequential.py)\n"
-                 "rounds: !mux\n" + "".join(f"  r{n}: {{round: {n}}}\n" for n in range(1, rounds + 1)))
-    on = f", prerequisites: [{', '.join(repr(str(p)) for p in prerequisites)}]" if prerequisites else ""
-    each = on + ", per_patch: true" * per_patch
-    variants = f"  base: {{variant: base{on}}}\n" + "".join(f"  {name}: {{variant: {name}, series: '{path}'{each}}}\n"
-                                                           for name, path in versions.items())
-    return f"# written by balloon-harness review\n{head}variants: !mux\n{variants}"
+def job_text(job, base, versions, rounds=None, prerequisites=(), per_patch=False):
+    """A review's job file from the template ``job``: the base and each version as variants, every one on the
+    ``prerequisites`` (series paths, in order); with ``rounds``, that many interleaved rounds at most, stopped at
+    the first look that decides; with ``per_patch``, every prefix of each version as well."""
+    on = {"prerequisites": [str(p) for p in prerequisites]} if prerequisites else {}
+    each = {**on, **({"per_patch": True} if per_patch else {})}
+    variants = {"base": on, **{name: {"series": str(path), **each} for name, path in versions.items()}}
+    return template.job_text(job, base, variants, rounds, "balloon-harness review")
 
 
 def git_identity():

@@ -1,6 +1,7 @@
 """The README and docs/ name only what exists: make targets and variables, files, commands and their options, job
 keys.  A renamed option or a removed file fails here, not in a reader's shell."""
 
+import argparse
 import re
 import tempfile
 import unittest
@@ -37,8 +38,8 @@ def options(parser):
     """Every option string of ``parser`` and of its subparsers, by subcommand path."""
     out = {(): {o for a in parser._actions for o in a.option_strings}}
     for action in parser._actions:
-        for name, sub in (getattr(action, "choices", None) or {}).items():
-            if hasattr(sub, "_actions"):
+        if isinstance(action, argparse._SubParsersAction):  # an option's choices are values, not subcommands
+            for name, sub in action.choices.items():
                 for path, opts in options(sub).items():
                     out[(name, *path)] = opts
     return out
