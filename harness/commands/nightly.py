@@ -4,25 +4,35 @@ Runs the Avocado job as a child process (one test at a time), stores ``<job>/bal
 the history database (``harness.judge.nights``), judges tonight against the previous nights alike
 (``harness.judge.history``) and writes ``<job>/balloon/nightly.md`` (also printed), ``b4-check.json`` and
 ``kcidb.json`` (``harness.judge.exports``).
+With ``--bisect``, a night that moved on a git base that moved since the night alike before it then runs
+``balloon-harness bisect`` over that range as a child process (``history.bisect_request`` says what, or why not),
+stores what it found with the night, and the outputs name it; it never changes the exit status.
 Exit status: 0 no regression, 1 a regression of a candidate's time to target or a variant that FAILed, 2 a harness
 error (a test that ended ERROR or CANCEL, a bad job file, a crash: ``harness.cli``).  The command composes: it
-parses its options, rewrites the job file's series for ``--set-series`` and runs the job; judging and publishing
-are the judge layer's.
+parses its options, rewrites the job file's series for ``--set-series``, runs the job and the bisection; judging
+and publishing are the judge layer's.
 """
 
 import argparse
+import json
+import shlex
+import sys
+import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
 from harness.avocado import jobs
+from harness.command import Process
 from harness.config import loader
 from harness.errors import ConfigError, HarnessError
 from harness.judge import exports, history, nights
 from harness.results import contract
 
 STR = "tag:yaml.org,2002:str"
+ERROR = "balloon-harness: error: "  # how harness.cli begins a command's error
 
 
 def add_parser(subparsers):
@@ -37,6 +47,8 @@ def add_parser(subparsers):
                    help="previous nights alike to compare with (default 14)")
     p.add_argument("--min-nights", type=int, default=history.MIN_NIGHTS, metavar="N",
                    help=f"nights alike a verdict needs (default {history.MIN_NIGHTS}; fewer see only large changes)")
+    p.add_argument("--bisect", action="store_true",
+                   help="after a night that moved on a git base that moved since the night before, bisect that range")
     p.set_defaults(func=run)
 
 
@@ -63,10 +75,68 @@ def run(args):
         night = nights.store(conn, data, source.read_text(encoding="utf-8"), job_yaml.read_text(encoding="utf-8"),
                              overrides, when)
         tonight = history.Tonight.of(conn, night, data, when, args.nights, args.min_nights)
+        if args.bisect:
+            tonight = replace(tonight, bisection=bisect_night(conn, night, tonight, source, job_yaml, results_dir))
     finally:
         conn.close()
     print(exports.publish(tonight, data))
     return 1 if tonight.status == "fail" else 0
+
+
+def bisect_night(conn, night, tonight, source, job_yaml, results_dir):
+    """Run the bisection ``tonight`` asks for as a child process, store it with night ``night`` and return it
+    (``nights.Bisected``); or return the line that says why none ran."""
+    job = loader.load(job_yaml)
+    before = nights.base_of(conn, tonight.nights[-1].id) if tonight.nights else None
+    request = history.bisect_request(tonight, nights.base_of(conn, night), before, {v.name: v for v in job.variants})
+    if isinstance(request, str):
+        print(f"nightly: {request}", flush=True)
+        return request
+    out = results_dir / "bisect"
+    argv = bisect_argv(source, job.base, request, out)
+    line = shlex.join(["balloon-harness", *argv[1:]])
+    print(f"nightly: bisecting {request.why} over the base's {request.good[:12]}..{request.bad[:12]}:\n  {line}",
+          flush=True)
+    directory, error = run_bisect(argv, out)
+    record = directory / "bisect.json" if directory else None
+    transcript = directory / "bisect.txt" if directory else None
+    found = history.bisected(request, line, directory,
+                             json.loads(record.read_text()) if record and record.exists() else None,
+                             transcript.read_text() if transcript and transcript.exists() else "", error)
+    nights.store_bisection(conn, night, found)
+    print(f"nightly: {found.said}", flush=True)
+    return found
+
+
+def bisect_argv(source, base, request, out):
+    """The ``balloon-harness bisect`` command of ``request`` with job file ``source`` as its template, the job's git
+    ``base`` as its tree (relative paths from the checkout, as the job's), its results under ``out``."""
+    argv = [Path(sys.executable).with_name("balloon-harness"), "bisect", source,
+            "--tree", (jobs.ROOT / Path(base["git"]).expanduser()).resolve(), "--good", request.good,
+            "--bad", request.bad, "--results-dir", out]
+    argv += ["--with", (jobs.ROOT / request.series).resolve()] if request.series else []
+    argv += ["--op", request.op, *(["--metric", request.metric] if request.metric else [])]
+    return [str(a) for a in argv]
+
+
+def run_bisect(argv, out):
+    """Run the bisection ``argv`` from the checkout, its console on ours; return (the directory it made under
+    ``out`` or None, the error it stopped with or "")."""
+    out.mkdir(parents=True, exist_ok=True)
+    before = set(out.glob("bisect-*"))
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as err:
+        try:
+            with Process(argv, stdout=None, stderr=err, cwd=jobs.ROOT) as proc:
+                rc = proc.popen.wait()
+        except OSError as exc:
+            return None, f"{argv[0]}: cannot run: {exc.strerror}"
+        err.seek(0)
+        text = err.read()
+    sys.stderr.write(text)
+    new = sorted(set(out.glob("bisect-*")) - before)
+    said = [x.removeprefix(ERROR) for x in text.splitlines() if x.startswith(ERROR)]
+    error = said[-1] if said else "" if rc in (0, 1) else f"exit status {rc}: {text.strip()[-300:]}"
+    return (new[-1] if new else None), error
 
 
 def job_config(path, overrides, results_dir):

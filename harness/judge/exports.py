@@ -1,12 +1,14 @@
 """A night's verdicts as they are published: the Markdown summary (``nightly.md``, for a CI page or a mail), b4's
 external-check record (``b4-check.json``) and a KCIDB v5.3 submission (``kcidb.json``), written into
-``<job>/balloon/`` by ``publish``.  What the verdicts are is harness/judge/history.py's (``history.Tonight``).
+``<job>/balloon/`` by ``publish``; each names the bisection ``nightly --bisect`` ran, if any.  What the verdicts are
+is harness/judge/history.py's (``history.Tonight``).
 """
 
 from tabulate import tabulate
 
 from harness.errors import HarnessError
 from harness.judge import history, outcomes, static
+from harness.judge.nights import Bisected
 from harness.judge.report import pct
 from harness.results import contract
 from harness.results.metrics import LABELS
@@ -17,6 +19,7 @@ STAGE_STATUS = {"apply": "MISS", "build": "FAIL"}  # a build's KCIDB status when
 KCIDB_STATUS = {"PASS": "PASS", "WARN": "PASS", "FAIL": "FAIL", "ERROR": "ERROR", "CANCEL": "MISS",
                 "SKIP": "SKIP", "INTERRUPTED": "ERROR", "not run": "MISS"}  # a variant's outcome's test status
 STATIC_STATUS = {"pass": "PASS", "warn": "PASS", "fail": "FAIL"}  # a static check's KCIDB test status
+BISECT_STATUS = {"found": "FAIL", "undecided": "DONE", "error": "ERROR"}  # a bisection's KCIDB test status
 EXCERPT = 16384  # KCIDB's longest log_excerpt
 
 
@@ -78,12 +81,25 @@ def summary(tonight):
               f"before {tonight.min_nights} nights alike."), ""]
     if tonight.regressions:
         lines += ["### Regressions", *(f"- {regression_line(t)}" for t in tonight.regressions), ""]
+    if tonight.bisection:
+        lines += ["### Bisection (--bisect)", *bisection_lines(tonight.bisection), ""]
     lines += ["### Variants", "", outcomes.markdown(tonight.outcomes), ""]
     if tonight.answers:
         lines += ["### Tonight's job, where its time is undecided", *(f"- {a}" for a in tonight.answers), ""]
     if tonight.changes:
         lines += ["### Changed since the previous night alike", *(f"- {c}" for c in tonight.changes), ""]
     return "\n".join(lines + ["### History (nights alike, then tonight)", "", history_table(tonight), ""])
+
+
+def bisection_lines(b):
+    """The summary's lines of ``tonight.bisection``: what it found, over which range, where, and how to rerun it; or
+    why none ran."""
+    if isinstance(b, str):
+        return [f"- {b}"]
+    return [f"- **{b.said}**",
+            f"- {b.variant}'s {b.op}{f' {LABELS[b.metric]}' if b.metric else ''}, over the base's "
+            f"`{b.good[:12]}..{b.bad[:12]}`" + (f", transcript `{b.dir}/bisect.txt`" if b.dir else ""),
+            f"- rerun: `{b.command}`"]
 
 
 def history_table(tonight):
@@ -111,8 +127,17 @@ def b4_check(tonight, data=None):
         text += f"; worst: {worst.variant} {worst.op} {LABELS[worst.metric]} {pct(worst.tonight)}"
     url = str(tonight.job_dir / "balloon" / "report.html")
     return [{"tool": "balloon-harness", "status": tonight.status, "summary": text, "url": url,
-             "details": "\n".join(details)}, *(_b4_static(v, url) for v in (data or {}).get("variants", [])
-                                                if _checked(v["kernel"]))]
+             "details": "\n".join(details)}, *_b4_bisection(tonight.bisection, url),
+            *(_b4_static(v, url) for v in (data or {}).get("variants", []) if _checked(v["kernel"]))]
+
+
+def _b4_bisection(b, url):
+    """The bisection that ran as its own b4 record (none where none ran): ``fail`` with the first bad commit in its
+    summary, else ``warn`` with why it stayed undecided; the transcript in its details."""
+    if not isinstance(b, Bisected):
+        return []
+    return [{"tool": "balloon-harness bisect", "status": "fail" if b.first_bad else "warn", "summary": b.said,
+             "url": f"{b.dir}/bisect.txt" if b.dir else url, "details": b.transcript}]
 
 
 def _checked(kernel):
@@ -141,8 +166,8 @@ def _static_lines(checked):
 def kcidb(tonight, data):
     """A KCIDB v5.3 submission: per variant a checkout (valid unless its series did not apply) and a build (its real
     status), a test per variant for its outcome (``balloon.outcome``), one per static check its kernel kept
-    (``balloon.checkpatch``, ``balloon.warnings``), and one per variant, op and metric that was judged against the
-    history."""
+    (``balloon.checkpatch``, ``balloon.warnings``), one per variant, op and metric that was judged against the
+    history, and the bisection that ran, if any (``balloon.bisect``)."""
     job, facts = tonight.job_dir.name, data["job"]
     outs = {o["variant"]: o for o in tonight.outcomes}
     environment = {"comment": f"{facts.get('host')}, QEMU {facts.get('qemu_version')}, accel {facts.get('accel')}"}
@@ -155,6 +180,8 @@ def kcidb(tonight, data):
         tests += [test] if test else []
         tests += _static_tests(v, f"{ORIGIN}:{job}:{v['name']}", tonight.time, environment)
     tests += [_trend(t, job, tonight.time, environment) for t in tonight.trends]
+    if isinstance(tonight.bisection, Bisected):
+        tests.append(_bisect_test(tonight.bisection, job, tonight.time, environment))
     return {"version": KCIDB_VERSION, "checkouts": checkouts, "builds": builds, "tests": tests}
 
 
@@ -219,6 +246,19 @@ def _trend(t, job, time, environment):
                      "misc": _present({"tonight": t.tonight, "nights": [x for _, x in t.nights],
                                        "relative_to_base": t.relative, "p_tonight": t.p_tonight,
                                        "p_two_nights": t.p_two, "setting": t.setting or None})})
+
+
+def _bisect_test(b, job, time, environment):
+    """The bisection as a KCIDB test ``balloon.bisect`` of the build of the variant that moved: a test, not the
+    checkout's ``misc``, because a test's status and log excerpt are what KCIDB's dashboards and notifications show.
+    ``FAIL`` naming the first bad commit (the base's history holds the regression), ``DONE`` undecided, ``ERROR``
+    where it stopped with an error; the range and commit in ``misc``, the transcript in ``log_excerpt``."""
+    build = f"{ORIGIN}:{job}:{b.variant}"
+    return _present({"id": f"{build}:bisect", "origin": ORIGIN, "build_id": build, "path": "balloon.bisect",
+                     "status": BISECT_STATUS[b.outcome], "comment": b.said, "log_excerpt": _excerpt([b.transcript]),
+                     "start_time": time, "environment": environment,
+                     "misc": _present({"good": b.good, "bad": b.bad, "first_bad": b.first_bad, "op": b.op,
+                                       "metric": b.metric, "dir": b.dir, "command": b.command})})
 
 
 def _ident(text):

@@ -11,6 +11,10 @@ of a candidate can fail the night, at a false-alarm rate of ``FALSE_ALARM`` per 
 over every look at every such metric; the base's level and the secondary metrics are reported, with Holm for the
 latter, but never fail it.  With fewer than ``min_nights`` nights alike there is no verdict.  ``Tonight`` gathers a
 night's verdicts for harness/judge/exports.py to publish.
+A night that moved on a git base that moved since the night alike before it asks for a bisection of that range
+(``bisect_request``: ``nightly --bisect`` runs it); ``bisected`` words what it found.  A candidate's regression asks
+for the candidate's series on every commit; without one, the base's own level asks — its counted work higher, or its
+time a regression — since a base commit that slows base and candidate alike leaves the candidate's ratio unmoved.
 benchmarks/nightly_replay.py measures the false alarms and the detection of a step.
 """
 
@@ -22,10 +26,12 @@ from pathlib import Path
 from scipy import stats as scipy_stats
 
 from harness.judge import answers, outcomes, stats
-from harness.judge.nights import alike, changes, samples_of
-from harness.results.metrics import METRICS, metric
+from harness.judge.nights import Bisected, alike, changes, samples_of
+from harness.results.metrics import LABELS, METRICS, metric
 
 BASE = "base"
+BISECTED_OPS = ("inflate", "deflate")  # the ops balloon-harness bisect measures
+CONCLUSION = ("first bad commit:", "bisection undecided", "bisection unfinished")  # bisect.txt's last word
 FALSE_ALARM = 0.02   # nights of an unchanged kernel that may alert: one in fifty
 MIN_NIGHTS = 5       # nights alike a verdict needs
 
@@ -69,6 +75,7 @@ class Tonight:
     outcomes: tuple
     min_nights: int = MIN_NIGHTS
     answers: tuple = ()  # tonight's job's answers that its time did not decide (harness/judge/answers.py)
+    bisection: Bisected | str | None = None  # nightly --bisect: what it found, or the line saying why none ran
 
     @classmethod
     def of(cls, conn, night, data, when, count=14, min_nights=MIN_NIGHTS):
@@ -94,6 +101,78 @@ class Tonight:
         if self.regressions or self.failed:
             return "fail"
         return "pass" if any(t.judged for t in self.trends if t.alerting) else "warn"
+
+
+@dataclass(frozen=True)
+class BisectRequest:
+    """What a moved night asks ``balloon-harness bisect`` for: the base's range ``good``..``bad`` (commit ids), the
+    variant that moved with its series (None: the base, bisected bare), the op, the metric (None: bisect's default,
+    counted work first), and the verdict that asked."""
+
+    variant: str
+    series: Path | None
+    op: str
+    metric: str | None
+    good: str
+    bad: str
+    why: str
+
+
+def moved(tonight):
+    """The trend that asks for a bisection: a candidate's regression, else the base's counted work higher, else the
+    base's time a regression; None."""
+    base = [t for t in tonight.trends if t.variant == BASE]
+    return next((t for t in (*tonight.regressions,
+                             *(t for t in base if metric(t.metric).counted and t.verdict == "higher"),
+                             *(t for t in base if metric(t.metric).primary and t.verdict == "regression"))), None)
+
+
+def bisect_request(tonight, base, before, variants):
+    """The ``BisectRequest`` of ``tonight``, or the line that says why there is none.  ``base`` and ``before`` are
+    the base identities of tonight and of the last night alike (``nights.base_of``), ``variants`` {name: Variant} of
+    the job that ran."""
+    t = moved(tonight)
+    if t is None:
+        return ("no bisection: the night did not move (no candidate regression; the base's time and counted work "
+                "unchanged, or too few nights alike to say)")
+    said = f"{t.variant} {t.op} {LABELS[t.metric]}: {t.verdict}"
+    previous = tonight.nights[-1].id
+    if not (base or "").startswith("git:"):
+        return f"no bisection of {said}: the base {base or '(unknown)'} is not a git tree, so it has no history"
+    if not (before or "").startswith("git:"):
+        return f"no bisection of {said}: the night alike before (#{previous}) has no git base ({before or 'none'})"
+    if before == base:
+        return f"no bisection of {said}: the base did not move since night #{previous} ({base[4:16]})"
+    if t.op not in BISECTED_OPS:
+        return f"no bisection of {said}: bisect measures {' and '.join(BISECTED_OPS)} only"
+    series = None
+    if t.variant != BASE:
+        v = variants.get(t.variant)
+        lacks = ("has no series in the job that ran" if v is None or v.series is None else
+                 "has prerequisites" if v.prerequisites else
+                 f"is the first {v.patches} patches of its series" if v.patches else None)
+        if lacks:
+            return f"no bisection of {said}: bisect --with applies one whole series, and {t.variant} {lacks}"
+        series = v.series
+    return BisectRequest(t.variant, series, t.op, None if t.variant != BASE else t.metric, before[4:], base[4:], said)
+
+
+def bisected(request, command, directory=None, record=None, transcript="", error=""):
+    """The ``Bisected`` of ``request`` that ran as ``command`` into ``directory``: from its bisect.json ``record``
+    (the metric it chose) and bisect.txt ``transcript``, or without a record the ``error`` it stopped with."""
+    line = next((x for x in transcript.splitlines() if x.startswith(CONCLUSION)), "bisection unfinished")
+    first = (record or {}).get("first_bad")
+    if first:
+        n = next((i for i, s in enumerate(record["steps"], 1) if s["commit"] == first), None)
+        outcome, said = "found", line + (f" (bisection step {n} of {len(record['steps'])})" if n else
+                                         " (the bad end itself: every commit tested before it was good)")
+    elif record:
+        outcome, said = "undecided", line if line.startswith("bisection") else f"bisection undecided: {line}"
+    else:
+        outcome, said = "error", f"bisection undecided: it stopped with an error: {error or 'no bisect.json'}"
+    return Bisected(request.variant, request.op, (record or {}).get("metric") or request.metric, request.good,
+                    request.bad, outcome, first, said, transcript or error, str(directory) if directory else None,
+                    command)
 
 
 def levels(samples):

@@ -80,8 +80,9 @@ class StoreTest(unittest.TestCase):
                               "INSERT INTO runs (time, job_dir) VALUES ('2026-01-01', '/old');")
         conn = connect(path)
         self.addCleanup(conn.close)
-        self.assertEqual(conn.execute("SELECT job_dir, overrides FROM runs").fetchall(), [("/old", "")])
+        self.assertEqual(conn.execute("SELECT job_dir, overrides, base FROM runs").fetchall(), [("/old", "", None)])
         self.assertIn("axes", {r[1] for r in conn.execute("PRAGMA table_info(samples)")})
+        self.assertEqual(conn.execute("SELECT count(*) FROM bisections").fetchone(), (0,))
 
     def test_unwritable_database_is_a_harness_error_naming_it(self):
         with self.assertRaises(HarnessError) as cm:
