@@ -74,7 +74,7 @@ seed: deps    # the seed series' scenario (docs/seed.md): the timed job, then on
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/seed.yaml configs/counts.yaml --mux-filter-only /run/rounds/r1
 
 bisect: deps  # benchmark: bisect a planted history of 32 kernel commits, timed (docs/bisect.md)
-	$(SCRATCH) $(BIN)/python benchmarks/bisect.py
+	$(SCRATCH) $(BIN)/python benchmarks/bisection.py
 
 migration: deps # live migration (docs/seed.md, "The other half"): the functional checks, then the benchmark
 	$(BIN)/balloon-harness build configs/migration.yaml

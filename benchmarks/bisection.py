@@ -1,7 +1,7 @@
 """Bisect the planted history: 32 commits on the 6.1 source, one that adds work to the inflate path and one that
 does not build (tests/integration/planted.py), timed against issue 30's target of 12 minutes warm.
 
-    .venv/bin/python benchmarks/bisect.py [--commits 32 --broken 16 --slow 23] [--keep]
+    .venv/bin/python benchmarks/bisection.py [--commits 32 --broken 16 --slow 23] [--keep]
 
 The history is made once under the cache (fixed dates: the same commit ids every time, so the good end's kernel
 is built once); a warm run finds it and every step's kernel there.  Runs ``balloon-harness bisect
@@ -23,7 +23,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import cache
 from tests.integration import planted
 
 CLI = Path(sys.executable).with_name("balloon-harness")
@@ -37,8 +36,7 @@ def main():
     p.add_argument("--slow", type=int, default=23)
     p.add_argument("--keep", action="store_true", help="keep the results directory")
     args = p.parse_args()
-    h = planted.make(cache.root() / "planted" / f"{args.commits}-{args.broken}-{args.slow}", args.commits,
-                     args.broken, args.slow)
+    h = planted.cached(args.commits, args.broken, args.slow)
     out = Path(tempfile.mkdtemp(prefix="bh-bisect-bench-"))
     start = time.monotonic()
     proc = subprocess.run([CLI, "bisect", ROOT / "configs" / "bisect.yaml", "--tree", h.repo, "--good", h.root,
