@@ -20,7 +20,7 @@ AVOCADO_RUN := $(AVOCADO) --job-results-dir $(RESULTS)
 # is short, as reply.txt quotes paths under it within 72 columns.
 SCRATCH := export TMPDIR=$$(mktemp -d /tmp/bh.XXXX) && trap 'rm -rf "$$TMPDIR"' EXIT &&
 
-.PHONY: bench check deps packages users rebuild sandbox unit nightly soak verdicts boot review calibration record matrix seed migration counting bisect clean
+.PHONY: bench check deps packages users rebuild sandbox unit nightly soak verdicts boot review calibration record matrix seed migration counting bisect staircase clean
 bench: packages users $(VENV)/.installed
 	$(BIN)/balloon-harness build configs/default.yaml
 	$(AVOCADO_RUN) tests/balloon/benchmark.py -m configs/default.yaml
@@ -75,6 +75,10 @@ seed: deps    # the seed series' scenario (docs/seed.md): the timed job, then on
 
 bisect: deps  # benchmark: bisect a planted history of 32 kernel commits, timed (docs/bisect.md)
 	$(SCRATCH) $(BIN)/python benchmarks/bisection.py
+
+staircase: deps # benchmark: the staircase of ranges v3, every prefix a variant, timed (docs/staircase.md)
+	$(BIN)/balloon-harness build configs/staircase.yaml
+	$(SCRATCH) $(BIN)/python benchmarks/staircase.py
 
 migration: deps # live migration (docs/seed.md, "The other half"): the functional checks, then the benchmark
 	$(BIN)/balloon-harness build configs/migration.yaml

@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from harness import cache
 from harness.build import image, kernel
 from harness.config import loader, specs
+from harness.intake.series import count
 from harness.run.guest import Guest
 
 PRINTK = re.compile(r"^\[\s*(\d+\.\d+)\] (.*)$", re.M)
@@ -47,7 +48,7 @@ def main():
     p.add_argument("--boots", type=int, default=9)
     p.add_argument("--job", default=str(ROOT / "configs" / "default.yaml"))
     args = p.parse_args()
-    job = loader.load(args.job)
+    job = loader.load(args.job, count)
     root = cache.root()
     build = kernel.build(job, specs.Variant("base"), root, progress=lambda m: None)
     img = image.build(job.guest.image, root, progress=lambda m: None)

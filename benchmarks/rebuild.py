@@ -31,7 +31,7 @@ from harness import cache  # noqa: E402
 from harness.build import kernel, sandbox, warnings  # noqa: E402
 from harness.config import loader, specs  # noqa: E402
 from harness.intake import checkpatch, tree  # noqa: E402
-from harness.intake.series import read_series  # noqa: E402
+from harness.intake.series import count, read_series  # noqa: E402
 
 FILE = "drivers/virtio/virtio_balloon.c"
 
@@ -57,7 +57,7 @@ def main():
     parser.add_argument("--builds", type=int, default=5, help="builds per setup (default 5)")
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "check.yaml")
     args = parser.parse_args()
-    job = loader.load(args.config)
+    job = loader.load(args.config, count)
     cache_dir = cache.root()
     kernel.build(job, specs.Variant("base"), cache_dir, progress=lambda m: None)  # the base tree, built once
     base_file = tree.pristine(tree.resolve(job.base), cache_dir) / FILE

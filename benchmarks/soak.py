@@ -14,6 +14,7 @@ from pathlib import Path
 from harness import cache
 from harness.build import image, kernel
 from harness.config import loader, specs
+from harness.intake.series import count
 from harness.run import workload
 from harness.run.accounting import guest_snapshot
 from harness.run.guest import Guest
@@ -24,7 +25,7 @@ def main():
     p.add_argument("--cycles", type=int, default=1000)
     p.add_argument("--config", default="configs/check.yaml")
     args = p.parse_args()
-    job = loader.load(args.config)
+    job = loader.load(args.config, count)
     cache_dir = cache.root()
     build = kernel.build(job, specs.Variant("base"), cache_dir)
     img = image.build(job.guest.image, cache_dir)

@@ -58,7 +58,7 @@ def add_parser(subparsers):
 
 def run(args):
     start = time.monotonic()
-    loader.load(args.job)
+    loader.load(args.job, count)
     bisect = _Bisect(args)
     bisect.measure_ends()
     steps = bisect.steps()
@@ -79,35 +79,44 @@ class _Bisect:
     """One bisection's range, its jobs' directory, and how a commit becomes a variant of a step's job."""
 
     def __init__(self, args):
-        self.args, self.cache_dir = args, cache.root()
-        base = {"git": str(args.tree), "ref": "HEAD"} if args.tree else loader.sections(args.job).get("base") or {}
+        self.args, self.cache_dir, self.ends_bill = args, cache.root(), {}
         self.dir = args.results_dir.resolve() / datetime.now(UTC).strftime("bisect-%Y%m%dT%H%M%S")
         if args.series and args.on_top:
             raise ConfigError("--with applies a series on every commit of a tree; --series bisects a series itself",
                               hint="give one of them")
-        if args.series:
-            self.series = read_series(args.series)
-            self.dir.mkdir(parents=True)
-            commits = history.mirror(self.series, self.dir / "series")
-            ends = [int(x) for x in (args.good or 0, args.bad or len(commits) - 1)]
-            if not 0 <= ends[0] < ends[1] < len(commits):
-                raise ConfigError(f"{args.series}: --good {ends[0]} --bad {ends[1]} is not a range of patch counts "
-                                  f"0 ≤ good < bad ≤ {len(commits) - 1}")
-            self.patches = {c: k for k, c in enumerate(commits)}
-            self.range = history.Range.of(self.dir / "series", commits[ends[0]], commits[ends[1]])
-            self.base, self.range_text = base, f"{args.series} patches {ends[0] + 1}..{ends[1]}"
-        else:
-            if "git" not in base:
-                raise ConfigError(f"{args.job}: the base is not a git tree ({base}), so it has no history to bisect",
-                                  hint="base: {git: TREE, ref: REF}, or --series DIR to bisect a series")
-            if not (args.good and args.bad):
-                raise ConfigError("bisect needs --good REF and --bad REF (or --series DIR)")
-            self.series = None
-            self.range = history.Range.of(base["git"], args.good, args.bad)
-            self.dir.mkdir(parents=True)
-            self.base = {"git": str(self.range.repo), "ref": self.range.good}
-            self.range_text = f"{self.range.repo} {args.good}..{args.bad} ({self.range.commits} commits)"
-        self.ends_bill = {}
+        base = {"git": str(args.tree), "ref": "HEAD"} if args.tree else loader.sections(args.job).get("base") or {}
+        (self._of_series if args.series else self._of_tree)(args, base)
+
+    def _of_series(self, args, base):
+        """The range of patch counts of ``--series``, on a history of the series' own; the base is JOB's."""
+        self.series = read_series(args.series)
+        try:
+            ends = [int(x) for x in (args.good or 0, args.bad or len(self.series.patches))]
+        except ValueError:
+            raise ConfigError(f"{args.series}: with --series, --good and --bad are patch counts, not "
+                              f"{args.good!r} and {args.bad!r}") from None
+        if not 0 <= ends[0] < ends[1] <= len(self.series.patches):
+            raise ConfigError(f"{args.series}: --good {ends[0]} --bad {ends[1]} is not a range of patch counts "
+                              f"0 ≤ good < bad ≤ {len(self.series.patches)}")
+        self.dir.mkdir(parents=True)
+        commits = history.mirror(self.series, self.dir / "series")
+        self.patches = {c: k for k, c in enumerate(commits)}
+        self.range = history.Range.of(self.dir / "series", commits[ends[0]], commits[ends[1]])
+        self.base, self.range_text = base, f"{args.series} patches {ends[0] + 1}..{ends[1]}"
+
+    def _of_tree(self, args, base):
+        """The range of ``--good``..``--bad`` in the git tree of JOB's base (or ``--tree``)."""
+        if "git" not in base:
+            raise ConfigError(f"{args.job}: the base is not a git tree ({base}), so it has no history to bisect",
+                              hint="base: {git: TREE, ref: REF}, or --series DIR to bisect a series")
+        if not (args.good and args.bad):
+            raise ConfigError("bisect needs --good REF and --bad REF (or --series DIR)")
+        self.series = None
+        self.range = history.Range.of(base["git"], args.good, args.bad)
+        self.dir.mkdir(parents=True)
+        self.base = {"git": str(self.range.repo), "ref": self.range.good}
+        self.range_text = (f"{self.range.repo} {self.range.good[:12]}..{self.range.bad[:12]} "
+                           f"({self.range.commits} commits)")
 
     def subject(self, commit):
         if self.series:

@@ -75,7 +75,7 @@ def run(args):
     names = [f"v{s.version or n}" for n, s in enumerate(versions, 1)]
     if len(set(names)) < len(names):
         names = [f"v{n}" for n in range(1, len(versions) + 1)]
-    base = args.base or loader.load(args.job).base
+    base = args.base or loader.load(args.job, count).base
     review_dir = args.results_dir.resolve() / datetime.now(UTC).strftime("review-%Y%m%dT%H%M%S")
     review_dir.mkdir(parents=True)
     job_yaml, checks_yaml = review_dir / "job.yaml", review_dir / "checks.yaml"

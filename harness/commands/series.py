@@ -16,7 +16,7 @@ from harness.config import loader, specs
 from harness.intake import checkpatch, origin, tree
 from harness.intake.apply import Outcome, check_series, range_diff
 from harness.intake.fetch import fetched, source
-from harness.intake.series import read_series
+from harness.intake.series import count, read_series
 from harness.judge import static
 
 FAILED = ("conflict", "already-applied")
@@ -50,7 +50,7 @@ def check(args) -> int:
     """Print a table of the patches, every finding, and a verdict; 1 when the series is unusable or fails to apply."""
     series = read_series(fetched(args.path))
     before = [read_series(fetched(p)) for p in args.prerequisite]
-    job = loader.load(args.build) if args.build else None
+    job = loader.load(args.build, count) if args.build else None
     base = args.base or (tree.pristine(tree.resolve(job.base), cache.root()) if job else
                          None)  # with --build alone, the job's base: where the series is built
     outcomes = check_series(base, series, before) if base else \

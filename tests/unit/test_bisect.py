@@ -2,11 +2,14 @@
 step applies, a series' history, and the words of the judge (the real counterpart: tests/integration/test_bisect.py
 bisects a planted kernel history with real builds and boots)."""
 
+import contextlib
+import io
 import subprocess
 import tempfile
 import unittest
 from pathlib import Path
 
+from harness import cli
 from harness.config import loader, template
 from harness.errors import ConfigError
 from harness.intake import history
@@ -139,6 +142,25 @@ class JudgeTest(unittest.TestCase):
                       "against the good end", text)
         self.assertIn("skipped: aaaaaaaaaaaa broken (did not build: x)", text)
         self.assertIn("bill: 2 commits tried besides the ends, 3 kernel builds, 12 boots, 3.0 min", text)
+
+
+class CommandTest(unittest.TestCase):
+    def test_a_series_range_that_is_not_one_is_refused_naming_the_series(self):
+        series = str(ROOT / "patches" / "ranges" / "v3")
+        for args, said in ((["--series", series, "--good", "3", "--bad", "2"], "is not a range of patch counts 0 ≤ "
+                                                                                 "good < bad ≤ 4"),
+                           (["--series", series, "--good", "v1"], "--good and --bad are patch counts, not 'v1'"),
+                           (["--series", series, "--with", series], "--with applies a series on every commit"),
+                           (["--good", "a"], "bisect needs --good REF and --bad REF")):
+            with self.subTest(args=args):
+                err = io.StringIO()
+                with contextlib.redirect_stderr(err):
+                    rc = cli.main(["bisect", str(ROOT / "configs" / "bisect.yaml"), *args, "--tree", str(ROOT),
+                                   "--results-dir", tempfile.mkdtemp()] if "--series" not in args else
+                                  ["bisect", str(ROOT / "configs" / "check.yaml"), *args,
+                                   "--results-dir", tempfile.mkdtemp()])
+                self.assertEqual(rc, 2)
+                self.assertIn(said, err.getvalue())
 
 
 class TemplateTest(unittest.TestCase):
