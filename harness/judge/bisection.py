@@ -112,9 +112,9 @@ def transcript(rng_text, sp, steps, first, possible, minutes, subject, ends):
         out.append(f"  step {n}: {s.commit[:12]} {s.subject}: {s.word or 'undecided'} ({s.why})")
     out.append("")
     if first:
-        step = next((s for s in steps if s.commit == first), None)
-        size = (f": {label} {answers.interval_text(step.comparison['ratio'], step.comparison['ci'], 2)} against "
-                "the good end") if step and step.comparison else ""
+        step = next((s for s in steps if s.commit == first), None)  # none: git named the bad end, measured first
+        c = step.comparison if step else sp.comparison
+        size = f": {label} {answers.interval_text(c['ratio'], c['ci'], 2)} against the good end" if c else ""
         out.append(f"first bad commit: {first[:12]} {subject(first)}{size}")
     elif possible:
         out.append("first bad commit: one of " + ", ".join(f"{c[:12]} {subject(c)}" for c in possible)

@@ -142,6 +142,10 @@ class JudgeTest(unittest.TestCase):
                       "against the good end", text)
         self.assertIn("skipped: aaaaaaaaaaaa broken (did not build: x)", text)
         self.assertIn("bill: 2 commits tried besides the ends, 3 kernel builds, 12 boots, 3.0 min", text)
+        text = bisection.transcript("tree 0..8", span, steps[:1], "c" * 40, [], 3.0, lambda c: "the bad end",
+                                    {"builds": 1, "boots": 6})
+        self.assertIn("first bad commit: cccccccccccc the bad end: inflate guest instructions +20.00 % [+19.00, "
+                      "+21.00] against the good end", text)  # git named the bad end, measured with the good one
 
 
 class CommandTest(unittest.TestCase):
