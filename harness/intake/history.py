@@ -67,11 +67,12 @@ def diff(rng, commit, dest):
     """Write the change from ``rng.good`` to ``commit`` as one patch in the directory ``dest``; return ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     count = int(git(rng.repo, "rev-list", "--count", f"{rng.good}..{commit}"))
-    body = git(rng.repo, "diff", "--binary", "--full-index", "--no-color", "--no-ext-diff", rng.good, commit)
+    body = command.run(["git", "-C", rng.repo, "diff", "--binary", "--full-index", "--no-color", "--no-ext-diff",
+                        rng.good, commit]).stdout  # as it is: a last context line may be a lone space
     (dest / "0001-bisect-step.patch").write_text(
         f"From {commit} Mon Sep 17 00:00:00 2001\nFrom: balloon-harness <bisect@balloon-harness.invalid>\n"
         f"Subject: [PATCH] {rng.good[:12]}..{commit[:12]}: {count} commit{'s' * (count != 1)} as one diff\n\n"
-        f"The tree of {commit} on the good end {rng.good}.\n---\n{body}\n")
+        f"The tree of {commit} on the good end {rng.good}.\n---\n{body}")
     return dest
 
 

@@ -91,6 +91,22 @@ class RangeTest(unittest.TestCase):
         self.assertEqual((work / FILE).read_text(), "line 5\n")
 
 
+    def test_a_diff_ending_in_an_empty_context_line_applies(self):
+        (self.tmp / FILE).write_text("a\n\nb\n\n")
+        git(self.tmp, "commit", "-q", "-am", "two paragraphs")
+        (self.tmp / FILE).write_text("A\n\nb\n\n")
+        git(self.tmp, "commit", "-q", "-am", "a capital")
+        ids = git(self.tmp, "rev-list", "HEAD", "-2").split()
+        rng = history.Range.of(self.tmp, ids[1], ids[0])
+        patch = history.diff(rng, ids[0], self.tmp / "step") / "0001-bisect-step.patch"
+        self.assertTrue(patch.read_text().endswith("\n \n"))  # the empty line is a context line of one space
+        work = Path(tempfile.mkdtemp())
+        (work / FILE).parent.mkdir(parents=True)
+        (work / FILE).write_text("a\n\nb\n\n")
+        subprocess.run(["patch", "-p1", "-s", "-i", patch], cwd=work, check=True)
+        self.assertEqual((work / FILE).read_text(), "A\n\nb\n\n")
+
+
 class MirrorTest(unittest.TestCase):
     def test_commit_k_of_a_series_history_is_its_first_k_patches(self):
         series = read_series(ROOT / "patches" / "ranges" / "v3")
