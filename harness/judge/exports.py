@@ -7,11 +7,11 @@ is harness/judge/history.py's (``history.Tonight``).
 from tabulate import tabulate
 
 from harness.errors import HarnessError
-from harness.judge import history, outcomes, static
+from harness.judge import history, outcomes, report, static
 from harness.judge.nights import Bisected
 from harness.judge.report import pct
 from harness.results import contract
-from harness.results.metrics import LABELS
+from harness.results.metrics import LABELS, metric
 
 ORIGIN = "balloon_harness"
 KCIDB_VERSION = {"major": 5, "minor": 3}
@@ -50,7 +50,8 @@ def headline(tonight):
 
 
 def value_text(t, value):
-    return f"×{value:.3f}" if t.relative else f"{value:.4f} s"
+    """A trend's value: a candidate's ratio to its night's base, the base's own Q1 in its metric's unit."""
+    return f"×{value:.3f}" if t.relative else f"{report.value_text(t.metric, value)} {metric(t.metric).unit}"
 
 
 def regression_line(t):

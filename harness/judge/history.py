@@ -34,6 +34,7 @@ BISECTED_OPS = ("inflate", "deflate")  # the ops balloon-harness bisect measures
 CONCLUSION = ("first bad commit:", "bisection undecided", "bisection unfinished")  # bisect.txt's last word
 FALSE_ALARM = 0.02   # nights of an unchanged kernel that may alert: one in fifty
 MIN_NIGHTS = 5       # nights alike a verdict needs
+SAME = 1e-9          # log values closer than this are one value (a fixed count's mean of logs rounds)
 
 
 @dataclass(frozen=True)
@@ -211,14 +212,16 @@ def values(samples, configs=None, measured=None):
 
 def prediction_p(x, history, new=1):
     """One-sided p of the mean of ``new`` new nights being at least ``x`` when they are like ``history`` (a
-    prediction interval: t with k−1 degrees of freedom over the k values); None with fewer than 2 values."""
+    prediction interval: t with k−1 degrees of freedom over the k values); None with fewer than 2 values.  Values
+    without spread (a count that never varies) are 0 or 1 where ``x`` differs from them, 0.5 where it equals them
+    within ``SAME`` (their log's rounding), neither higher nor lower."""
     k = len(history)
     if k < 2:
         return None
     mean = sum(history) / k
     sd = math.sqrt(sum((h - mean) ** 2 for h in history) / (k - 1))
-    if sd == 0:
-        return 0.0 if x > mean else 1.0
+    if sd < SAME:
+        return 0.5 if abs(x - mean) < SAME else 0.0 if x > mean else 1.0
     return float(scipy_stats.t.sf((x - mean) / (sd * math.sqrt(1 / new + 1 / k)), k - 1))
 
 

@@ -157,6 +157,27 @@ class TrendTest(unittest.TestCase):
         self.assertLess(two, one)
         self.assertAlmostEqual(history.prediction_p(0.0, [-1.0, 1.0]), 0.5)
 
+    def test_a_count_that_never_varies_is_no_change_and_a_moved_one_is_higher(self):
+        """Equal counts' mean of logs rounds either way; it must not read as lower or higher."""
+        same = math.log(512)
+        self.assertEqual(history.prediction_p((same * 3) / 3 + 1e-15, [same, (same + same + same) / 3]), 0.5)
+        self.assertEqual(history.prediction_p(same + 0.01, [same, same]), 0.0)
+        self.assertEqual(history.prediction_p(same - 0.01, [same, same]), 1.0)
+        db = Nights(self)
+        for i in range(6):
+            doc = night(f"job-{i}", {"base": 0.4}, i)
+            for smp in doc["samples"]:
+                smp["requests"], smp["guest_insns"] = 512, 89e6
+            db.add(doc)
+        doc = night("now", {"base": 0.4}, 50)
+        for smp in doc["samples"]:
+            smp["requests"], smp["guest_insns"] = 512, 97e6
+        trends, _ = self.judge(db, doc)
+        self.assertEqual(trends[("base", "inflate", "requests")].verdict, "no change")
+        insns = trends[("base", "inflate", "guest_insns")]
+        self.assertEqual(insns.verdict, "higher")
+        self.assertEqual(exports.value_text(insns, insns.tonight), "97.000 M instructions")
+
     def test_a_job_with_axes_is_stored_and_compared_per_setting(self):
         db = Nights(self)
         for i in range(6):
