@@ -29,6 +29,6 @@ def job_text(template, base, variants, rounds=None, writer="balloon-harness"):
     if rounds:
         head += (f"looks: {looks(rounds)}  # the rounds stop at the first look that decides\n"
                  "rounds: !mux\n" + "".join(f"  r{n}: {{round: {n}}}\n" for n in range(1, rounds + 1)))
-    lines = "".join(f"  {name}: {yaml.safe_dump({'variant': name, **keys}, default_flow_style=True, width=1000)}"
-                    for name, keys in variants.items())
+    lines = "".join(f"  {name}: " + yaml.safe_dump({"variant": name, **keys}, default_flow_style=True, width=1000,
+                                                   sort_keys=False) for name, keys in variants.items())
     return f"# written by {writer}\n{head}variants: !mux\n{lines}"

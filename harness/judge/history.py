@@ -166,7 +166,7 @@ def bisected(request, command, directory=None, record=None, transcript="", error
     if first:
         n = next((i for i, s in enumerate(record["steps"], 1) if s["commit"] == first), None)
         outcome, said = "found", line + (f" (bisection step {n} of {len(record['steps'])})" if n else
-                                         " (the bad end itself: every commit tested before it was good)")
+                                         " (the bad end itself, measured against the good end first)")
     elif record:
         outcome, said = "undecided", line if line.startswith("bisection") else f"bisection undecided: {line}"
     else:

@@ -69,7 +69,7 @@ class ReviewTest(unittest.TestCase):
         self.assertIn("v1 (2 patches): applies, builds, functional checks 1 of 1 PASS", reply)
         self.assertEqual(reply.splitlines()[-1], "Tested-by: Ann Reviewer <ann@example.org>")
         job = (review / "job.yaml").read_text()
-        self.assertIn(f"base: {{variant: base, prerequisites: ['{upstream / 'stay-awake'}']}}", job)
+        self.assertIn(f"base: {{variant: base, prerequisites: [{upstream / 'stay-awake'}]}}", job)
         for results in (json.loads(p.read_text()) for p in review.glob("job-*/balloon/results.json")):
             for variant in results["variants"]:
                 self.assertEqual(variant["prerequisites"], [str(upstream / "stay-awake")])
