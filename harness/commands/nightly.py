@@ -28,6 +28,7 @@ from harness.avocado import jobs
 from harness.command import Process
 from harness.config import loader
 from harness.errors import ConfigError, HarnessError
+from harness.intake.series import count
 from harness.judge import exports, history, nights
 from harness.results import contract
 
@@ -86,7 +87,7 @@ def run(args):
 def bisect_night(conn, night, tonight, source, job_yaml, results_dir):
     """Run the bisection ``tonight`` asks for as a child process, store it with night ``night`` and return it
     (``nights.Bisected``); or return the line that says why none ran."""
-    job = loader.load(job_yaml)
+    job = loader.load(job_yaml, count)
     before = nights.base_of(conn, tonight.nights[-1].id) if tonight.nights else None
     request = history.bisect_request(tonight, nights.base_of(conn, night), before, {v.name: v for v in job.variants})
     if isinstance(request, str):
@@ -141,7 +142,7 @@ def run_bisect(argv, out):
 
 def job_config(path, overrides, results_dir):
     """The job YAML to run: ``path`` itself, or a copy in ``results_dir`` with the series of some variants replaced."""
-    loader.load(path)
+    loader.load(path, count)
     if not overrides:
         return path
     out = results_dir / "nightly-config.yaml"
@@ -150,7 +151,7 @@ def job_config(path, overrides, results_dir):
         out.write_text(with_series(path, overrides), encoding="utf-8")
     except OSError as exc:
         raise HarnessError(f"cannot write {out}: {exc.strerror}", hint="choose another --results-dir") from exc
-    loader.load(out)
+    loader.load(out, count)
     return out
 
 

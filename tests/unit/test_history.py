@@ -302,6 +302,10 @@ class NightlyConfigTest(unittest.TestCase):
         self.assertIn("candidte", cm.exception.cause)
         self.assertIn("candidate", cm.exception.hint)
 
+    def test_a_job_with_a_staircase_is_read(self):
+        path = ROOT / "configs" / "staircase.yaml"  # per_patch: the series is read for its count of patches
+        self.assertEqual(nightly.job_config(path, {}, Path(tempfile.mkdtemp())), path)
+
     def test_an_errored_or_cancelled_test_is_a_harness_error(self):
         doc = night("j", {"base": 0.4}, 1)
         harness_errors(doc)
