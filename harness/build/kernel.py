@@ -105,7 +105,8 @@ def build(job, variant, cache_dir, progress=print):
     except ApplyError as exc:
         raise _made_elsewhere(exc, base, stack, cache_dir) from exc
     meta = json.loads((out / "metadata.json").read_text())
-    return _record(out, {**meta, "prerequisites": [prerequisite(s) for s in prerequisites]}, variant.name, cached)
+    return _record(out, {**meta, "prerequisites": [prerequisite(s) for s in prerequisites],
+                         "series": [p.label for p in series.patches] if series else []}, variant.name, cached)
 
 
 def _prefix(series, count):
@@ -229,8 +230,8 @@ def prerequisite(series):
 
 
 def _record(out, meta, variant, cached=False):
-    """The ``KernelBuild`` of cache entry ``out`` (its prerequisites as this job names them: a cached kernel may have
-    been built from the same diffs read elsewhere)."""
+    """The ``KernelBuild`` of cache entry ``out`` (its prerequisites and patches as this job names them: a cached
+    kernel may have been built from the same diffs read elsewhere, numbered in a longer series)."""
     return KernelBuild(variant=variant, key=out.name, base=meta["base"], series=tuple(meta["series"]),
                        release=meta["release"], bzimage=out / "bzImage", config=out / "config",
                        build_log=out / "build.log", config_sha256=meta["config_sha256"],

@@ -25,6 +25,7 @@ PARAMETERS = {"max-bandwidth": 10_000_000_000 // 8, "downtime-limit": 300}  # by
 TIMEOUT_S = 120.0  # from migrate to completion
 STALL_S = 10.0     # RAM transferred not growing this long is a stall
 RUNNING_S = 10.0   # from completion to the destination running
+REFUSED_S = 5.0    # from the source's failure to the end of a destination that refused the stream
 POLL_S = 0.02
 DONE = "completed"
 FAILED = ("failed", "cancelled")
@@ -95,7 +96,7 @@ def _follow(source, destination_exited, timeout_s, stall_s, poll_s):
         if status == DONE:
             return info
         if status in FAILED:
-            _failed(info, destination_exited)
+            _failed(info, destination_exited, poll_s)
         exited = destination_exited()
         if exited:
             raise QMPError(f"migration: destination: QEMU ended during the migration: {exited}")
@@ -114,12 +115,16 @@ def _follow(source, destination_exited, timeout_s, stall_s, poll_s):
                         f"{info.get('ram', {}).get('transferred', 0)} bytes of RAM transferred")
 
 
-def _failed(info, destination_exited):
-    """Raise for a failed migration: the destination's end where it ended, else the source's error."""
-    exited = destination_exited()
-    if exited:
-        raise QMPError(f"migration: destination refused the stream: {exited}")
-    raise QMPError(f"migration: source: {info.get('status')}: {info.get('error-desc', 'QEMU gave no reason')}")
+def _failed(info, destination_exited, poll_s):
+    """Raise for a failed migration: the destination's end where it ends within ``REFUSED_S``, else the source's
+    error.  A destination that refuses the stream closes the socket and then exits, so the source may see the
+    broken pipe before the destination has ended."""
+    try:
+        exited = wait.until(destination_exited, REFUSED_S, "the destination to end", poll_s=poll_s)
+    except WaitTimeout:
+        raise QMPError(f"migration: source: {info.get('status')}: "
+                       f"{info.get('error-desc', 'QEMU gave no reason')}") from None
+    raise QMPError(f"migration: destination refused the stream: {exited}")
 
 
 def _cancel(source, why):

@@ -20,7 +20,7 @@ from .common import ROOT
 JOB = """\
 base: {debian: linux-source-6.1}
 kernel: {profile: minimal, fragments: [configs/kernel/balloon.config]}
-guest: {memory_mib: 2048, cpus: 1, accel: auto}
+guest: {memory_mib: 1024, cpus: 1, accel: auto}
 workload: {target_mib: 512, warmup: 0, cycles: 2}
 variants: !mux
   base: {variant: base}

@@ -1,6 +1,7 @@
 """Migration over QMP against small fake monitors; tests/integration/test_migration.py migrates real QEMUs."""
 
 import unittest
+from unittest import mock
 
 from qemu.qmp import ExecuteError
 from qemu.qmp.models import ErrorResponse
@@ -68,9 +69,16 @@ class RunTest(unittest.TestCase):
         self.assertEqual(caught.exception.cause, "migration: destination refused the stream: QEMU exited with status "
                                                  "1: load of migration failed: Invalid argument")
 
+    def test_a_destination_that_ends_just_after_the_source_fails_is_named_as_refusing_the_stream(self):
+        source = FakeMonitor(query_migrate={"status": "failed", "error-desc": "Unable to write to socket: Broken pipe"})
+        ends = iter([None, None, None, "QEMU exited with status 1: load of migration failed: Invalid argument"])
+        with self.assertRaises(QMPError) as caught:
+            run(source, exited=lambda: next(ends, "QEMU exited with status 1"))
+        self.assertTrue(caught.exception.cause.startswith("migration: destination refused the stream: QEMU exited"))
+
     def test_a_failure_with_the_destination_running_names_the_source_and_its_error(self):
         source = FakeMonitor(query_migrate={"status": "failed", "error-desc": "Unable to write to socket"})
-        with self.assertRaises(QMPError) as caught:
+        with mock.patch.object(migration, "REFUSED_S", 0.05), self.assertRaises(QMPError) as caught:
             run(source)
         self.assertEqual(caught.exception.cause, "migration: source: failed: Unable to write to socket")
 
